@@ -1,0 +1,1 @@
+"""Analysis: means with confidence intervals, win rates, comparisons."""

@@ -1,0 +1,1 @@
+"""Benchmarks: named, versioned sources of samples with their prompt format and metrics."""

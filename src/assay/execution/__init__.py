@@ -1,0 +1,1 @@
+"""Execution: calling models (cache, concurrency, retries) and running a task end to end."""

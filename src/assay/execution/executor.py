@@ -1,0 +1,103 @@
+"""Calling a model: response cache, a per-model concurrency limit, retries.
+
+A cached response is returned without a call. Otherwise the call waits for a slot, and a
+retryable failure (rate limit, server error, timeout, dropped connection) is retried with
+backoff; a final failure becomes a `Response` carrying an `ErrorInfo`, which is never cached and
+never scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.errors import ProviderError
+from assay.execution.retry import RetryPolicy
+from assay.hashing import canonical_json
+from assay.models.base import Model
+from assay.requests import ErrorInfo, Request, Response
+
+
+def cache_key(identity: dict[str, Any], request: Request) -> str:
+    blob = canonical_json({"model": identity, "request": request.canonical()})
+    return hashlib.sha256(blob).hexdigest()[:40]
+
+
+@dataclass
+class ExecutorStats:
+    calls: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    errors: int = 0
+    errors_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class Executor:
+    def __init__(
+        self,
+        model: Model,
+        *,
+        concurrency: int | None = None,
+        policy: RetryPolicy | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.model = model
+        self.identity = model.identity()
+        self.concurrency = concurrency or model.capabilities.concurrency
+        self.policy = policy or RetryPolicy()
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._rng = random.Random(seed)
+        self.stats = ExecutorStats()
+        self.cache: dict[str, dict[str, Any]] = {}
+
+    def key(self, request: Request) -> str:
+        return cache_key(self.identity, request)
+
+    async def execute(self, request: Request, key: str) -> Response:
+        payload = self.cache.get(key)
+        if payload is not None:
+            self.stats.cache_hits += 1
+            return Response.from_payload(payload, cached=True)
+        response = await self._call_with_retries(request)
+        if response.ok:
+            self.cache[key] = response.payload()
+        return response
+
+    async def _call_with_retries(self, request: Request) -> Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                async with self._slots:
+                    self.stats.calls += 1
+                    response = await asyncio.wait_for(
+                        self.model.generate(request), self.policy.timeout
+                    )
+                if not response.latency_s:
+                    response.latency_s = time.perf_counter() - started
+                response.attempts = attempt
+                return response
+            except ProviderError as exc:
+                error = ErrorInfo(exc.kind, str(exc), exc.retryable, exc.status)
+                retry_after = exc.retry_after
+            except TimeoutError:
+                error = ErrorInfo("timeout", f"no answer within {self.policy.timeout:g}s", True)
+                retry_after = None
+            except Exception as exc:  # a provider bug or malformed body: record, never score
+                error = ErrorInfo("exception", f"{type(exc).__name__}: {exc}", False)
+                retry_after = None
+            if not error.retryable or attempt >= self.policy.max_attempts:
+                self.stats.errors += 1
+                self.stats.errors_by_kind[error.kind] = (
+                    self.stats.errors_by_kind.get(error.kind, 0) + 1
+                )
+                return Response(
+                    error=error, attempts=attempt, latency_s=time.perf_counter() - started
+                )
+            self.stats.retries += 1
+            await asyncio.sleep(self.policy.delay(attempt, retry_after, self._rng))

@@ -1,0 +1,365 @@
+"""One run end to end: load, select, prompt, call, score, store, summarise.
+
+Results are written in small transactions as they arrive. A sample's row, requests and scores
+are upserted together, so a run killed at any moment and started again skips the samples already
+finished and redoes the rest (errored samples included), with nothing lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from assay import __version__
+from assay.benchmarks.base import DataContext, Task
+from assay.benchmarks.selection import Selection
+from assay.execution.executor import Executor
+from assay.execution.summary import summarise
+from assay.hashing import content_hash
+from assay.metrics.registry import get_metric
+from assay.models.base import Model
+from assay.requests import Request, Response
+from assay.samples import Sample
+from assay.store import schema
+from assay.store.db import Store, now, upsert
+
+CHUNK = 256
+FLUSH_ROWS = 500
+FLUSH_SECONDS = 1.0
+
+
+class Progress(Protocol):
+    def start(self, label: str, total: int | None, done: int) -> None: ...
+    def advance(self, n: int, errors: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+class _NoProgress:
+    def start(self, label: str, total: int | None, done: int) -> None:
+        pass
+
+    def advance(self, n: int, errors: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    benchmark: str
+    model: str
+    summary: dict[str, Any]
+    main_metric: str
+    resumed: int
+    executed: int
+    wall_s: float
+
+
+@dataclass
+class _Item:
+    position: int
+    sample: Sample
+    requests: list[Request]
+    keys: list[str]
+
+
+@dataclass
+class _Buffer:
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    cache: list[dict[str, Any]] = field(default_factory=list)
+    last_flush: float = field(default_factory=time.monotonic)
+
+    def due(self) -> bool:
+        return (len(self.samples) >= FLUSH_ROWS
+                or time.monotonic() - self.last_flush >= FLUSH_SECONDS)
+
+
+def run_spec(task: Task, model: Model, *, limit: int | None, seed: int, chat: bool
+             ) -> dict[str, Any]:
+    """Everything that determines a run's results; its hash is the run id."""
+    return {
+        "benchmark": task.name,
+        "benchmark_version": task.version,
+        "params": task.params,
+        "model": model.identity(),
+        "prompt": task.prompt.config(),
+        "chat": chat,
+        "metrics": task.metrics,
+        "limit": limit,
+        "seed": seed,
+    }
+
+
+class Runner:
+    def __init__(
+        self,
+        store: Store,
+        task: Task,
+        model: Model,
+        executor: Executor,
+        *,
+        data: DataContext,
+        limit: int | None = None,
+        seed: int = 0,
+        suite: str = "default",
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.task = task
+        self.model = model
+        self.executor = executor
+        self.data = data
+        self.limit = limit
+        self.seed = seed
+        self.suite = suite
+        self.progress = progress or _NoProgress()
+        self.chat = model.capabilities.chat
+        self.spec = run_spec(task, model, limit=limit, seed=seed, chat=self.chat)
+        self.run_id = content_hash(self.spec, 20)
+        self.metrics = {name: get_metric(name) for name in task.metrics}
+        self._errors = 0
+
+    async def run(self) -> RunResult:
+        started = time.monotonic()
+        self._begin()
+        done = self._finished_ids()
+        loaded = self.task.load(self.data)
+        selection = Selection(loaded.samples, self.limit, self.seed, where=self.task.name)
+        total = self._expected_total(loaded.samples)
+        self.progress.start(f"{self.task.name} · {self.model.label}", total, len(done))
+        buffer = _Buffer()
+        executed = 0
+        status = "interrupted"
+        try:
+            items = self._items(selection, done, loaded.fewshot)
+            async for item, responses in self._dispatch(items):
+                self._record(item, responses, buffer)
+                executed += 1
+                if buffer.due():
+                    self._flush(buffer)
+            status = "finished"
+        finally:
+            self._flush(buffer)
+            self.progress.finish()
+            n_selected = len(done) + executed if status == "finished" else None
+            summary = self._finish(status, selection.content_hash, n_selected,
+                                   time.monotonic() - started)
+        return RunResult(
+            run_id=self.run_id,
+            benchmark=self.task.name,
+            model=self.model.label,
+            summary=summary,
+            main_metric=self.task.main_metric or "",
+            resumed=len(done),
+            executed=executed,
+            wall_s=time.monotonic() - started,
+        )
+
+    def _expected_total(self, samples: object) -> int | None:
+        size = len(samples) if hasattr(samples, "__len__") else None
+        if size is None:
+            return self.limit
+        return size if self.limit is None else min(size, self.limit)
+
+    # -- store --------------------------------------------------------------------------------
+    def _begin(self) -> None:
+        t = schema.runs
+        with self.store.begin() as conn:
+            exists = conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first()
+            values = {
+                "status": "running",
+                "started_at": now(),
+                "assay_version": __version__,
+            }
+            if exists:
+                conn.execute(t.update().where(t.c.id == self.run_id).values(**values))
+            else:
+                conn.execute(t.insert().values(
+                    id=self.run_id,
+                    benchmark=self.task.name,
+                    benchmark_name=self.task.name.split(":")[0],
+                    benchmark_version=self.task.version,
+                    model=self.model.label,
+                    spec=self.spec,
+                    groups=list(self.task.groups),
+                    main_metric=self.task.main_metric,
+                    higher_is_better=self.task.higher_is_better,
+                    created_at=now(),
+                    **values,
+                ))
+            upsert(conn, schema.suites, [{"name": self.suite, "created_at": now()}], update=False)
+            upsert(conn, schema.suite_runs,
+                   [{"suite": self.suite, "run_id": self.run_id, "added_at": now()}], update=False)
+
+    def _finished_ids(self) -> set[str]:
+        t = schema.samples
+        with self.store.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.sample_id).where(t.c.run_id == self.run_id, t.c.status != "error")
+            )
+            return {r[0] for r in rows}
+
+    def _prefetch(self, keys: Sequence[str]) -> None:
+        wanted = [k for k in keys if k not in self.executor.cache]
+        if not wanted:
+            return
+        c = schema.cache
+        with self.store.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start:start + 500]
+                for key, response in conn.execute(
+                    sa.select(c.c.key, c.c.response).where(c.c.key.in_(part))
+                ):
+                    self.executor.cache[key] = response
+
+    def _flush(self, buffer: _Buffer) -> None:
+        if buffer.samples or buffer.cache:
+            with self.store.begin() as conn:
+                upsert(conn, schema.samples, buffer.samples)
+                upsert(conn, schema.requests, buffer.requests)
+                upsert(conn, schema.scores, buffer.scores)
+                upsert(conn, schema.cache, buffer.cache, update=False)
+        buffer.samples.clear()
+        buffer.requests.clear()
+        buffer.scores.clear()
+        buffer.cache.clear()
+        buffer.last_flush = time.monotonic()
+
+    def _finish(self, status: str, data_hash: str | None, n_selected: int | None,
+                wall: float) -> dict[str, Any]:
+        t = schema.runs
+        with self.store.begin() as conn:
+            summary = summarise(conn, self.run_id, self.task.main_metric or "")
+            values: dict[str, Any] = {
+                "status": status,
+                "summary": summary,
+                "finished_at": now(),
+                "duration_s": wall,
+            }
+            if data_hash is not None:
+                values["dataset_hash"] = data_hash
+            if n_selected is not None:
+                values["n_samples"] = n_selected
+            conn.execute(t.update().where(t.c.id == self.run_id).values(**values))
+        return summary
+
+    # -- work -----------------------------------------------------------------------------------
+    def _items(self, selection: Selection, done: set[str], fewshot: Any) -> Iterator[_Item]:
+        shots_wanted = self.task.prompt.shots
+        chunk: list[_Item] = []
+        for position, sample in selection:
+            if sample.id in done:
+                continue
+            shots = list(fewshot(sample))[:shots_wanted] if (fewshot and shots_wanted) else []
+            requests = self.task.prompt.build(sample, shots, self.chat)
+            keys = [self.executor.key(r) for r in requests]
+            chunk.append(_Item(position, sample, requests, keys))
+            if len(chunk) >= CHUNK:
+                self._prefetch([k for item in chunk for k in item.keys])
+                yield from chunk
+                chunk = []
+        if chunk:
+            self._prefetch([k for item in chunk for k in item.keys])
+            yield from chunk
+
+    async def _dispatch(self, items: Iterator[_Item]) -> Any:
+        window = max(2 * self.executor.concurrency, 16)
+
+        async def work(item: _Item) -> tuple[_Item, list[Response]]:
+            if len(item.requests) == 1:
+                return item, [await self.executor.execute(item.requests[0], item.keys[0])]
+            responses = await asyncio.gather(
+                *(self.executor.execute(r, k) for r, k in zip(item.requests, item.keys,
+                                                              strict=True))
+            )
+            return item, list(responses)
+
+        pending: set[asyncio.Task[tuple[_Item, list[Response]]]] = set()
+        try:
+            for item in items:
+                pending.add(asyncio.ensure_future(work(item)))
+                if len(pending) >= window:
+                    finished, pending = await asyncio.wait(
+                        pending, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in finished:
+                        yield task.result()
+            while pending:
+                finished, pending = await asyncio.wait(pending,
+                                                       return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    yield task.result()
+        finally:
+            for task in pending:
+                task.cancel()
+
+    def _record(self, item: _Item, responses: list[Response], buffer: _Buffer) -> None:
+        sample = item.sample
+        stamp = now()
+        failed = next((r.error for r in responses if r.error is not None), None)
+        prediction = None
+        scores: dict[str, float] = {}
+        if failed is None:
+            read = self.task.prompt.read(sample, responses)
+            references = self.task.prompt.references(sample)
+            prediction = read.answer
+            scores = {name: fn(read.answer, references) for name, fn in self.metrics.items()}
+            status = "ok" if read.parsed else "unparsed"
+        else:
+            status = "error"
+            self._errors += 1
+        buffer.samples.append({
+            "run_id": self.run_id,
+            "sample_id": sample.id,
+            "idx": item.position,
+            "input": sample.input,
+            "references": sample.references,
+            "choices": sample.choices,
+            "correct": sample.correct,
+            "metadata": sample.metadata,
+            "split": sample.split,
+            "status": status,
+            "prediction": prediction,
+            "error": None if failed is None else f"{failed.kind}: {failed.message}",
+            "updated_at": stamp,
+        })
+        for idx, (request, key, response) in enumerate(
+            zip(item.requests, item.keys, responses, strict=True)
+        ):
+            payload = None if response.error else response.payload()
+            buffer.requests.append({
+                "run_id": self.run_id,
+                "sample_id": sample.id,
+                "idx": idx,
+                "cache_key": key,
+                "request": request.canonical(),
+                "response": payload,
+                "text": None if response.error else response.text,
+                "error": response.error.to_dict() if response.error else None,
+                "latency_s": response.latency_s,
+                "input_tokens": response.input_tokens,
+                "output_tokens": response.output_tokens,
+                "cached": response.cached,
+                "attempts": response.attempts,
+                "created_at": stamp,
+            })
+            if payload is not None and not response.cached:
+                buffer.cache.append({
+                    "key": key, "model": self.model.label, "response": payload,
+                    "created_at": stamp,
+                })
+            self.executor.cache.pop(key, None)
+        for name, value in scores.items():
+            buffer.scores.append({
+                "run_id": self.run_id, "sample_id": sample.id, "metric": name, "value": value,
+            })
+        self.progress.advance(1, self._errors)

@@ -1,0 +1,1 @@
+"""Metrics: pure functions from an answer and its references to a number."""

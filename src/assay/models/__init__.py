@@ -1,0 +1,1 @@
+"""Models: the `Model` protocol and one module per provider."""

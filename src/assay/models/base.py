@@ -1,0 +1,77 @@
+"""The Model contract: one async call, one request in, one response out.
+
+Providers subclass `Model`. `generate` raises `ProviderError` for a failed call; the executor
+classifies it, retries what is retryable and records the rest on the sample. Anything a provider
+does to go faster (batching, streaming, batch APIs) stays behind `generate`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.requests import Request, Response
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    chat: bool = True
+    completion: bool = True
+    logprobs: bool = False
+    prompt_logprobs: bool = False
+    max_context: int | None = None
+    # How many requests the executor keeps in flight by default (servers want more than 1).
+    concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """`provider/name[@base_url][?key=value&...]` parsed."""
+
+    provider: str
+    name: str
+    base_url: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The model's display name, stable across runs (settings that change answers included)."""
+        out = f"{self.provider}/{self.name}"
+        if self.base_url:
+            out += f"@{self.base_url}"
+        answer_settings = {k: v for k, v in self.settings.items() if k not in RUNTIME_SETTINGS}
+        if answer_settings:
+            out += "?" + "&".join(f"{k}={v}" for k, v in sorted(answer_settings.items()))
+        return out
+
+
+# Settings that change how fast a model is called, never what it answers.
+RUNTIME_SETTINGS = frozenset({"concurrency", "timeout", "max_retries", "threads"})
+
+
+class Model(ABC):
+    """Base class for every provider."""
+
+    capabilities: Capabilities = Capabilities()
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    def identity(self) -> dict[str, Any]:
+        """What determines this model's answers; part of every cache key."""
+        return {"model": self.spec.label}
+
+    async def check(self) -> None:
+        """Fail fast with a `UserError` if the model cannot be used (server down, file missing)."""
+
+    @abstractmethod
+    async def generate(self, request: Request) -> Response:
+        """Answer one request, or raise `ProviderError`."""
+
+    async def close(self) -> None:
+        """Release connections, processes or memory."""

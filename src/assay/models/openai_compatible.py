@@ -1,0 +1,197 @@
+"""Any OpenAI-compatible server through the official `openai` SDK.
+
+`openai-compatible/<name>@<base_url>` sends chat requests (or text completions with
+`?api=completions`). The API key comes from `OPENAI_API_KEY` (or the variable named by
+`?api_key_env=`); servers that need none get a placeholder. The SDK's own retries are off: the
+executor retries, so every attempt is counted and backoff honours Retry-After.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from assay.errors import ProviderError, UserError
+from assay.models.base import Capabilities, Model, ModelSpec
+from assay.models.registry import check_settings, setting
+from assay.requests import Request, Response
+
+
+class OpenAICompatibleModel(Model):
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        check_settings(spec, {"api", "api_key_env"})
+        if not spec.base_url:
+            raise UserError(
+                f"model openai-compatible/{spec.name} needs a server address: write "
+                f"openai-compatible/{spec.name}@http://127.0.0.1:8080/v1"
+            )
+        self.base_url = spec.base_url
+        self.api = setting(spec, "api", "chat")
+        if self.api not in ("chat", "completions"):
+            raise UserError(f"model {spec.label}: api must be chat or completions")
+        key_env = setting(spec, "api_key_env", "OPENAI_API_KEY")
+        self._api_key = os.environ.get(key_env) or "EMPTY"
+        self.timeout = setting(spec, "timeout", 600.0)
+        self.capabilities = Capabilities(
+            chat=self.api == "chat",
+            completion=True,
+            logprobs=True,
+            concurrency=setting(spec, "concurrency", 8),
+        )
+        self._client: Any = None
+
+    def identity(self) -> dict[str, Any]:
+        return {"model": self.spec.label, "api": self.api}
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import openai
+
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url, api_key=self._api_key, max_retries=0,
+                timeout=self.timeout,
+            )
+        return self._client
+
+    async def check(self) -> None:
+        import openai
+
+        try:
+            await self.client.with_options(timeout=10.0).models.list()
+        except openai.APIConnectionError:
+            raise UserError(
+                f"cannot reach {self.base_url}: is the server running? Start it (e.g. python -m "
+                "llama_cpp.server --model F --host 127.0.0.1 --port 8080) or fix the address"
+            ) from None
+        except openai.AuthenticationError:
+            raise UserError(
+                f"{self.base_url} refused the API key: set OPENAI_API_KEY (or the variable named "
+                "by ?api_key_env=)"
+            ) from None
+        except openai.APIStatusError:
+            pass  # some servers do not list models; a real request will tell
+
+    async def generate(self, request: Request) -> Response:
+        import openai
+
+        options: dict[str, Any] = {
+            "model": self.spec.name,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+        }
+        if request.top_p is not None:
+            options["top_p"] = request.top_p
+        if request.stop:
+            options["stop"] = request.stop
+        if request.seed is not None:
+            options["seed"] = request.seed
+        if request.n != 1:
+            options["n"] = request.n
+        started = time.perf_counter()
+        try:
+            if request.messages is not None and self.api == "chat":
+                if request.logprobs:
+                    options["logprobs"] = True
+                    if request.top_logprobs:
+                        options["top_logprobs"] = request.top_logprobs
+                result = await self.client.chat.completions.create(
+                    messages=request.messages, **options
+                )
+                texts = [c.message.content or "" for c in result.choices]
+                logprobs = _chat_logprobs(result)
+            else:
+                prompt = request.prompt if request.prompt is not None else _flatten(request)
+                if request.logprobs:
+                    options["logprobs"] = request.top_logprobs or 1
+                result = await self.client.completions.create(prompt=prompt, **options)
+                texts = [c.text for c in result.choices]
+                logprobs = _completion_logprobs(result)
+        except openai.APIStatusError as exc:
+            raise classify_status(exc) from exc
+        except openai.APITimeoutError as exc:
+            raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
+        except openai.APIConnectionError as exc:
+            raise ProviderError(f"connection failed: {exc}", kind="connection",
+                                retryable=True) from exc
+        if not result.choices:
+            raise ProviderError("response has no choices", kind="malformed", retryable=False)
+        usage = result.usage
+        return Response(
+            text=texts[0],
+            completions=texts if len(texts) > 1 else None,
+            logprobs=logprobs,
+            input_tokens=getattr(usage, "prompt_tokens", None),
+            output_tokens=getattr(usage, "completion_tokens", None),
+            finish_reason=result.choices[0].finish_reason,
+            latency_s=time.perf_counter() - started,
+            raw=result.model_dump(mode="json"),
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def _flatten(request: Request) -> str:
+    return "\n\n".join(m["content"] for m in request.messages or [])
+
+
+def _chat_logprobs(result: Any) -> list[dict[str, Any]] | None:
+    lp = getattr(result.choices[0], "logprobs", None)
+    if lp is None or lp.content is None:
+        return None
+    return [{"token": t.token, "logprob": t.logprob} for t in lp.content]
+
+
+def _completion_logprobs(result: Any) -> list[dict[str, Any]] | None:
+    lp = getattr(result.choices[0], "logprobs", None)
+    if lp is None or not lp.tokens:
+        return None
+    return [{"token": t, "logprob": v} for t, v in zip(lp.tokens, lp.token_logprobs,
+                                                       strict=False)]
+
+
+def classify_status(exc: Any) -> ProviderError:
+    """Map an HTTP error to retryable (429, 408, 409, 5xx) or final (auth, bad request...)."""
+    status = int(exc.status_code)
+    retry_after = _retry_after(exc.response.headers if exc.response is not None else {})
+    message = _short_message(exc)
+    if status == 429:
+        return ProviderError(message, kind="rate_limit", retryable=True,
+                             retry_after=retry_after, status=status)
+    if status in (408, 409) or status >= 500:
+        return ProviderError(message, kind="server", retryable=True, retry_after=retry_after,
+                             status=status)
+    if status in (401, 403):
+        return ProviderError("authentication failed", kind="auth", retryable=False,
+                             status=status)
+    lowered = message.lower()
+    if "context" in lowered and ("length" in lowered or "window" in lowered or "exceed" in lowered):
+        return ProviderError(message, kind="context_length", retryable=False, status=status)
+    return ProviderError(message, kind="bad_request", retryable=False, status=status)
+
+
+def _retry_after(headers: Any) -> float | None:
+    for name in ("retry-after-ms", "retry-after"):
+        value = headers.get(name) if headers else None
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        return seconds / 1000 if name.endswith("ms") else seconds
+    return None
+
+
+def _short_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return f"HTTP {exc.status_code}: {str(inner['message'])[:300]}"
+    return f"HTTP {exc.status_code}: {str(getattr(exc, 'message', exc))[:300]}"

@@ -1,0 +1,161 @@
+"""Turn a model string into a `Model`: built-in providers, entry points and user files."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, TypeVar
+
+from assay.errors import UserError
+from assay.models.base import RUNTIME_SETTINGS, Model, ModelSpec
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    target: str  # "module:attribute", imported only when used
+    extra: str | None
+    summary: str
+    example: str
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.name: p
+    for p in [
+        Provider(
+            "mock",
+            "assay.models.mock:create_mock",
+            None,
+            "deterministic test models: oracle, constant, random, flaky",
+            "mock/oracle, mock/constant?text=A, mock/random?seed=1, mock/flaky?fail_rate=0.2",
+        ),
+        Provider(
+            "openai-compatible",
+            "assay.models.openai_compatible:OpenAICompatibleModel",
+            None,
+            "any OpenAI-compatible server (llama.cpp, vLLM, Ollama, TGI) via the openai SDK",
+            "openai-compatible/<name>@http://127.0.0.1:8080/v1",
+        ),
+        Provider(
+            "llamacpp",
+            "assay.models.llamacpp:LlamaCppModel",
+            "llamacpp",
+            "GGUF models in-process via llama-cpp-python; `smollm2` is the embedded default",
+            "llamacpp/smollm2, llamacpp/path/to/model.gguf",
+        ),
+    ]
+}
+
+
+def parse_model_spec(text: str) -> ModelSpec:
+    """Parse `provider/name[@base_url][?k=v&k=v]`."""
+    original = text
+    settings: dict[str, str] = {}
+    if "?" in text:
+        text, query = text.rsplit("?", 1)
+        for part in filter(None, query.split("&")):
+            key, sep, value = part.partition("=")
+            if not sep or not key:
+                raise UserError(
+                    f"model {original!r}: setting {part!r} is not key=value "
+                    "(write e.g. mock/random?seed=1)"
+                )
+            settings[key] = value
+    provider, sep, rest = text.partition("/")
+    if not sep or not provider or not rest:
+        raise UserError(
+            f"model {original!r} is not provider/name: write e.g. llamacpp/smollm2 or "
+            "openai-compatible/<name>@http://127.0.0.1:8080/v1 (see `assay models`)"
+        )
+    base_url = None
+    if "@" in rest:
+        rest, base_url = rest.split("@", 1)
+        if not base_url.startswith(("http://", "https://")):
+            raise UserError(
+                f"model {original!r}: base URL {base_url!r} must start with http:// or https://"
+            )
+    return ModelSpec(provider=provider, name=rest, base_url=base_url, settings=settings)
+
+
+def create_model(text: str) -> Model:
+    """Build the model for a model string, or raise `UserError` saying what to write instead."""
+    if ".py:" in text and "/" not in text.split(".py:")[1]:
+        return _model_from_file(text)
+    spec = parse_model_spec(text)
+    factory = _provider_factory(spec.provider)
+    model = factory(spec)
+    if not isinstance(model, Model):
+        raise UserError(f"model {text!r}: provider {spec.provider!r} did not build a Model")
+    return model
+
+
+def _provider_factory(provider: str) -> Callable[[ModelSpec], Any]:
+    if provider in PROVIDERS:
+        info = PROVIDERS[provider]
+        module_name, attr = info.target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            hint = f"pip install 'assay[{info.extra}]'" if info.extra else "reinstall assay"
+            raise UserError(
+                f"provider {provider!r} needs a package that is not installed "
+                f"({exc.name}): {hint}"
+            ) from exc
+        factory: Callable[[ModelSpec], Any] = getattr(module, attr)
+        return factory
+    for ep in entry_points(group="assay.models"):
+        if ep.name == provider:
+            loaded: Callable[[ModelSpec], Any] = ep.load()
+            return loaded
+    known = ", ".join(sorted(PROVIDERS))
+    raise UserError(
+        f"unknown model provider {provider!r}: use one of {known}, a plugin registered under the "
+        "'assay.models' entry point, or path/to/module.py:ClassName (see `assay models`)"
+    )
+
+
+def _model_from_file(text: str) -> Model:
+    from assay.plugins import load_from_file
+
+    path, _, rest = text.partition(":")
+    name, _, query = rest.partition("?")
+    cls = load_from_file(Path(path), name, what="model")
+    spec_text = f"custom/{name}" + (f"?{query}" if query else "")
+    spec = parse_model_spec(spec_text)
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise UserError(f"{path}:{name} is not a subclass of assay.Model")
+    return cls(spec)
+
+
+T = TypeVar("T", int, float, str, bool)
+
+
+def setting(spec: ModelSpec, key: str, default: T) -> T:
+    """Read one typed setting, with a clear error for a value of the wrong type."""
+    raw = spec.settings.get(key)
+    if raw is None:
+        return default
+    kind = type(default)
+    try:
+        if kind is bool:
+            if raw.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(raw)
+            return raw.lower() in {"true", "1", "yes"}  # type: ignore[return-value,unused-ignore]
+        return kind(raw)
+    except ValueError:
+        raise UserError(
+            f"model {spec.provider}/{spec.name}: setting {key}={raw!r} must be a {kind.__name__}"
+        ) from None
+
+
+def check_settings(spec: ModelSpec, allowed: set[str]) -> None:
+    unknown = set(spec.settings) - allowed - RUNTIME_SETTINGS
+    if unknown:
+        valid = ", ".join(sorted(allowed | RUNTIME_SETTINGS))
+        raise UserError(
+            f"model {spec.provider}/{spec.name}: unknown setting(s) {', '.join(sorted(unknown))}; "
+            f"valid settings: {valid}"
+        )

@@ -1,0 +1,1 @@
+"""Prompt formats: how samples become requests, and how responses become answers."""

@@ -1,0 +1,33 @@
+"""Read-side queries shared by the CLI and the viewer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from assay.store import schema
+from assay.store.db import Store
+
+
+def suite_names(store: Store) -> list[str]:
+    with store.connect() as conn:
+        return [r[0] for r in conn.execute(sa.select(schema.suites.c.name).order_by("name"))]
+
+
+def latest_suite_runs(store: Store, suite: str) -> list[dict[str, Any]]:
+    """The newest run with a summary for each (benchmark, model) in the suite."""
+    r, sr = schema.runs, schema.suite_runs
+    query = (
+        sa.select(r.c.id, r.c.benchmark, r.c.model, r.c.main_metric, r.c.higher_is_better,
+                  r.c.status, r.c.summary, r.c.finished_at, r.c.benchmark_version,
+                  r.c.dataset_hash)
+        .join(sr, sr.c.run_id == r.c.id)
+        .where(sr.c.suite == suite, r.c.summary.is_not(None))
+        .order_by(r.c.finished_at)
+    )
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    with store.connect() as conn:
+        for row in conn.execute(query).mappings():
+            latest[(row["benchmark"], row["model"])] = dict(row)
+    return list(latest.values())

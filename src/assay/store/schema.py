@@ -1,0 +1,116 @@
+"""Tables. JSON columns hold raw requests and responses exactly as sent and received."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+Json = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+suites = sa.Table(
+    "suites",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True, comment="hash of the run spec"),
+    sa.Column("benchmark", sa.String(300), nullable=False, comment="variant, e.g. mmlu:shots=0"),
+    sa.Column("benchmark_name", sa.String(100), nullable=False),
+    sa.Column("benchmark_version", sa.String(40), nullable=False),
+    sa.Column("model", sa.String(500), nullable=False),
+    sa.Column("spec", Json, nullable=False),
+    sa.Column("groups", Json, nullable=False),
+    sa.Column("main_metric", sa.String(100), nullable=False),
+    sa.Column("higher_is_better", sa.Boolean, nullable=False),
+    sa.Column("dataset_hash", sa.String(32)),
+    sa.Column("assay_version", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("n_samples", sa.Integer),
+    sa.Column("summary", Json),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("duration_s", sa.Float),
+)
+
+suite_runs = sa.Table(
+    "suite_runs",
+    metadata,
+    sa.Column("suite", sa.String(200), sa.ForeignKey("suites.name"), primary_key=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("added_at", sa.Float, nullable=False),
+)
+
+samples = sa.Table(
+    "samples",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("sample_id", sa.String(200), primary_key=True),
+    sa.Column("idx", sa.Integer, nullable=False, comment="position in the run's sample order"),
+    sa.Column("input", Json, nullable=False),
+    sa.Column("references", Json, nullable=False),
+    sa.Column("choices", Json),
+    sa.Column("correct", sa.Integer),
+    sa.Column("metadata", Json, nullable=False),
+    sa.Column("split", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, comment="ok | unparsed | error"),
+    sa.Column("prediction", sa.Text, comment="the answer read from the output; null if unread"),
+    sa.Column("error", sa.Text),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_samples_run_idx", "run_id", "idx"),
+    sa.Index("ix_samples_run_status", "run_id", "status"),
+)
+
+requests = sa.Table(
+    "requests",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("sample_id", sa.String(200), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True, comment="request number within the sample"),
+    sa.Column("cache_key", sa.String(64), nullable=False),
+    sa.Column("request", Json, nullable=False),
+    sa.Column("response", Json),
+    sa.Column("text", sa.Text),
+    sa.Column("error", Json),
+    sa.Column("latency_s", sa.Float),
+    sa.Column("input_tokens", sa.Integer),
+    sa.Column("output_tokens", sa.Integer),
+    sa.Column("cached", sa.Boolean, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.ForeignKeyConstraint(["run_id", "sample_id"], ["samples.run_id", "samples.sample_id"]),
+)
+
+scores = sa.Table(
+    "scores",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("sample_id", sa.String(200), primary_key=True),
+    sa.Column("metric", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Index("ix_scores_run_metric", "run_id", "metric"),
+    sa.ForeignKeyConstraint(["run_id", "sample_id"], ["samples.run_id", "samples.sample_id"]),
+)
+
+cache = sa.Table(
+    "cache",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True, comment="hash of model identity + request"),
+    sa.Column("model", sa.String(500), nullable=False),
+    sa.Column("response", Json, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
