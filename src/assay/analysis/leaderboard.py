@@ -20,8 +20,13 @@ class Cell:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "mean": self.mean, "ci_lo": self.ci_lo, "ci_hi": self.ci_hi, "n": self.n,
-            "errors": self.errors, "run_id": self.run_id, "complete": self.complete,
+            "mean": self.mean,
+            "ci_lo": self.ci_lo,
+            "ci_hi": self.ci_hi,
+            "n": self.n,
+            "errors": self.errors,
+            "run_id": self.run_id,
+            "complete": self.complete,
         }
 
 
@@ -47,8 +52,11 @@ class Leaderboard:
         return {
             "suite": self.suite,
             "columns": [
-                {"benchmark": c.benchmark, "metric": c.metric,
-                 "higher_is_better": c.higher_is_better}
+                {
+                    "benchmark": c.benchmark,
+                    "metric": c.metric,
+                    "higher_is_better": c.higher_is_better,
+                }
                 for c in self.columns
             ],
             "rows": [
@@ -56,8 +64,11 @@ class Leaderboard:
                     "model": m,
                     "mean_win_rate": self.win_rates.get(m),
                     "cells": {
-                        c.benchmark: (self.cells[(m, c.benchmark)].to_dict()
-                                      if (m, c.benchmark) in self.cells else None)
+                        c.benchmark: (
+                            self.cells[(m, c.benchmark)].to_dict()
+                            if (m, c.benchmark) in self.cells
+                            else None
+                        )
                         for c in self.columns
                     },
                 }
@@ -77,20 +88,28 @@ def build_leaderboard(suite: str, runs: list[dict[str, Any]]) -> Leaderboard:
         if stats is None:
             continue
         columns.setdefault(
-            run["benchmark"], Column(run["benchmark"], run["main_metric"],
-                                     bool(run["higher_is_better"]))
+            run["benchmark"],
+            Column(run["benchmark"], run["main_metric"], bool(run["higher_is_better"])),
         )
         if run["model"] not in models:
             models.append(run["model"])
         cells[(run["model"], run["benchmark"])] = Cell(
-            mean=stats["mean"], ci_lo=_finite(stats.get("ci_lo")),
-            ci_hi=_finite(stats.get("ci_hi")), n=int(stats["n"]),
-            errors=int(summary.get("n_errors", 0)), run_id=run["id"],
+            mean=stats["mean"],
+            ci_lo=_finite(stats.get("ci_lo")),
+            ci_hi=_finite(stats.get("ci_hi")),
+            n=int(stats["n"]),
+            errors=int(summary.get("n_errors", 0)),
+            run_id=run["id"],
             complete=run["status"] == "finished",
         )
     ordered = [columns[k] for k in sorted(columns)]
-    table = {m: {c.benchmark: (cells[(m, c.benchmark)].mean if (m, c.benchmark) in cells
-                               else None) for c in ordered} for m in models}
+    table = {
+        m: {
+            c.benchmark: (cells[(m, c.benchmark)].mean if (m, c.benchmark) in cells else None)
+            for c in ordered
+        }
+        for m in models
+    }
     lower = {c.benchmark for c in ordered if not c.higher_is_better}
     return Leaderboard(suite, ordered, models, cells, mean_win_rates(table, lower_is_better=lower))
 

@@ -140,7 +140,8 @@ def benchmark(
         signature = inspect.signature(factory)
         hints = get_type_hints(factory)
         params = {
-            k: p for k, p in signature.parameters.items()
+            k: p
+            for k, p in signature.parameters.items()
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         }
         doc = description or (inspect.getdoc(factory) or "").split("\n")[0]

@@ -109,23 +109,30 @@ def _task(spec: BenchmarkFile, base: Path) -> Task:
     prompt: PromptFormat
     if spec.prompt.format == "multiple_choice":
         prompt = MultipleChoice(
-            instructions=spec.prompt.instructions, system=spec.prompt.system,
-            shots=spec.prompt.shots, max_tokens=min(spec.prompt.max_tokens, 16),
+            instructions=spec.prompt.instructions,
+            system=spec.prompt.system,
+            shots=spec.prompt.shots,
+            max_tokens=min(spec.prompt.max_tokens, 16),
         )
     else:
         if spec.prompt.extract not in EXTRACTORS:  # pragma: no cover - Literal guards this
             raise UserError(f"unknown extract {spec.prompt.extract!r}")
         prompt = Generate(
-            instructions=spec.prompt.instructions, input_prefix=spec.prompt.input_prefix,
-            output_prefix=spec.prompt.output_prefix, system=spec.prompt.system,
-            shots=spec.prompt.shots, max_tokens=spec.prompt.max_tokens,
-            stop=tuple(spec.prompt.stop), extract=spec.prompt.extract,
+            instructions=spec.prompt.instructions,
+            input_prefix=spec.prompt.input_prefix,
+            output_prefix=spec.prompt.output_prefix,
+            system=spec.prompt.system,
+            shots=spec.prompt.shots,
+            max_tokens=spec.prompt.max_tokens,
+            stop=tuple(spec.prompt.stop),
+            extract=spec.prompt.extract,
         )
 
     def load(_data: DataContext) -> Loaded:
         samples = _Samples(spec, base, spec.data.path, spec.data.hub)
         pool_source = (
-            _Samples(spec, base, spec.data.fewshot_path, None) if spec.data.fewshot_path
+            _Samples(spec, base, spec.data.fewshot_path, None)
+            if spec.data.fewshot_path
             else samples
         )
         pool: list[Sample] | None = None
@@ -134,24 +141,32 @@ def _task(spec: BenchmarkFile, base: Path) -> Task:
             nonlocal pool
             if pool is None:
                 everything = list(pool_source)
-                pool = random.Random(0).sample(everything, min(len(everything),
-                                                               spec.prompt.shots + 1))
+                pool = random.Random(0).sample(
+                    everything, min(len(everything), spec.prompt.shots + 1)
+                )
             return [s for s in pool if s.id != sample.id][: spec.prompt.shots]
 
         return Loaded(samples=samples, fewshot=fewshot if spec.prompt.shots else None)
 
     return Task(
-        load=load, prompt=prompt, metrics=list(spec.metrics), main_metric=spec.main_metric,
-        higher_is_better=spec.higher_is_better, version=spec.version,
-        groups=tuple(spec.groups), description=spec.description, name=spec.name,
+        load=load,
+        prompt=prompt,
+        metrics=list(spec.metrics),
+        main_metric=spec.main_metric,
+        higher_is_better=spec.higher_is_better,
+        version=spec.version,
+        groups=tuple(spec.groups),
+        description=spec.description,
+        name=spec.name,
     )
 
 
 class _Samples:
     """A file's samples, streamed; `len()` counts rows without building samples."""
 
-    def __init__(self, spec: BenchmarkFile, base: Path, path: str | None,
-                 hub: HubSource | None) -> None:
+    def __init__(
+        self, spec: BenchmarkFile, base: Path, path: str | None, hub: HubSource | None
+    ) -> None:
         self.spec = spec
         self.hub = hub
         self.rows: Any
@@ -161,8 +176,10 @@ class _Samples:
         else:
             file = (base / (path or "")).resolve()
             if not file.is_file():
-                raise UserError(f"benchmark {spec.name!r}: data file {str(file)!r} does not "
-                                "exist (paths are relative to the YAML file)")
+                raise UserError(
+                    f"benchmark {spec.name!r}: data file {str(file)!r} does not "
+                    "exist (paths are relative to the YAML file)"
+                )
             self.rows = Rows(file, reader_for(file))
             self.where = str(file)
 
@@ -185,8 +202,10 @@ def _sample(spec: BenchmarkFile, row: dict[str, Any], number: int, where: str) -
 
     def get(field: str) -> Any:
         if field not in row:
-            raise UserError(f"{where}: row {number + 1} has no field {field!r} (it has: "
-                            f"{', '.join(list(row)[:10])}); fix fields in the benchmark file")
+            raise UserError(
+                f"{where}: row {number + 1} has no field {field!r} (it has: "
+                f"{', '.join(list(row)[:10])}); fix fields in the benchmark file"
+            )
         return row[field]
 
     choices: list[str] | None = None
@@ -200,8 +219,10 @@ def _sample(spec: BenchmarkFile, row: dict[str, Any], number: int, where: str) -
     if choices is not None:
         correct = _choice_index(target, choices)
         if correct is None:
-            raise UserError(f"{where}: row {number + 1}: target {target!r} is not an index, a "
-                            "letter or the text of one of the choices")
+            raise UserError(
+                f"{where}: row {number + 1}: target {target!r} is not an index, a "
+                "letter or the text of one of the choices"
+            )
         references = [choices[correct]]
     else:
         references = [str(t) for t in target] if isinstance(target, list) else [str(target)]

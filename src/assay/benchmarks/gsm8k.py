@@ -70,10 +70,12 @@ def gsm8k(shots: int = 5, cot: bool = True, split: str = "test") -> Task:
         return Loaded(samples=samples, fewshot=lambda _sample: pool)
 
     if cot:
-        instructions = ("Solve the math problem. Reason step by step, then finish with "
-                        "\"The answer is N.\" where N is the final number.")
+        instructions = (
+            "Solve the math problem. Reason step by step, then finish with "
+            '"The answer is N." where N is the final number.'
+        )
     else:
-        instructions = "Solve the math problem. Answer with \"The answer is N.\" only."
+        instructions = 'Solve the math problem. Answer with "The answer is N." only.'
     return Task(
         load=load,
         prompt=Generate(

@@ -23,8 +23,10 @@ def resolve_data_dir(flag: str | None) -> Path | None:
         return None
     path = Path(value).expanduser()
     if not path.is_dir():
-        raise UserError(f"data directory {value!r} does not exist: fix --data-dir / "
-                        "ASSAY_DATA_DIR, or unset it to load from the hub")
+        raise UserError(
+            f"data directory {value!r} does not exist: fix --data-dir / "
+            "ASSAY_DATA_DIR, or unset it to load from the hub"
+        )
     return path
 
 

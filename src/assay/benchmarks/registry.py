@@ -29,8 +29,10 @@ def parse_args(text: str, where: str) -> dict[str, str]:
     for part in filter(None, text.split(",")):
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
-            raise UserError(f"{where}: parameter {part!r} is not key=value "
-                            "(write e.g. mmlu:subject=anatomy,shots=0)")
+            raise UserError(
+                f"{where}: parameter {part!r} is not key=value "
+                "(write e.g. mmlu:subject=anatomy,shots=0)"
+            )
         args[key.strip()] = value.strip()
     return args
 
@@ -50,8 +52,10 @@ def resolve_task(text: str) -> Task:
     if info is None:
         close = difflib.get_close_matches(name, list(benchmarks), n=3)
         hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise UserError(f"unknown benchmark {name!r}: {hint}run `assay benchmarks` to list them, "
-                        "or pass a .yaml file or module.py:name")
+        raise UserError(
+            f"unknown benchmark {name!r}: {hint}run `assay benchmarks` to list them, "
+            "or pass a .yaml file or module.py:name"
+        )
     return info.build(parse_args(params, name))
 
 
@@ -72,5 +76,7 @@ def _from_python(text: str) -> Task:
         if isinstance(task, Task):
             task.name = task.name or name
             return task
-    raise UserError(f"{path}.py:{name} is not a benchmark: decorate a function returning "
-                    "assay.Task with @assay.benchmark, or define a Task")
+    raise UserError(
+        f"{path}.py:{name} is not a benchmark: decorate a function returning "
+        "assay.Task with @assay.benchmark, or define a Task"
+    )

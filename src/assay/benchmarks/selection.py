@@ -35,8 +35,9 @@ class Selection:
         def scan() -> Iterator[tuple[int, Sample]]:
             for position, sample in enumerate(self.source):
                 if sample.id in seen:
-                    raise UserError(f"{self.where}: sample id {sample.id!r} appears twice; ids "
-                                    "must be unique")
+                    raise UserError(
+                        f"{self.where}: sample id {sample.id!r} appears twice; ids must be unique"
+                    )
                 seen.add(sample.id)
                 hasher.update(sample.to_record())
                 yield position, sample

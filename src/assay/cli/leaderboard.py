@@ -53,16 +53,19 @@ def render(board: Leaderboard, fmt: str) -> str:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["model", "mean_win_rate"] + [
-            f"{c.benchmark}{suffix}" for c in board.columns
-            for suffix in (":mean", ":ci_lo", ":ci_hi", ":n")
-        ])
+        writer.writerow(
+            ["model", "mean_win_rate"]
+            + [
+                f"{c.benchmark}{suffix}"
+                for c in board.columns
+                for suffix in (":mean", ":ci_lo", ":ci_hi", ":n")
+            ]
+        )
         for m in board.ordered_models():
             line: list[object] = [m, board.win_rates.get(m)]
             for c in board.columns:
                 cell = board.cells.get((m, c.benchmark))
-                line += ([cell.mean, cell.ci_lo, cell.ci_hi, cell.n] if cell
-                         else ["", "", "", ""])
+                line += [cell.mean, cell.ci_lo, cell.ci_hi, cell.n] if cell else ["", "", "", ""]
             writer.writerow(line)
         return buffer.getvalue()
     if fmt == "markdown":
@@ -70,9 +73,11 @@ def render(board: Leaderboard, fmt: str) -> str:
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         note = "\n\nCells: mean [95% bootstrap CI] n=scored samples; * = run not finished.\n"
         return "\n".join(lines) + note
-    table = Table(title=f"assay leaderboard · suite {board.suite}",
-                  caption="mean [95% bootstrap CI] n=scored samples · * run not finished · "
-                  "win rate: HELM's mean win rate over benchmark columns")
+    table = Table(
+        title=f"assay leaderboard · suite {board.suite}",
+        caption="mean [95% bootstrap CI] n=scored samples · * run not finished · "
+        "win rate: HELM's mean win rate over benchmark columns",
+    )
     for h in headers:
         table.add_column(h, overflow="fold")
     for r in rows:

@@ -16,7 +16,8 @@ def main(args: argparse.Namespace) -> int:
         for name, info in all_benchmarks().items():
             task = info.build()
             params = ", ".join(
-                f"{k}={p.default}" for k, p in info.params.items()
+                f"{k}={p.default}"
+                for k, p in info.params.items()
                 if p.default is not inspect.Parameter.empty
             )
             groups = ",".join(task.groups) or "-"
@@ -24,15 +25,17 @@ def main(args: argparse.Namespace) -> int:
                 f"[bold]{name:<10}[/] {task.main_metric:<20} [dim]groups[/] {groups:<18} "
                 f"[dim]params[/] {params or '-'}  {task.description}"
             )
-        console.print("[dim]Your own: a .yaml benchmark file or path/to/module.py:name "
-                      "(see README).[/]")
+        console.print(
+            "[dim]Your own: a .yaml benchmark file or path/to/module.py:name (see README).[/]"
+        )
         return 0
     from assay.models.registry import PROVIDERS
 
     for provider in PROVIDERS.values():
         extra = f"[dim]extra[/] {provider.extra:<9}" if provider.extra else f"{'':15}"
-        console.print(f"[bold]{provider.name:<18}[/] {extra} {provider.summary}  "
-                      f"[dim]e.g.[/] {provider.example}")
-    console.print("[dim]Your own: path/to/module.py:ClassName or an 'assay.models' entry "
-                  "point.[/]")
+        console.print(
+            f"[bold]{provider.name:<18}[/] {extra} {provider.summary}  "
+            f"[dim]e.g.[/] {provider.example}"
+        )
+    console.print("[dim]Your own: path/to/module.py:ClassName or an 'assay.models' entry point.[/]")
     return 0

@@ -36,8 +36,7 @@ class BarProgress:
             transient=False,
         )
         self._progress.start()
-        self._task = self._progress.add_task(label, total=total, completed=done,
-                                             rate="", errors="")
+        self._task = self._progress.add_task(label, total=total, completed=done, rate="", errors="")
 
     def advance(self, n: int, errors: int) -> None:
         if self._progress is None or self._task is None:

@@ -33,14 +33,17 @@ def main(args: argparse.Namespace) -> int:
     tasks = [resolve_task(b) for b in args.benchmarks]  # every mistake is found before any work
     models = [create_model(m) for m in args.models]
     store = Store(resolve_url(args.db))
-    policy = RetryPolicy(max_attempts=args.max_attempts, base_delay=args.retry_delay,
-                         timeout=args.timeout)
+    policy = RetryPolicy(
+        max_attempts=args.max_attempts, base_delay=args.retry_delay, timeout=args.timeout
+    )
     results = asyncio.run(_run_all(store, tasks, models, data, args, policy, console))
     for result in results:
         out.print(describe(result))
-    out.print(f"\nResults: [bold]{store.location}[/] (suite [bold]{args.suite}[/]). "
-              f"Leaderboard: assay leaderboard --suite {args.suite}"
-              + (f" --db {args.db}" if args.db else ""))
+    out.print(
+        f"\nResults: [bold]{store.location}[/] (suite [bold]{args.suite}[/]). "
+        f"Leaderboard: assay leaderboard --suite {args.suite}"
+        + (f" --db {args.db}" if args.db else "")
+    )
     return 0
 
 
@@ -63,8 +66,17 @@ async def _run_all(
             executor = Executor(model, concurrency=args.concurrency, policy=policy)
             for task in tasks:
                 progress = None if args.no_progress else BarProgress(console)
-                runner = Runner(store, task, model, executor, data=data, limit=args.limit,
-                                seed=args.seed, suite=args.suite, progress=progress)
+                runner = Runner(
+                    store,
+                    task,
+                    model,
+                    executor,
+                    data=data,
+                    limit=args.limit,
+                    seed=args.seed,
+                    suite=args.suite,
+                    progress=progress,
+                )
                 results.append(await runner.run())
     finally:
         for model in models:
@@ -78,12 +90,17 @@ def describe(result: RunResult) -> str:
     if stats is None:
         score = f"{result.main_metric} [dim]no scored samples[/]"
     else:
-        ci = ("" if math.isnan(stats["ci_lo"])
-              else f" [dim][{stats['ci_lo']:.3f}, {stats['ci_hi']:.3f}][/]")
+        ci = (
+            ""
+            if math.isnan(stats["ci_lo"])
+            else f" [dim][{stats['ci_lo']:.3f}, {stats['ci_hi']:.3f}][/]"
+        )
         score = f"{result.main_metric} [bold]{stats['mean']:.3f}[/]{ci} n={stats['n']}"
     errors = summary["n_errors"]
-    flags = [f"[red]{errors} errors[/]" if errors else "0 errors",
-             f"{summary['n_unparsed']} unparsed"]
+    flags = [
+        f"[red]{errors} errors[/]" if errors else "0 errors",
+        f"{summary['n_unparsed']} unparsed",
+    ]
     if summary["errors_by_kind"]:
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(summary["errors_by_kind"].items()))
         flags.append(f"[dim]({kinds})[/]")
@@ -91,5 +108,8 @@ def describe(result: RunResult) -> str:
         flags.append(f"[dim]resumed {result.resumed} done[/]")
     if summary["cache_hits"]:
         flags.append(f"[dim]{summary['cache_hits']} cached[/]")
-    return (f"[bold]{result.benchmark}[/] · {result.model}  {score}  " + "  ".join(flags)
-            + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]")
+    return (
+        f"[bold]{result.benchmark}[/] · {result.model}  {score}  "
+        + "  ".join(flags)
+        + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]"
+    )

@@ -79,12 +79,14 @@ class _Buffer:
     last_flush: float = field(default_factory=time.monotonic)
 
     def due(self) -> bool:
-        return (len(self.samples) >= FLUSH_ROWS
-                or time.monotonic() - self.last_flush >= FLUSH_SECONDS)
+        return (
+            len(self.samples) >= FLUSH_ROWS or time.monotonic() - self.last_flush >= FLUSH_SECONDS
+        )
 
 
-def run_spec(task: Task, model: Model, *, limit: int | None, seed: int, chat: bool
-             ) -> dict[str, Any]:
+def run_spec(
+    task: Task, model: Model, *, limit: int | None, seed: int, chat: bool
+) -> dict[str, Any]:
     """Everything that determines a run's results; its hash is the run id."""
     return {
         "benchmark": task.name,
@@ -151,8 +153,9 @@ class Runner:
             self._flush(buffer)
             self.progress.finish()
             n_selected = len(done) + executed if status == "finished" else None
-            summary = self._finish(status, selection.content_hash, n_selected,
-                                   time.monotonic() - started)
+            summary = self._finish(
+                status, selection.content_hash, n_selected, time.monotonic() - started
+            )
         return RunResult(
             run_id=self.run_id,
             benchmark=self.task.name,
@@ -183,22 +186,28 @@ class Runner:
             if exists:
                 conn.execute(t.update().where(t.c.id == self.run_id).values(**values))
             else:
-                conn.execute(t.insert().values(
-                    id=self.run_id,
-                    benchmark=self.task.name,
-                    benchmark_name=self.task.name.split(":")[0],
-                    benchmark_version=self.task.version,
-                    model=self.model.label,
-                    spec=self.spec,
-                    groups=list(self.task.groups),
-                    main_metric=self.task.main_metric,
-                    higher_is_better=self.task.higher_is_better,
-                    created_at=now(),
-                    **values,
-                ))
+                conn.execute(
+                    t.insert().values(
+                        id=self.run_id,
+                        benchmark=self.task.name,
+                        benchmark_name=self.task.name.split(":")[0],
+                        benchmark_version=self.task.version,
+                        model=self.model.label,
+                        spec=self.spec,
+                        groups=list(self.task.groups),
+                        main_metric=self.task.main_metric,
+                        higher_is_better=self.task.higher_is_better,
+                        created_at=now(),
+                        **values,
+                    )
+                )
             upsert(conn, schema.suites, [{"name": self.suite, "created_at": now()}], update=False)
-            upsert(conn, schema.suite_runs,
-                   [{"suite": self.suite, "run_id": self.run_id, "added_at": now()}], update=False)
+            upsert(
+                conn,
+                schema.suite_runs,
+                [{"suite": self.suite, "run_id": self.run_id, "added_at": now()}],
+                update=False,
+            )
 
     def _finished_ids(self) -> set[str]:
         t = schema.samples
@@ -215,7 +224,7 @@ class Runner:
         c = schema.cache
         with self.store.connect() as conn:
             for start in range(0, len(wanted), 500):
-                part = wanted[start:start + 500]
+                part = wanted[start : start + 500]
                 for key, response in conn.execute(
                     sa.select(c.c.key, c.c.response).where(c.c.key.in_(part))
                 ):
@@ -234,8 +243,9 @@ class Runner:
         buffer.cache.clear()
         buffer.last_flush = time.monotonic()
 
-    def _finish(self, status: str, data_hash: str | None, n_selected: int | None,
-                wall: float) -> dict[str, Any]:
+    def _finish(
+        self, status: str, data_hash: str | None, n_selected: int | None, wall: float
+    ) -> dict[str, Any]:
         t = schema.runs
         with self.store.begin() as conn:
             summary = summarise(conn, self.run_id, self.task.main_metric or "")
@@ -278,8 +288,10 @@ class Runner:
             if len(item.requests) == 1:
                 return item, [await self.executor.execute(item.requests[0], item.keys[0])]
             responses = await asyncio.gather(
-                *(self.executor.execute(r, k) for r, k in zip(item.requests, item.keys,
-                                                              strict=True))
+                *(
+                    self.executor.execute(r, k)
+                    for r, k in zip(item.requests, item.keys, strict=True)
+                )
             )
             return item, list(responses)
 
@@ -294,8 +306,7 @@ class Runner:
                     for task in finished:
                         yield task.result()
             while pending:
-                finished, pending = await asyncio.wait(pending,
-                                                       return_when=asyncio.FIRST_COMPLETED)
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in finished:
                     yield task.result()
         finally:
@@ -317,49 +328,62 @@ class Runner:
         else:
             status = "error"
             self._errors += 1
-        buffer.samples.append({
-            "run_id": self.run_id,
-            "sample_id": sample.id,
-            "idx": item.position,
-            "input": sample.input,
-            "references": sample.references,
-            "choices": sample.choices,
-            "correct": sample.correct,
-            "metadata": sample.metadata,
-            "split": sample.split,
-            "status": status,
-            "prediction": prediction,
-            "error": None if failed is None else f"{failed.kind}: {failed.message}",
-            "updated_at": stamp,
-        })
+        buffer.samples.append(
+            {
+                "run_id": self.run_id,
+                "sample_id": sample.id,
+                "idx": item.position,
+                "input": sample.input,
+                "references": sample.references,
+                "choices": sample.choices,
+                "correct": sample.correct,
+                "metadata": sample.metadata,
+                "split": sample.split,
+                "status": status,
+                "prediction": prediction,
+                "error": None if failed is None else f"{failed.kind}: {failed.message}",
+                "updated_at": stamp,
+            }
+        )
         for idx, (request, key, response) in enumerate(
             zip(item.requests, item.keys, responses, strict=True)
         ):
             payload = None if response.error else response.payload()
-            buffer.requests.append({
-                "run_id": self.run_id,
-                "sample_id": sample.id,
-                "idx": idx,
-                "cache_key": key,
-                "request": request.canonical(),
-                "response": payload,
-                "text": None if response.error else response.text,
-                "error": response.error.to_dict() if response.error else None,
-                "latency_s": response.latency_s,
-                "input_tokens": response.input_tokens,
-                "output_tokens": response.output_tokens,
-                "cached": response.cached,
-                "attempts": response.attempts,
-                "created_at": stamp,
-            })
-            if payload is not None and not response.cached:
-                buffer.cache.append({
-                    "key": key, "model": self.model.label, "response": payload,
+            buffer.requests.append(
+                {
+                    "run_id": self.run_id,
+                    "sample_id": sample.id,
+                    "idx": idx,
+                    "cache_key": key,
+                    "request": request.canonical(),
+                    "response": payload,
+                    "text": None if response.error else response.text,
+                    "error": response.error.to_dict() if response.error else None,
+                    "latency_s": response.latency_s,
+                    "input_tokens": response.input_tokens,
+                    "output_tokens": response.output_tokens,
+                    "cached": response.cached,
+                    "attempts": response.attempts,
                     "created_at": stamp,
-                })
+                }
+            )
+            if payload is not None and not response.cached:
+                buffer.cache.append(
+                    {
+                        "key": key,
+                        "model": self.model.label,
+                        "response": payload,
+                        "created_at": stamp,
+                    }
+                )
             self.executor.cache.pop(key, None)
         for name, value in scores.items():
-            buffer.scores.append({
-                "run_id": self.run_id, "sample_id": sample.id, "metric": name, "value": value,
-            })
+            buffer.scores.append(
+                {
+                    "run_id": self.run_id,
+                    "sample_id": sample.id,
+                    "metric": name,
+                    "value": value,
+                }
+            )
         self.progress.advance(1, self._errors)

@@ -17,8 +17,7 @@ def summarise(conn: Connection, run_id: str, main_metric: str) -> dict[str, Any]
     s, sc, rq = schema.samples, schema.scores, schema.requests
     status_counts: dict[str, int] = dict(
         conn.execute(
-            sa.select(s.c.status, sa.func.count()).where(s.c.run_id == run_id)
-            .group_by(s.c.status)
+            sa.select(s.c.status, sa.func.count()).where(s.c.run_id == run_id).group_by(s.c.status)
         ).all()
     )
     values: dict[str, list[float]] = defaultdict(list)

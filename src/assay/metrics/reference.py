@@ -52,8 +52,9 @@ def f1(answer: str | None, references: Sequence[str]) -> float:
     if answer is None:
         return 0.0
     predicted = normalize_text(answer).split()
-    return max((_f1_tokens(predicted, normalize_text(ref).split()) for ref in references),
-               default=0.0)
+    return max(
+        (_f1_tokens(predicted, normalize_text(ref).split()) for ref in references), default=0.0
+    )
 
 
 def _f1_tokens(predicted: list[str], gold: list[str]) -> float:

@@ -72,7 +72,8 @@ class LlamaCppModel(Model):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self.fingerprint = file_fingerprint(self.path)
         self.capabilities = Capabilities(
-            chat=self._has_chat_template() if self._chat_setting is None
+            chat=self._has_chat_template()
+            if self._chat_setting is None
             else setting(spec, "chat", True),
             completion=True,
             max_context=self.n_ctx,
@@ -84,8 +85,11 @@ class LlamaCppModel(Model):
         return self._load().metadata.get("tokenizer.chat_template") is not None
 
     def identity(self) -> dict[str, Any]:
-        return {"model": self.spec.label, "weights": self.fingerprint,
-                "chat": self.capabilities.chat}
+        return {
+            "model": self.spec.label,
+            "weights": self.fingerprint,
+            "chat": self.capabilities.chat,
+        }
 
     def _load(self) -> Any:
         if self._llama is None:

@@ -66,16 +66,19 @@ class MockModel(Model):
         needs_key = self.fail_rate or self.transient_rate or self.behaviour == "random"
         key = canonical_json(request.canonical()) if needs_key else b""
         if self.fail_rate and self._draw(key, "fail") < self.fail_rate:
-            raise ProviderError("mock server error (permanent)", kind="server", retryable=True,
-                                status=500)
+            raise ProviderError(
+                "mock server error (permanent)", kind="server", retryable=True, status=500
+            )
         if self.transient_rate and key not in self._seen:
             self._seen.add(key)
             if self._draw(key, "transient") < self.transient_rate:
-                raise ProviderError("mock server error (transient)", kind="server",
-                                    retryable=True, status=503)
+                raise ProviderError(
+                    "mock server error (transient)", kind="server", retryable=True, status=503
+                )
         text = self._answer(request, key)
         prompt_chars = (
-            sum(len(m["content"]) for m in request.messages) if request.messages
+            sum(len(m["content"]) for m in request.messages)
+            if request.messages
             else len(request.prompt or "")
         )
         return Response(

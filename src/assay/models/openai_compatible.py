@@ -51,7 +51,9 @@ class OpenAICompatibleModel(Model):
             import openai
 
             self._client = openai.AsyncOpenAI(
-                base_url=self.base_url, api_key=self._api_key, max_retries=0,
+                base_url=self.base_url,
+                api_key=self._api_key,
+                max_retries=0,
                 timeout=self.timeout,
             )
         return self._client
@@ -114,8 +116,9 @@ class OpenAICompatibleModel(Model):
         except openai.APITimeoutError as exc:
             raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
         except openai.APIConnectionError as exc:
-            raise ProviderError(f"connection failed: {exc}", kind="connection",
-                                retryable=True) from exc
+            raise ProviderError(
+                f"connection failed: {exc}", kind="connection", retryable=True
+            ) from exc
         if not result.choices:
             raise ProviderError("response has no choices", kind="malformed", retryable=False)
         usage = result.usage
@@ -151,8 +154,7 @@ def _completion_logprobs(result: Any) -> list[dict[str, Any]] | None:
     lp = getattr(result.choices[0], "logprobs", None)
     if lp is None or not lp.tokens:
         return None
-    return [{"token": t, "logprob": v} for t, v in zip(lp.tokens, lp.token_logprobs,
-                                                       strict=False)]
+    return [{"token": t, "logprob": v} for t, v in zip(lp.tokens, lp.token_logprobs, strict=False)]
 
 
 def classify_status(exc: Any) -> ProviderError:
@@ -161,14 +163,15 @@ def classify_status(exc: Any) -> ProviderError:
     retry_after = _retry_after(exc.response.headers if exc.response is not None else {})
     message = _short_message(exc)
     if status == 429:
-        return ProviderError(message, kind="rate_limit", retryable=True,
-                             retry_after=retry_after, status=status)
+        return ProviderError(
+            message, kind="rate_limit", retryable=True, retry_after=retry_after, status=status
+        )
     if status in (408, 409) or status >= 500:
-        return ProviderError(message, kind="server", retryable=True, retry_after=retry_after,
-                             status=status)
+        return ProviderError(
+            message, kind="server", retryable=True, retry_after=retry_after, status=status
+        )
     if status in (401, 403):
-        return ProviderError("authentication failed", kind="auth", retryable=False,
-                             status=status)
+        return ProviderError("authentication failed", kind="auth", retryable=False, status=status)
     lowered = message.lower()
     if "context" in lowered and ("length" in lowered or "window" in lowered or "exceed" in lowered):
         return ProviderError(message, kind="context_length", retryable=False, status=status)

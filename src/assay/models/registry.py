@@ -101,8 +101,7 @@ def _provider_factory(provider: str) -> Callable[[ModelSpec], Any]:
         except ImportError as exc:
             hint = f"pip install 'assay[{info.extra}]'" if info.extra else "reinstall assay"
             raise UserError(
-                f"provider {provider!r} needs a package that is not installed "
-                f"({exc.name}): {hint}"
+                f"provider {provider!r} needs a package that is not installed ({exc.name}): {hint}"
             ) from exc
         factory: Callable[[ModelSpec], Any] = getattr(module, attr)
         return factory

@@ -187,8 +187,10 @@ class MultipleChoice(PromptFormat):
     @staticmethod
     def question(sample: Sample) -> str:
         options = "\n".join(
-            f"{label}. {choice}" for label, choice in zip(letters(len(sample.choices or [])),
-                                                          sample.choices or [], strict=True)
+            f"{label}. {choice}"
+            for label, choice in zip(
+                letters(len(sample.choices or [])), sample.choices or [], strict=True
+            )
         )
         return f"Question: {sample.input_text}\n{options}\nAnswer:"
 

@@ -41,20 +41,25 @@ class Store:
         if self.is_sqlite:
             path = url.split("sqlite:///", 1)[-1]
             if readonly and not Path(path).exists():
-                raise UserError(f"no results database at {path!r}: run `assay run` first or "
-                                "pass --db")
+                raise UserError(
+                    f"no results database at {path!r}: run `assay run` first or pass --db"
+                )
             if path and not readonly:
                 parent = Path(path).parent
                 if not parent.exists():
-                    raise UserError(f"cannot create the database {path!r}: folder {str(parent)!r}"
-                                    " does not exist")
+                    raise UserError(
+                        f"cannot create the database {path!r}: folder {str(parent)!r}"
+                        " does not exist"
+                    )
         try:
             self.engine: Engine = sa.create_engine(
                 url, json_serializer=_dumps, json_deserializer=orjson.loads
             )
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-            raise UserError(f"cannot open database {url!r}: {exc}. For PostgreSQL install "
-                            "'assay[postgres]' and use postgresql+psycopg://...") from exc
+            raise UserError(
+                f"cannot open database {url!r}: {exc}. For PostgreSQL install "
+                "'assay[postgres]' and use postgresql+psycopg://..."
+            ) from exc
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", self._sqlite_pragmas)
         if not readonly:
@@ -78,14 +83,21 @@ class Store:
                     sa.select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
                 ).scalar()
                 if found is None:
-                    conn.execute(schema.meta.insert().values(
-                        key="schema_version", value=str(schema.SCHEMA_VERSION)))
+                    conn.execute(
+                        schema.meta.insert().values(
+                            key="schema_version", value=str(schema.SCHEMA_VERSION)
+                        )
+                    )
                 elif int(found) > schema.SCHEMA_VERSION:
-                    raise UserError(f"database {self.url!r} was written by a newer assay (schema "
-                                    f"{found}); upgrade assay")
+                    raise UserError(
+                        f"database {self.url!r} was written by a newer assay (schema "
+                        f"{found}); upgrade assay"
+                    )
         except sa.exc.DatabaseError as exc:
-            raise UserError(f"cannot use database {self.url!r}: {exc.orig}. Is it an assay "
-                            "database? Pass another path with --db") from exc
+            raise UserError(
+                f"cannot use database {self.url!r}: {exc.orig}. Is it an assay "
+                "database? Pass another path with --db"
+            ) from exc
         except sa.exc.OperationalError as exc:
             raise UserError(f"cannot open database {self.url!r}: {exc.orig}") from exc
 

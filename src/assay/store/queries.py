@@ -19,9 +19,18 @@ def latest_suite_runs(store: Store, suite: str) -> list[dict[str, Any]]:
     """The newest run with a summary for each (benchmark, model) in the suite."""
     r, sr = schema.runs, schema.suite_runs
     query = (
-        sa.select(r.c.id, r.c.benchmark, r.c.model, r.c.main_metric, r.c.higher_is_better,
-                  r.c.status, r.c.summary, r.c.finished_at, r.c.benchmark_version,
-                  r.c.dataset_hash)
+        sa.select(
+            r.c.id,
+            r.c.benchmark,
+            r.c.model,
+            r.c.main_metric,
+            r.c.higher_is_better,
+            r.c.status,
+            r.c.summary,
+            r.c.finished_at,
+            r.c.benchmark_version,
+            r.c.dataset_hash,
+        )
         .join(sr, sr.c.run_id == r.c.id)
         .where(sr.c.suite == suite, r.c.summary.is_not(None))
         .order_by(r.c.finished_at)
