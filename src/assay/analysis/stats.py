@@ -1,14 +1,20 @@
-"""Means with seeded bootstrap confidence intervals.
+"""Means with seeded bootstrap confidence intervals, clustered where samples share a source.
 
 The bootstrap resamples samples with replacement. When a metric takes few distinct values (0/1
 accuracy, most F1 scores on short answers), drawing a resample is the same as drawing how many
 times each distinct value appears, a multinomial over the distinct values; that gives the exact
 same distribution as resampling indices at a tiny fraction of the cost. Otherwise indices are
 resampled in chunks to bound memory.
+
+When samples come in clusters (the questions of one MMLU subject, the variants of one BBQ
+template) they are not independent, and an i.i.d. bootstrap understates the uncertainty. The
+clustered bootstrap resamples whole clusters and takes the ratio of the resampled sums to the
+resampled sizes; the standard error is the cluster-robust (sandwich) one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +33,19 @@ class MeanCI:
     hi: float
     se: float
     n: int
+    clusters: int | None = None  # number of clusters when the CI is clustered
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean, "ci_lo": self.lo, "ci_hi": self.hi, "se": self.se, "n": self.n}
+        out: dict[str, Any] = {
+            "mean": self.mean,
+            "ci_lo": self.lo,
+            "ci_hi": self.hi,
+            "se": self.se,
+            "n": self.n,
+        }
+        if self.clusters is not None:
+            out["clusters"] = self.clusters
+        return out
 
 
 def bootstrap_means(
@@ -53,14 +69,56 @@ def bootstrap_means(
     return out
 
 
+def cluster_codes(labels: Sequence[Any] | NDArray[Any]) -> NDArray[np.int64]:
+    """Integer codes 0..G-1 for cluster labels (any hashable values; None is its own cluster)."""
+    index: dict[Any, int] = {}
+    return np.fromiter((index.setdefault(v, len(index)) for v in labels), dtype=np.int64)
+
+
+def clustered_bootstrap_means(
+    values: ArrayLike,
+    codes: ArrayLike,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> NDArray[np.float64]:
+    """Means of bootstrap resamples that draw whole clusters (`codes`: 0..G-1 per value)."""
+    x = np.asarray(values, dtype=np.float64)
+    c = np.asarray(codes, dtype=np.int64)
+    groups = int(c.max()) + 1
+    sums = np.bincount(c, weights=x, minlength=groups)
+    sizes = np.bincount(c, minlength=groups).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    out = np.empty(resamples)
+    step = max(1, _CHUNK_CELLS // groups)
+    for start in range(0, resamples, step):
+        stop = min(resamples, start + step)
+        draws = rng.multinomial(groups, np.full(groups, 1.0 / groups), size=stop - start)
+        out[start:stop] = (draws @ sums) / (draws @ sizes)
+    return out
+
+
+def clustered_se(values: NDArray[np.float64], codes: NDArray[np.int64]) -> float:
+    """Cluster-robust standard error of the mean, with the G/(G-1) small-sample correction."""
+    n = values.size
+    groups = int(codes.max()) + 1
+    residual_sums = np.bincount(codes, weights=values - values.mean(), minlength=groups)
+    return float(np.sqrt(groups / (groups - 1) * np.sum(residual_sums**2)) / n)
+
+
 def mean_ci(
     values: ArrayLike,
     *,
+    clusters: Sequence[Any] | NDArray[Any] | None = None,
     confidence: float = 0.95,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
 ) -> MeanCI:
-    """Mean, standard error and percentile bootstrap CI. NaN bounds when n < 2."""
+    """Mean, standard error and percentile bootstrap CI. NaN bounds when n < 2.
+
+    With `clusters` (one label per value), the CI and the standard error are clustered when
+    there are at least two clusters and fewer clusters than values; otherwise they are i.i.d.
+    """
     x = np.asarray(values, dtype=np.float64)
     n = int(x.size)
     if n == 0:
@@ -68,8 +126,17 @@ def mean_ci(
     mean = float(x.mean())
     if n < 2:
         return MeanCI(mean, float("nan"), float("nan"), float("nan"), n)
+    alpha = (1 - confidence) / 2
+    if clusters is not None:
+        if len(clusters) != n:
+            raise ValueError(f"{len(clusters)} cluster labels for {n} values")
+        codes = cluster_codes(clusters)
+        groups = int(codes.max()) + 1
+        if 2 <= groups < n:
+            means = clustered_bootstrap_means(x, codes, resamples=resamples, seed=seed)
+            lo, hi = np.quantile(means, [alpha, 1 - alpha])
+            return MeanCI(mean, float(lo), float(hi), clustered_se(x, codes), n, groups)
     se = float(x.std(ddof=1) / np.sqrt(n))
     means = bootstrap_means(x, resamples=resamples, seed=seed)
-    alpha = (1 - confidence) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
     return MeanCI(mean, float(lo), float(hi), se, n)

@@ -23,6 +23,7 @@ from assay.execution.summary import summarise
 from assay.hashing import content_hash
 from assay.metrics.registry import get_metric
 from assay.models.base import Model
+from assay.provenance import collect
 from assay.requests import Request, Response
 from assay.samples import Sample
 from assay.store import schema
@@ -207,6 +208,11 @@ class Runner:
                 schema.suite_runs,
                 [{"suite": self.suite, "run_id": self.run_id, "added_at": now()}],
                 update=False,
+            )
+            upsert(
+                conn,
+                schema.run_provenance,
+                [{"run_id": self.run_id, "provenance": collect(self.spec), "recorded_at": now()}],
             )
 
     def _finished_ids(self) -> set[str]:

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.analysis.scores import load_all_run_scores
 from assay.analysis.stats import mean_ci
 from assay.store import schema
 
 
 def summarise(conn: Connection, run_id: str, main_metric: str) -> dict[str, Any]:
-    s, sc, rq = schema.samples, schema.scores, schema.requests
+    s, rq = schema.samples, schema.requests
     status_counts: dict[str, int] = dict(
         conn.execute(
             sa.select(s.c.status, sa.func.count()).where(s.c.run_id == run_id).group_by(s.c.status)
         ).all()
     )
-    values: dict[str, list[float]] = defaultdict(list)
-    for metric, value in conn.execute(
-        sa.select(sc.c.metric, sc.c.value).where(sc.c.run_id == run_id)
-    ):
-        values[metric].append(value)
-    metrics = {name: mean_ci(np.asarray(v)).to_dict() for name, v in sorted(values.items())}
+    metrics = {
+        name: mean_ci(scores.values, clusters=scores.clustered).to_dict()
+        for name, scores in sorted(load_all_run_scores(conn, run_id).items())
+    }
     usage = conn.execute(
         sa.select(
             sa.func.count(),

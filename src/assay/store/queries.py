@@ -25,6 +25,7 @@ def latest_suite_runs(store: Store, suite: str) -> list[dict[str, Any]]:
             r.c.model,
             r.c.main_metric,
             r.c.higher_is_better,
+            r.c.groups,
             r.c.status,
             r.c.summary,
             r.c.finished_at,
@@ -40,3 +41,22 @@ def latest_suite_runs(store: Store, suite: str) -> list[dict[str, Any]]:
         for row in conn.execute(query).mappings():
             latest[(row["benchmark"], row["model"])] = dict(row)
     return list(latest.values())
+
+
+def run_provenance(store: Store, run_id: str) -> dict[str, Any] | None:
+    """A run's recorded provenance with its dataset hash, or None for an unknown run."""
+    r, p = schema.runs, schema.run_provenance
+    query = (
+        sa.select(r.c.dataset_hash, r.c.benchmark_version, r.c.assay_version, p.c.provenance)
+        .select_from(r.outerjoin(p, p.c.run_id == r.c.id))
+        .where(r.c.id == run_id)
+    )
+    with store.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    out: dict[str, Any] = dict(row["provenance"] or {})
+    out.setdefault("assay_version", row["assay_version"])
+    out.setdefault("benchmark_version", row["benchmark_version"])
+    out["dataset_hash"] = row["dataset_hash"]
+    return out

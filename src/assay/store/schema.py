@@ -114,3 +114,12 @@ cache = sa.Table(
     sa.Column("response", Json, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+
+run_provenance = sa.Table(
+    "run_provenance",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("provenance", Json, nullable=False, comment="versions, git revision, hashes"),
+    sa.Column("recorded_at", sa.Float, nullable=False),
+)
