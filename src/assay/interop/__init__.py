@@ -1,0 +1,1 @@
+"""Reading results produced by other evaluation frameworks."""

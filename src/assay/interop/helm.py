@@ -1,0 +1,444 @@
+"""Import HELM `benchmark_output` runs into the store.
+
+Each HELM run folder (`runs/<suite>/<run>/` with run_spec.json, scenario_state.json,
+per_instance_stats.json and stats.json) becomes one assay run:
+
+- a sample per (instance, perturbation, train trial), with its prompt(s) and completions as
+  requests and responses; train trials of one instance share a cluster, so CIs are clustered;
+- a score per per-instance stat that has a value (count > 0), named as HELM names it (with
+  `@sub_split` when HELM gives one);
+- the run summary recomputed by assay (means with CIs), HELM's own stats.json kept next to it
+  under `helm_stats`.
+
+HELM's files reach gigabytes, so the large ones are streamed item by item (ijson) and written
+in batches; memory stays flat whatever their size. Importing the same run again replaces it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import sqlalchemy as sa
+
+from assay import __version__
+from assay.errors import UserError
+from assay.execution.summary import summarise
+from assay.hashing import StreamingHash, content_hash
+from assay.store import schema
+from assay.store.db import Store, now, upsert
+
+BATCH = 1_000
+
+# Stats HELM reports about the run rather than the model's quality; never a main metric.
+GENERAL_STATS = frozenset(
+    {
+        "num_references",
+        "num_train_trials",
+        "num_prompt_tokens",
+        "num_completion_tokens",
+        "num_output_tokens",
+        "training_co2_cost",
+        "training_energy_cost",
+        "inference_runtime",
+        "inference_denoised_runtime",
+        "inference_idealized_runtime",
+        "batch_size",
+        "finish_reason_length",
+        "finish_reason_stop",
+        "finish_reason_endoftext",
+        "finish_reason_unknown",
+        "num_train_instances",
+        "prompt_truncated",
+        "num_perplexity_tokens",
+        "num_bytes",
+        "num_instances",
+        "max_prob",
+    }
+)
+MAIN_METRIC_PREFERENCE = (
+    "exact_match",
+    "quasi_exact_match",
+    "prefix_exact_match",
+    "quasi_prefix_exact_match",
+    "exact_match@5",
+    "f1_score",
+    "rouge_l",
+    "bleu_4",
+    "math_equiv",
+    "math_equiv_chain_of_thought",
+    "pass",
+    "logprob",
+)
+LOWER_IS_BETTER = frozenset(
+    {"inference_runtime", "num_prompt_tokens", "num_output_tokens", "ece_10_bin", "ece_1_bin"}
+)
+
+
+@dataclass
+class ImportedRun:
+    run_id: str
+    name: str
+    benchmark: str
+    model: str
+    main_metric: str
+    samples: int = 0
+    requests: int = 0
+    scores: int = 0
+    helm_stats: int = 0
+    skipped_stats: int = 0  # per-instance stats without a value (count 0)
+
+
+@dataclass
+class _Batch:
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples) + len(self.requests) + len(self.scores)
+
+
+def find_runs(path: Path, suite: str | None = None) -> list[tuple[str, Path]]:
+    """(HELM suite, run folder) pairs under a benchmark_output, a runs/<suite> or a run folder."""
+    if not path.exists():
+        raise UserError(f"{str(path)!r} does not exist")
+    if (path / "run_spec.json").is_file():
+        return [(suite or path.parent.name, path)]
+    if (path / "runs").is_dir():
+        suites = sorted(p for p in (path / "runs").iterdir() if p.is_dir())
+        if suite is not None:
+            suites = [p for p in suites if p.name == suite]
+        found = [(s.name, run) for s in suites for run in _run_dirs(s)]
+    else:
+        found = [(suite or path.name, run) for run in _run_dirs(path)]
+    if not found:
+        raise UserError(
+            f"no HELM runs (folders with run_spec.json) under {str(path)!r}: pass a "
+            "benchmark_output folder, a runs/<suite> folder or one run folder"
+        )
+    return found
+
+
+def _run_dirs(suite_dir: Path) -> list[Path]:
+    return sorted(p for p in suite_dir.iterdir() if (p / "run_spec.json").is_file())
+
+
+def _items(handle: BinaryIO, prefix: str) -> Iterator[Any]:
+    try:
+        import ijson
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise UserError("importing HELM output needs ijson: pip install 'assay[helm]'") from None
+    yield from ijson.items(handle, prefix, use_float=True)
+
+
+def benchmark_name(run_name: str) -> str:
+    """`mmlu:subject=anatomy,model=openai_gpt2` -> `helm/mmlu:subject=anatomy`."""
+    scenario, _, args = run_name.partition(":")
+    model_args = ("model", "model_deployment")
+    kept = [a for a in args.split(",") if a and a.split("=")[0] not in model_args]
+    return f"helm/{scenario}" + (":" + ",".join(kept) if kept else "")
+
+
+def _sample_key(instance_id: str, perturbation: dict[str, Any] | None, trial: int) -> str:
+    key = instance_id
+    if perturbation:
+        key += "/" + str(perturbation.get("name", "perturbed"))
+    if trial:
+        key += f"#trial{trial}"
+    return key
+
+
+def _metric_name(name: dict[str, Any]) -> str:
+    metric = str(name["name"])
+    if name.get("sub_split"):
+        metric += f"@{name['sub_split']}"
+    return metric
+
+
+def import_run(
+    store: Store, run_dir: Path, suite: str, *, main_metric: str | None = None
+) -> ImportedRun:
+    run_spec = orjson.loads((run_dir / "run_spec.json").read_bytes())
+    adapter = run_spec.get("adapter_spec") or {}
+    name = str(run_spec.get("name") or run_dir.name)
+    model = str(adapter.get("model") or adapter.get("model_deployment") or "unknown")
+    run_id = content_hash({"helm_suite": suite, "helm_run": name}, 20)
+    benchmark = benchmark_name(name)
+    result = ImportedRun(run_id, name, benchmark, model, main_metric or "")
+    started = time.monotonic()
+    stamp = now()
+    with store.begin() as conn:
+        _delete_run(conn, run_id)
+        conn.execute(
+            schema.runs.insert().values(
+                id=run_id,
+                benchmark=benchmark,
+                benchmark_name=benchmark.split(":")[0],
+                benchmark_version="helm",
+                model=model,
+                spec={"source": "helm", "run_spec": run_spec},
+                groups=list(run_spec.get("groups") or []),
+                main_metric=main_metric or "",
+                higher_is_better=True,
+                assay_version=__version__,
+                status="importing",
+                created_at=stamp,
+                started_at=stamp,
+            )
+        )
+        upsert(conn, schema.suites, [{"name": suite, "created_at": stamp}], update=False)
+        upsert(
+            conn,
+            schema.suite_runs,
+            [{"suite": suite, "run_id": run_id, "added_at": stamp}],
+            update=False,
+        )
+    data_hash = _import_states(store, run_dir, run_id, result)
+    available = _import_instance_stats(store, run_dir, run_id, result)
+    helm_stats = _read_stats(run_dir)
+    result.helm_stats = len(helm_stats)
+    chosen = main_metric or _choose_main_metric(available)
+    if main_metric and main_metric not in available:
+        known = ", ".join(sorted(available)) or "none"
+        raise UserError(f"HELM run {name!r} has no stat {main_metric!r} (its stats: {known})")
+    result.main_metric = chosen
+    with store.begin() as conn:
+        summary = summarise(conn, run_id, chosen)
+        summary["helm_stats"] = helm_stats
+        conn.execute(
+            schema.runs.update()
+            .where(schema.runs.c.id == run_id)
+            .values(
+                status="finished",
+                main_metric=chosen,
+                higher_is_better=chosen not in LOWER_IS_BETTER,
+                summary=summary,
+                dataset_hash=data_hash,
+                n_samples=result.samples,
+                finished_at=now(),
+                duration_s=time.monotonic() - started,
+            )
+        )
+        upsert(
+            conn,
+            schema.run_provenance,
+            [
+                {
+                    "run_id": run_id,
+                    "provenance": {
+                        "source": "helm",
+                        "helm_suite": suite,
+                        "helm_run": name,
+                        "path": str(run_dir.resolve()),
+                        "assay_version": __version__,
+                        "benchmark_version": "helm",
+                        "prompt_format_hash": content_hash(adapter),
+                        "model_settings": adapter,
+                    },
+                    "recorded_at": now(),
+                }
+            ],
+        )
+    return result
+
+
+def _delete_run(conn: sa.Connection, run_id: str) -> None:
+    """Remove an earlier import of the same run, children first."""
+    for table in (schema.scores, schema.requests, schema.samples, schema.run_provenance):
+        conn.execute(table.delete().where(table.c.run_id == run_id))
+    conn.execute(schema.suite_runs.delete().where(schema.suite_runs.c.run_id == run_id))
+    conn.execute(schema.runs.delete().where(schema.runs.c.id == run_id))
+
+
+def _import_states(store: Store, run_dir: Path, run_id: str, result: ImportedRun) -> str | None:
+    path = run_dir / "scenario_state.json"
+    if not path.is_file():
+        return None
+    digest = StreamingHash()
+    batch = _Batch()
+    seen: dict[str, int] = {}  # sample key -> requests so far
+    stamp = now()
+    with path.open("rb") as handle:
+        for state in _items(handle, "request_states.item"):
+            instance = state.get("instance") or {}
+            trial = int(state.get("train_trial_index") or 0)
+            key = _sample_key(str(instance.get("id")), instance.get("perturbation"), trial)
+            response = state.get("result") or {}
+            completions = response.get("completions") or []
+            text = completions[0].get("text") if completions else None
+            idx = seen.get(key, 0)
+            seen[key] = idx + 1
+            if idx == 0:
+                digest.update(instance)
+                batch.samples.append(_sample_row(run_id, key, len(seen) - 1, instance, trial, text))
+                batch.samples[-1]["status"] = "ok" if response.get("success", True) else "error"
+                if not response.get("success", True):
+                    batch.samples[-1]["error"] = str(response.get("error") or "failed")
+                result.samples += 1
+            request = state.get("request") or {}
+            failed = not response.get("success", True)
+            batch.requests.append(
+                {
+                    "run_id": run_id,
+                    "sample_id": key,
+                    "idx": idx,
+                    "cache_key": content_hash(request, 32),
+                    "request": request,
+                    "response": None if failed else response,
+                    "text": None if failed else text,
+                    "error": (
+                        {"kind": "error", "message": str(response.get("error") or "failed")}
+                        if failed
+                        else None
+                    ),
+                    "latency_s": response.get("request_time"),
+                    "input_tokens": None,
+                    "output_tokens": None,
+                    "cached": bool(response.get("cached", False)),
+                    "attempts": 1,
+                    "created_at": stamp,
+                }
+            )
+            result.requests += 1
+            if len(batch) >= BATCH:
+                _flush(store, batch)
+    _flush(store, batch)
+    return digest.hexdigest()
+
+
+def _sample_row(
+    run_id: str,
+    key: str,
+    position: int,
+    instance: dict[str, Any],
+    trial: int,
+    prediction: str | None,
+) -> dict[str, Any]:
+    references = instance.get("references") or []
+    texts = [str((r.get("output") or {}).get("text", "")) for r in references]
+    correct = [i for i, r in enumerate(references) if "correct" in (r.get("tags") or [])]
+    metadata: dict[str, Any] = {
+        "helm_instance_id": instance.get("id"),
+        "train_trial_index": trial,
+        # Trials and perturbations of one instance are not independent: one cluster.
+        "cluster": str(instance.get("id")),
+    }
+    for extra in ("sub_split", "perturbation", "contrast_inputs"):
+        if instance.get(extra):
+            metadata[extra] = instance[extra]
+    return {
+        "run_id": run_id,
+        "sample_id": key,
+        "idx": position,
+        "input": str((instance.get("input") or {}).get("text", "")),
+        "references": [texts[i] for i in correct],
+        "choices": texts,
+        "correct": correct[0] if len(correct) == 1 else None,
+        "metadata": metadata,
+        "split": str(instance.get("split") or "test"),
+        "status": "ok",
+        "prediction": prediction,
+        "error": None,
+        "updated_at": now(),
+    }
+
+
+def _import_instance_stats(
+    store: Store, run_dir: Path, run_id: str, result: ImportedRun
+) -> set[str]:
+    path = run_dir / "per_instance_stats.json"
+    if not path.is_file():
+        return set()
+    batch = _Batch()
+    metrics: set[str] = set()
+    tokens: list[dict[str, Any]] = []
+    with path.open("rb") as handle:
+        for entry in _items(handle, "item"):
+            key = _sample_key(
+                str(entry["instance_id"]),
+                entry.get("perturbation"),
+                int(entry.get("train_trial_index") or 0),
+            )
+            usage: dict[str, Any] = {"k_run": run_id, "k_sample": key}
+            for stat in entry.get("stats") or []:
+                if not stat.get("count"):
+                    result.skipped_stats += 1
+                    continue
+                metric = _metric_name(stat["name"])
+                value = float(stat["sum"]) / float(stat["count"])
+                metrics.add(metric)
+                batch.scores.append(
+                    {"run_id": run_id, "sample_id": key, "metric": metric, "value": value}
+                )
+                if metric == "num_prompt_tokens":
+                    usage["input_tokens"] = round(value)
+                elif metric == "num_output_tokens":
+                    usage["output_tokens"] = round(value)
+                result.scores += 1
+            if len(usage) == 4:
+                tokens.append(usage)
+            if len(batch) >= BATCH:
+                _flush(store, batch)
+                _set_tokens(store, tokens)
+    _flush(store, batch)
+    _set_tokens(store, tokens)
+    return metrics
+
+
+def _set_tokens(store: Store, rows: list[dict[str, Any]]) -> None:
+    """Token counts live in HELM's per-instance stats; copy them onto each sample's request."""
+    if not rows:
+        return
+    rq = schema.requests
+    stmt = (
+        rq.update()
+        .where(
+            rq.c.run_id == sa.bindparam("k_run"),
+            rq.c.sample_id == sa.bindparam("k_sample"),
+            rq.c.idx == 0,
+        )
+        .values(
+            input_tokens=sa.bindparam("input_tokens"),
+            output_tokens=sa.bindparam("output_tokens"),
+        )
+    )
+    with store.begin() as conn:
+        conn.execute(stmt, rows)
+    rows.clear()
+
+
+def _read_stats(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "stats.json"
+    if not path.is_file():
+        return []
+    with path.open("rb") as handle:
+        return list(_items(handle, "item"))
+
+
+def _choose_main_metric(available: set[str]) -> str:
+    for name in MAIN_METRIC_PREFERENCE:
+        if name in available:
+            return name
+    rest = sorted(m for m in available if m.split("@")[0] not in GENERAL_STATS)
+    if rest:
+        return rest[0]
+    if available:
+        return sorted(available)[0]
+    raise UserError("the HELM run has no per-instance stats to score it by")
+
+
+def _flush(store: Store, batch: _Batch) -> None:
+    if not len(batch):
+        return
+    with store.begin() as conn:
+        upsert(conn, schema.samples, batch.samples)
+        upsert(conn, schema.requests, batch.requests)
+        upsert(conn, schema.scores, batch.scores)
+    batch.samples.clear()
+    batch.requests.clear()
+    batch.scores.clear()
