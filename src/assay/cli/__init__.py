@@ -15,6 +15,9 @@ COMMANDS = {
     "leaderboard": "assay.cli.leaderboard",
     "benchmarks": "assay.cli.listing",
     "models": "assay.cli.listing",
+    "compare": "assay.cli.compare",
+    "export": "assay.cli.export",
+    "import-helm": "assay.cli.import_helm",
 }
 
 
@@ -93,10 +96,83 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     store_args(run)
 
-    board = sub.add_parser("leaderboard", help="print a suite's leaderboard")
-    board.add_argument("--suite", default="default")
-    board.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
-    store_args(board)
+    def board_args(p: argparse.ArgumentParser) -> None:
+        """What a leaderboard shows and for which models (leaderboard, export)."""
+        p.add_argument("--suite", default="default")
+        p.add_argument(
+            "--view",
+            choices=["benchmarks", "groups"],
+            default="benchmarks",
+            help="a column per benchmark (default) or a mean win rate per group",
+        )
+        p.add_argument(
+            "--benchmark",
+            action="append",
+            dest="benchmarks",
+            help="only this benchmark (repeatable; a bare name matches all its variants)",
+        )
+        p.add_argument("--group", help="only benchmarks in this group")
+        p.add_argument("--model-info", help="YAML file of model metadata ($ASSAY_MODEL_INFO)")
+        p.add_argument("--creator", help="only models by this creator")
+        p.add_argument("--access", choices=["open", "closed", "limited"], help="only these")
+        p.add_argument("--min-params", type=float, help="only models with >= this many B params")
+        p.add_argument("--max-params", type=float, help="only models with <= this many B params")
+        p.add_argument("--released-after", help="only models released on or after YYYY-MM-DD")
+        p.add_argument("--released-before", help="only models released on or before YYYY-MM-DD")
+        p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+        store_args(p)
+
+    board = sub.add_parser(
+        "leaderboard",
+        help="print a suite's leaderboard",
+        description="Models ranked by HELM's mean win rate with bootstrap CIs and rank "
+        "intervals; every cell with n and a 95%% CI. Warns when rows come from different "
+        "benchmark versions.",
+    )
+    board.add_argument(
+        "--format", choices=["table", "markdown", "csv", "json", "latex"], default="table"
+    )
+    board_args(board)
+
+    compare = sub.add_parser(
+        "compare",
+        help="paired comparison of models on the samples they share",
+        description="For each benchmark: the difference A - B with a paired bootstrap CI, "
+        "McNemar's exact test for 0/1 metrics or a paired permutation test otherwise, "
+        "Holm-adjusted over all comparisons made.",
+    )
+    compare.add_argument("models", nargs="+", metavar="MODEL", help="two or more model labels")
+    compare.add_argument("--suite", default="default")
+    compare.add_argument(
+        "--benchmark", action="append", dest="benchmarks", help="only this benchmark (repeatable)"
+    )
+    compare.add_argument("--metric", help="metric to compare (default: each benchmark's main)")
+    compare.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    compare.add_argument("--format", choices=["table", "json"], default="table")
+    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    store_args(compare)
+
+    export = sub.add_parser("export", help="write a suite's leaderboard to a file")
+    export.add_argument(
+        "--format",
+        choices=["markdown", "csv", "json", "latex", "parquet"],
+        required=True,
+    )
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    board_args(export)
+
+    helm = sub.add_parser(
+        "import-helm",
+        help="import HELM benchmark_output runs into the store",
+        description="Stream HELM run folders (run_spec.json, scenario_state.json, "
+        "per_instance_stats.json, stats.json) into the store as runs with samples, requests "
+        "and scores, so they get CIs, win rates and the viewer.",
+    )
+    helm.add_argument("path", help="a benchmark_output folder, a runs/<suite> folder or one run")
+    helm.add_argument("--helm-suite", help="only this HELM suite under benchmark_output/runs")
+    helm.add_argument("--suite", help="assay suite to add runs to (default: the HELM suite)")
+    helm.add_argument("--main-metric", help="HELM stat to rank by (default: chosen per run)")
+    store_args(helm)
 
     sub.add_parser("benchmarks", help="list available benchmarks")
     sub.add_parser("models", help="list model providers")

@@ -1,0 +1,113 @@
+"""Turning leaderboards into text and files: terminal, markdown, CSV, JSON, LaTeX, parquet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from assay.analysis.leaderboard import Leaderboard
+from assay.analysis.views import TableData, data_table, display_table
+from assay.errors import UserError
+
+TEXT_FORMATS = ("table", "markdown", "csv", "json", "latex")
+NOTE = (
+    "Cells: mean [95% bootstrap CI] n=scored samples; * = run not finished; ↓ = lower is better. "
+    "Win rate: HELM's mean win rate [95% bootstrap CI]; rank (95% rank interval)."
+)
+
+
+def render(board: Leaderboard, fmt: str, view: str = "benchmarks") -> str:
+    if fmt == "json":
+        return orjson.dumps(board.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "csv":
+        return to_csv(data_table(board, view))
+    shown = display_table(board, view)
+    if fmt == "markdown":
+        return to_markdown(shown) + f"\n\n{NOTE}\n"
+    if fmt == "latex":
+        return to_latex(shown, caption=f"assay leaderboard, suite {board.suite}. {NOTE}")
+    if fmt == "table":
+        table = Table(title=f"assay leaderboard · suite {board.suite}", caption=NOTE)
+        for h in shown.headers:
+            table.add_column(h, overflow="fold")
+        for r in shown.rows:
+            table.add_row(*map(str, r))
+        buffer = io.StringIO()
+        width = max(100, 30 * len(shown.headers))
+        Console(file=buffer, width=width, highlight=False).print(table)
+        return buffer.getvalue()
+    raise UserError(f"unknown format {fmt!r}: use one of {', '.join(TEXT_FORMATS)}, parquet")
+
+
+def to_csv(data: TableData) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(data.headers)
+    for row in data.rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue()
+
+
+def to_markdown(data: TableData) -> str:
+    def esc(value: Any) -> str:
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(esc, data.headers)) + " |", "|" + "---|" * len(data.headers)]
+    lines += ["| " + " | ".join(map(esc, r)) + " |" for r in data.rows]
+    return "\n".join(lines)
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "↓": r"$\downarrow$",
+    "·": r"$\cdot$",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def to_latex(data: TableData, *, caption: str) -> str:
+    spec = "l" * len(data.headers)
+    lines = [
+        r"\begin{table}",
+        r"\centering",
+        rf"\caption{{{latex_escape(caption)}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\hline",
+        " & ".join(latex_escape(h) for h in data.headers) + r" \\",
+        r"\hline",
+    ]
+    lines += [" & ".join(latex_escape(str(v)) for v in row) + r" \\" for row in data.rows]
+    lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_parquet(data: TableData, path: Path) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UserError("parquet export needs pyarrow: pip install 'assay[export]'") from None
+    columns = {h: [row[i] for row in data.rows] for i, h in enumerate(data.headers)}
+    try:
+        table = pa.table(columns)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # pragma: no cover - mixed types
+        raise UserError(f"cannot write parquet: {exc}") from None
+    pq.write_table(table, path)
