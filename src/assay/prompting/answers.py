@@ -11,11 +11,11 @@ import re
 from collections.abc import Sequence
 
 _ANSWER_IS = re.compile(
-    r"(?:answer|option|choice)\s*(?:is|:)?\s*(?:option\s*)?[:\s]*\(?\s*([A-Z])\s*\)?(?![A-Za-z])",
-    re.IGNORECASE,
+    r"(?i:answer|option|choice)\s*(?i:is|:)?\s*(?i:option\s*)?[:\s]*\(?\s*([A-Z])\s*\)?(?![A-Za-z])"
 )
 _BARE = re.compile(r"^\(?\s*([A-Z])\s*\)?\s*[.:)]?$")
 _LEADING = re.compile(r"^\(?([A-Z])(?:\)|\.|:|\s*\)|,)(?:\s|$)")
+_HEDGE = re.compile(r"\(?\b([A-Z])\b\)?\s*(?:or|and|/|,)\s*\(?\b([A-Z])\b\)?")
 _NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
 _ANSWER_NUMBER = re.compile(r"answer\s*(?:is|:)\s*\**\s*(-?\$?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
 
@@ -35,7 +35,10 @@ def read_choice(text: str, choices: Sequence[str]) -> int | None:
         match = pattern.match(candidate)
         if match and match.group(1) in labels:
             return labels.index(match.group(1))
-    stated = {m.group(1).upper() for m in _ANSWER_IS.finditer(stripped)}
+    for hedge in _HEDGE.finditer(stripped):
+        if hedge.group(1) in labels and hedge.group(2) in labels:
+            return None  # "A or B" names two options: unparsed, never guessed
+    stated = {m.group(1) for m in _ANSWER_IS.finditer(stripped)}
     stated &= set(labels)
     if len(stated) == 1:
         return labels.index(stated.pop())

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from assay.metrics.reference import (
+    exact_match,
+    f1,
+    final_number_match,
+    normalize_text,
+    quasi_exact_match,
+)
+
+
+def test_normalize_follows_helm() -> None:
+    assert normalize_text("  The Cat, an  apple & A dog! ") == "cat apple dog"
+    # articles only as whole words
+    assert normalize_text("Theory anthem") == "theory anthem"
+
+
+def test_exact_match_strips_whitespace_only() -> None:
+    assert exact_match(" Paris\n", ["Paris"]) == 1.0
+    assert exact_match("paris", ["Paris"]) == 0.0
+    assert exact_match(None, ["Paris"]) == 0.0
+
+
+def test_quasi_exact_match() -> None:
+    assert quasi_exact_match("the Paris.", ["paris"]) == 1.0
+    assert quasi_exact_match("Paris, France", ["Paris"]) == 0.0
+    assert quasi_exact_match("x", ["y", "X!"]) == 1.0
+
+
+def test_f1_counts_repeated_tokens_as_a_bag() -> None:
+    # prediction "a a b" vs gold "a b b": overlap {a:1, b:1} = 2 (articles are dropped, so use
+    # other words)
+    assert f1("cat cat dog", ["cat dog dog"]) == pytest.approx(2 / 3)
+    assert f1("cat", ["dog"]) == 0.0
+    assert f1("the cat sat", ["cat sat", "dog"]) == 1.0
+    assert f1("", [""]) == 1.0
+
+
+def test_final_number_match() -> None:
+    assert final_number_match("1234", ["1,234"]) == 1.0
+    assert final_number_match("18", ["18.0"]) == 1.0
+    assert final_number_match("17", ["18"]) == 0.0
+    assert final_number_match(None, ["18"]) == 0.0
