@@ -1,0 +1,46 @@
+# Two entry points: `make demo` (set up, evaluate the embedded model, print the leaderboard) and
+# `make test` (set up, run every test: fast ones and the slow ones with real models, servers and
+# a browser). Both create ./.venv on first use; pip caches the compiled llama-cpp-python wheel.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ASSAY := $(VENV)/bin/assay
+# Real benchmark data beside the checkout; unset it to load from the Hugging Face hub instead.
+DATA ?= $(abspath ../shared/data)
+DEMO_EXTRAS := llamacpp
+TEST_EXTRAS := dev,llamacpp,server,helm,export
+# Debian packages the slow tests use.
+SYSTEM_PACKAGES :=
+# A slim, portable llama.cpp build: about 3-11 minutes on two cores, once.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+
+.PHONY: demo test test-fast lint bench system-deps
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.extras-%: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[$*]"
+	touch $@
+
+demo: $(VENV)/.extras-$(DEMO_EXTRAS)
+	$(ASSAY) run mmlu gsm8k --model llamacpp/smollm2 --limit 20 --data-dir $(DATA) --suite demo
+	$(ASSAY) leaderboard --suite demo
+
+system-deps:
+	bash scripts/system-deps.sh $(SYSTEM_PACKAGES)
+
+test: $(VENV)/.extras-$(TEST_EXTRAS) system-deps
+	$(VENV)/bin/pytest
+
+test-fast: $(VENV)/.extras-$(TEST_EXTRAS)
+	$(VENV)/bin/pytest -m "not slow"
+
+lint: $(VENV)/.extras-$(TEST_EXTRAS)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.extras-$(TEST_EXTRAS)
+	$(PY) bench/overhead.py
