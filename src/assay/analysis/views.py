@@ -52,7 +52,7 @@ def data_table(board: Leaderboard, view: str = "benchmarks") -> TableData:
 
 def display_table(board: Leaderboard, view: str = "benchmarks") -> TableData:
     """One row per model with combined, rounded cells (terminal, markdown, LaTeX)."""
-    headers = ["model", "rank", "mean win rate"]
+    headers = ["model", "mean win rate", "rank"]
     if view == "groups":
         headers += [f"{g} (win rate)" for g in board.groups]
     else:
@@ -62,7 +62,7 @@ def display_table(board: Leaderboard, view: str = "benchmarks") -> TableData:
     rows: list[list[Any]] = []
     for m in board.ordered_models():
         s = board.standings.get(m) or Standing(board.win_rates.get(m))
-        row: list[Any] = [m, rank_text(s), standing_text(s)]
+        row: list[Any] = [m, standing_text(s), rank_text(s)]
         if view == "groups":
             for g in board.groups:
                 gs = board.group_standings.get(g, {}).get(m)
