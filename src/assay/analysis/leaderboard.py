@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from assay.analysis.model_info import ModelCatalog, ModelFilter, ModelInfo
 from assay.analysis.scores import RunScores, load_run_scores
-from assay.analysis.stats import DEFAULT_RESAMPLES, mean_ci
+from assay.analysis.stats import DEFAULT_RESAMPLES, mean_ci, resample_counts
 from assay.analysis.winrate import mean_win_rate_array, mean_win_rates, ranks_from_scores
 from assay.store.db import Store
 from assay.store.queries import latest_suite_runs
@@ -336,7 +336,7 @@ def _bootstrap_column(
     step = max(1, 4_000_000 // n)  # bounds the weights matrix to 4M cells
     for start in range(0, resamples, step):
         rows = min(step, resamples - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=rows).astype(np.float64)
+        weights = resample_counts(n, rows, rng)
         totals = weights @ values
         counts = weights @ present
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -93,9 +93,18 @@ def clustered_bootstrap_means(
     step = max(1, _CHUNK_CELLS // groups)
     for start in range(0, resamples, step):
         stop = min(resamples, start + step)
-        draws = rng.multinomial(groups, np.full(groups, 1.0 / groups), size=stop - start)
-        out[start:stop] = (draws @ sums) / (draws @ sizes)
+        idx = rng.integers(0, groups, size=(stop - start, groups))
+        out[start:stop] = sums[idx].sum(axis=1) / sizes[idx].sum(axis=1)
     return out
+
+
+def resample_counts(n: int, resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """(resamples, n) times each of n items is drawn in each bootstrap resample of size n."""
+    idx = rng.integers(0, n, size=(resamples, n)) + (np.arange(resamples) * n)[:, None]
+    counts: NDArray[np.float64] = (
+        np.bincount(idx.ravel(), minlength=resamples * n).reshape(resamples, n).astype(np.float64)
+    )
+    return counts
 
 
 def clustered_se(values: NDArray[np.float64], codes: NDArray[np.int64]) -> float:
