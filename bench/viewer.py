@@ -1,0 +1,339 @@
+"""Viewer speed on a large store: p50/p95 server time and bytes per page.
+
+Generates a store with `--samples` samples (default 1,000,000) spread over models x benchmarks,
+written straight into the store's tables with executemany, then loads pages through the viewer
+app in-process and reads the app's `Server-Timing` header (time to the response start, template
+rendering included). Targets: every page under 100 KB, p95 under 50 ms.
+
+    python bench/viewer.py                      # generate (once) and measure
+    python bench/viewer.py --db /tmp/v.db --samples 200000 --regenerate
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from assay.analysis.stats import mean_ci
+from assay.store import schema
+from assay.store.db import Store, resolve_url
+
+WORDS = [
+    "apple",
+    "river",
+    "theorem",
+    "enzyme",
+    "senate",
+    "orbit",
+    "lattice",
+    "verdict",
+    "glacier",
+    "sonnet",
+    "market",
+    "protein",
+    "harbor",
+    "circuit",
+    "dialect",
+    "fossil",
+    "mortgage",
+    "neutron",
+    "pigment",
+    "quarry",
+    "ribbon",
+    "saddle",
+    "tariff",
+    "vaccine",
+    "walnut",
+    "yeast",
+    "zenith",
+    "anchor",
+    "ballot",
+    "cactus",
+    "dolphin",
+    "ember",
+    "falcon",
+    "granite",
+    "hollow",
+    "island",
+    "jasmine",
+]
+SUBJECTS = [f"subject_{i:02d}" for i in range(20)]
+BENCHMARK_WEIGHTS = {"bench-a": 8, "bench-b": 4, "bench-c": 2, "bench-d": 1, "bench-e": 1}
+BATCH = 10_000
+
+
+def generate(store: Store, total: int, n_models: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    models = [f"provider/model-{i}" for i in range(n_models)]
+    weight_sum = sum(BENCHMARK_WEIGHTS.values())
+    started = time.perf_counter()
+    with store.begin() as conn:
+        conn.execute(schema.suites.insert(), [{"name": "default", "created_at": time.time()}])
+    for b_index, (benchmark, weight) in enumerate(BENCHMARK_WEIGHTS.items()):
+        per_run = total * weight // weight_sum // n_models
+        questions = [
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 45))) + "?"
+            for _ in range(per_run)
+        ]
+        answers = [rng.choice("ABCD") for _ in range(per_run)]
+        for m_index, model in enumerate(models):
+            run_id = f"r{b_index}m{m_index:02d}".ljust(20, "0")
+            skill = 0.3 + 0.6 * m_index / max(n_models - 1, 1)
+            _write_run(store, rng, run_id, benchmark, model, questions, answers, skill)
+            done = time.perf_counter() - started
+            print(f"  {benchmark} x {model}: {per_run:,} samples ({done:.0f}s)", file=sys.stderr)
+
+
+def _write_run(
+    store: Store,
+    rng: random.Random,
+    run_id: str,
+    benchmark: str,
+    model: str,
+    questions: list[str],
+    answers: list[str],
+    skill: float,
+) -> None:
+    now = time.time()
+    spec = {"benchmark": benchmark, "model": {"model": model}, "limit": None, "seed": 0}
+    values: list[float] = []
+    statuses = {"ok": 0, "unparsed": 0, "error": 0}
+    tokens_in = tokens_out = 0
+    latency = 0.0
+    with store.begin() as conn:
+        conn.execute(
+            schema.runs.insert(),
+            [
+                {
+                    "id": run_id,
+                    "benchmark": benchmark,
+                    "benchmark_name": benchmark,
+                    "benchmark_version": "1",
+                    "model": model,
+                    "spec": spec,
+                    "groups": ["knowledge"] if benchmark < "bench-c" else ["reasoning"],
+                    "main_metric": "exact_match",
+                    "higher_is_better": True,
+                    "dataset_hash": "0" * 16,
+                    "assay_version": "bench",
+                    "status": "finished",
+                    "n_samples": len(questions),
+                    "summary": None,
+                    "created_at": now,
+                    "started_at": now,
+                    "finished_at": now,
+                    "duration_s": 1.0,
+                }
+            ],
+        )
+        conn.execute(
+            schema.suite_runs.insert(), [{"suite": "default", "run_id": run_id, "added_at": now}]
+        )
+        conn.execute(
+            schema.run_provenance.insert(),
+            [{"run_id": run_id, "provenance": {"assay_version": "bench"}, "recorded_at": now}],
+        )
+        for start in range(0, len(questions), BATCH):
+            samples, requests, scores = [], [], []
+            for i in range(start, min(start + BATCH, len(questions))):
+                sample_id = f"{SUBJECTS[i % len(SUBJECTS)]}/test/{i}"
+                roll = rng.random()
+                status = "error" if roll < 0.005 else "unparsed" if roll < 0.025 else "ok"
+                statuses[status] += 1
+                right = answers[i] if rng.random() < skill else rng.choice("ABCD")
+                reply = f"Thinking about {rng.choice(WORDS)} and {rng.choice(WORDS)}: {right}"
+                n_in, n_out = 60 + len(questions[i]) // 4, 12
+                took = rng.uniform(0.05, 2.0)
+                tokens_in, tokens_out, latency = (
+                    tokens_in + n_in,
+                    tokens_out + n_out,
+                    latency + took,
+                )
+                samples.append(
+                    {
+                        "run_id": run_id,
+                        "sample_id": sample_id,
+                        "idx": i,
+                        "input": questions[i],
+                        "references": [answers[i]],
+                        "choices": ["first", "second", "third", "fourth"],
+                        "correct": "ABCD".index(answers[i]),
+                        "metadata": {"subject": SUBJECTS[i % len(SUBJECTS)]},
+                        "split": "test",
+                        "status": status,
+                        "prediction": None if status != "ok" else right,
+                        "error": "timeout: no answer in 600s" if status == "error" else None,
+                        "updated_at": now,
+                    }
+                )
+                requests.append(
+                    {
+                        "run_id": run_id,
+                        "sample_id": sample_id,
+                        "idx": 0,
+                        "cache_key": f"{run_id}{i:012d}",
+                        "request": {
+                            "max_tokens": 16,
+                            "temperature": 0.0,
+                            "messages": [
+                                {"role": "user", "content": f"Answer A-D.\n\n{questions[i]}"}
+                            ],
+                        },
+                        "response": None
+                        if status == "error"
+                        else {"text": reply, "input_tokens": n_in, "output_tokens": n_out},
+                        "text": None if status == "error" else reply,
+                        "error": {"kind": "timeout", "message": "no answer"}
+                        if status == "error"
+                        else None,
+                        "latency_s": took,
+                        "input_tokens": n_in,
+                        "output_tokens": n_out,
+                        "cached": False,
+                        "attempts": 1,
+                        "created_at": now,
+                    }
+                )
+                if status != "error":
+                    value = 1.0 if status == "ok" and right == answers[i] else 0.0
+                    values.append(value)
+                    scores.append(
+                        {
+                            "run_id": run_id,
+                            "sample_id": sample_id,
+                            "metric": "exact_match",
+                            "value": value,
+                        }
+                    )
+            conn.execute(schema.samples.insert(), samples)
+            conn.execute(schema.requests.insert(), requests)
+            conn.execute(schema.scores.insert(), scores)
+        n = len(questions)
+        summary = {
+            "main_metric": "exact_match",
+            "metrics": {"exact_match": mean_ci(np.asarray(values)).to_dict()},
+            "n_samples": n,
+            "n_scored": n - statuses["error"],
+            "n_errors": statuses["error"],
+            "n_unparsed": statuses["unparsed"],
+            "errors_by_kind": {"timeout": statuses["error"]},
+            "requests": n,
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "latency_mean_s": latency / n,
+            "cache_hits": 0,
+        }
+        conn.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(summary=summary))
+
+
+def measure(client: Any, urls: list[str]) -> tuple[list[float], list[int]]:
+    times, sizes = [], []
+    for url in urls:
+        response = client.get(url)
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: HTTP {response.status_code}")
+        timing = response.headers["server-timing"]
+        times.append(float(timing.split("dur=")[1]))
+        sizes.append(len(response.content))
+    return times, sizes
+
+
+def report(name: str, times: list[float], sizes: list[int]) -> bool:
+    ordered = sorted(times)
+    p50 = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    ok = p95 < 50 and max(sizes) < 100_000
+    print(
+        f"{name:<34} n={len(times):>4}  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+        f"max {ordered[-1]:6.1f} ms  bytes p50 {int(statistics.median(sizes)):>6,}  "
+        f"max {max(sizes):>6,}  {'ok' if ok else 'OVER TARGET'}"
+    )
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="/tmp/assay-viewer-bench.db")
+    parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--models", type=int, default=8)
+    parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="loads per page kind and run")
+    args = parser.parse_args()
+    from starlette.testclient import TestClient
+
+    from assay.web.app import create_app
+
+    url = resolve_url(args.db)
+    path = Path(args.db)
+    if args.regenerate and path.exists():
+        for p in path.parent.glob(path.name + "*"):
+            p.unlink()
+    if "://" in args.db or not path.exists():
+        print(f"generating {args.samples:,} samples into {args.db} ...", file=sys.stderr)
+        started = time.perf_counter()
+        generate(Store(url), args.samples, args.models)
+        print(f"generated in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+
+    store = Store(url, readonly=True)
+    with store.connect() as conn:
+        n_samples = conn.execute(sa.select(sa.func.count()).select_from(schema.samples)).scalar()
+        runs = conn.execute(
+            sa.select(schema.runs.c.id, schema.runs.c.benchmark, schema.runs.c.n_samples)
+        ).all()
+        rng = random.Random(1)
+        picks = []
+        for run_id, _, n in runs:
+            for _ in range(args.repeat):
+                i = rng.randrange(n)
+                picks.append((run_id, f"{SUBJECTS[i % len(SUBJECTS)]}/test/{i}"))
+    largest = max(runs, key=lambda r: r[2])
+    print(f"store: {n_samples:,} samples in {len(runs)} runs; largest run {largest[2]:,} samples")
+    app = create_app(store)
+    client = TestClient(app)
+    started = time.perf_counter()
+    client.get("/")
+    app.state.viewer.standings.wait(timeout=3600)
+    print(
+        f"win-rate intervals (background, once per suite change): "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+
+    ok = True
+    first_run = [f"/runs/{r[0]}" for r in runs]
+    ok &= report("leaderboard", *measure(client, ["/"] * 30))
+    ok &= report("run page, first load of each run", *measure(client, first_run))
+    ok &= report("run page, again", *measure(client, first_run * (args.repeat - 1)))
+    ok &= report("sample page", *measure(client, [f"/runs/{r}/samples/{s}" for r, s in picks]))
+    big = largest[0]
+    extra = {
+        "run: incorrect only": f"/runs/{big}?outcome=incorrect",
+        "run: errors only": f"/runs/{big}?status=error",
+        "run: metadata subject": f"/runs/{big}?meta=subject&value=subject_07",
+        "run: search common word": f"/runs/{big}?q=glacier",
+        "run: search rare word": f"/runs/{big}?q=zzzunseen",
+        "run: sort by score": f"/runs/{big}?sort=score&desc=1",
+        "run: sort by latency": f"/runs/{big}?sort=latency&desc=1",
+        "run: page 100": f"/runs/{big}?page=100",
+        "run: incorrect, page 50": f"/runs/{big}?outcome=incorrect&page=50",
+    }
+    for name, page in extra.items():
+        ok &= report(name + " (largest run)", *measure(client, [page] * 5))
+    same = [r[0] for r in runs if r[1] == largest[1]][:2]
+    compare = f"/compare?run={same[0]}&run={same[1]}"
+    ok &= report("compare two models", *measure(client, [compare] * 5))
+    ok &= report("compare: disagreements", *measure(client, [compare + "&differ=score"] * 5))
+    ok &= report("live progress JSON", *measure(client, [f"/api/runs/{big}/progress"] * 5))
+    print("all pages within target" if ok else "some pages over target")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

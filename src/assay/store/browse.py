@@ -1,0 +1,575 @@
+"""Read-side queries for the web viewer: pages of samples, one sample, comparisons, progress.
+
+Every query here is bounded by the size of the page it serves, not by the size of the store:
+lists are paginated with LIMIT, counts that would need a scan of a whole run stop at
+`COUNT_CAP`, full-text search scans at most `SEARCH_WINDOW` samples of a run per request (in
+sample order, with a link to the next window) and metadata values are read from the first
+`PROBE` samples. The SQL is SQLAlchemy Core that runs on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assay.store import schema
+from assay.store.db import Store
+
+COUNT_CAP = 10_000
+SEARCH_WINDOW = 10_000
+PROBE = 500
+SNIPPET = 240
+CORRECT_AT = 0.5
+SORTS = ("idx", "score", "latency", "tokens", "id")
+OUTCOMES = ("correct", "incorrect")
+STATUSES = ("ok", "unparsed", "error")
+
+
+# -- runs ----------------------------------------------------------------------------------------
+def run_row(store: Store, run_id: str) -> dict[str, Any] | None:
+    r = schema.runs
+    with store.connect() as conn:
+        row = conn.execute(sa.select(r).where(r.c.id == run_id)).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        p = schema.run_provenance
+        out["provenance"] = conn.execute(
+            sa.select(p.c.provenance).where(p.c.run_id == run_id)
+        ).scalar()
+        sr = schema.suite_runs
+        out["suites"] = list(
+            conn.execute(sa.select(sr.c.suite).where(sr.c.run_id == run_id)).scalars()
+        )
+    return out
+
+
+def suite_run_list(
+    store: Store, suite: str, *, limit: int = 200, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """Every run of a suite, newest first, without the heavy JSON columns except summary."""
+    r, sr = schema.runs, schema.suite_runs
+    where = sr.c.suite == suite
+    query = (
+        sa.select(
+            r.c.id,
+            r.c.benchmark,
+            r.c.model,
+            r.c.status,
+            r.c.main_metric,
+            r.c.summary,
+            r.c.created_at,
+            r.c.started_at,
+            r.c.finished_at,
+            r.c.n_samples,
+        )
+        .join(sr, sr.c.run_id == r.c.id)
+        .where(where)
+        .order_by(r.c.created_at.desc(), r.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    with store.connect() as conn:
+        rows = [dict(m) for m in conn.execute(query).mappings()]
+        total = conn.execute(sa.select(sa.func.count()).select_from(sr).where(where)).scalar_one()
+    return rows, int(total)
+
+
+def running_runs(store: Store, suite: str) -> list[dict[str, Any]]:
+    r, sr = schema.runs, schema.suite_runs
+    query = (
+        sa.select(r.c.id, r.c.benchmark, r.c.model, r.c.started_at)
+        .join(sr, sr.c.run_id == r.c.id)
+        .where(sr.c.suite == suite, r.c.status == "running")
+        .order_by(r.c.started_at.desc())
+        .limit(100)
+    )
+    with store.connect() as conn:
+        return [dict(m) for m in conn.execute(query).mappings()]
+
+
+def benchmark_runs(store: Store, suite: str, benchmark: str) -> list[dict[str, Any]]:
+    """The runs of one benchmark variant in a suite, newest first: candidates to compare."""
+    r, sr = schema.runs, schema.suite_runs
+    query = (
+        sa.select(r.c.id, r.c.model, r.c.status, r.c.main_metric, r.c.created_at)
+        .join(sr, sr.c.run_id == r.c.id)
+        .where(sr.c.suite == suite, r.c.benchmark == benchmark)
+        .order_by(r.c.created_at.desc())
+        .limit(200)
+    )
+    with store.connect() as conn:
+        return [dict(m) for m in conn.execute(query).mappings()]
+
+
+def suite_benchmarks(store: Store, suite: str) -> list[str]:
+    r, sr = schema.runs, schema.suite_runs
+    query = (
+        sa.select(r.c.benchmark)
+        .join(sr, sr.c.run_id == r.c.id)
+        .where(sr.c.suite == suite)
+        .distinct()
+        .order_by(r.c.benchmark)
+        .limit(500)
+    )
+    with store.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+# -- samples of a run ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SampleQuery:
+    """What the samples list of a run shows: every field comes from the URL's query string."""
+
+    outcome: str | None = None  # correct | incorrect (by the main metric)
+    status: str | None = None  # ok | unparsed | error
+    score_min: float | None = None
+    score_max: float | None = None
+    meta_key: str | None = None
+    meta_value: str | None = None
+    q: str | None = None  # full-text search in the sample's input and the response
+    window: int = 0  # with q: which SEARCH_WINDOW of samples (by position) to search
+    sort: str = "idx"
+    desc: bool = False
+    page: int = 1
+    per_page: int = 50
+
+    @property
+    def filtered(self) -> bool:
+        return any(
+            v not in (None, "")
+            for v in (
+                self.outcome,
+                self.status,
+                self.score_min,
+                self.score_max,
+                self.meta_value,
+                self.q,
+            )
+        )
+
+    def with_(self, **changes: Any) -> SampleQuery:
+        return replace(self, **changes)
+
+
+@dataclass
+class SamplePage:
+    rows: list[dict[str, Any]]
+    total: int  # matches, at most COUNT_CAP
+    capped: bool  # True when there are more than COUNT_CAP matches
+    has_next: bool
+    window: tuple[int, int] | None = None  # positions searched, when searching
+    window_more: bool = False  # samples beyond the searched window exist
+    run_size: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _like(conn: Connection, column: Any, term: str) -> Any:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    if conn.dialect.name == "postgresql":
+        return column.ilike(pattern, escape="\\")
+    return column.like(pattern, escape="\\")  # SQLite's LIKE ignores ASCII case already
+
+
+def _text(column: Any) -> Any:
+    return sa.cast(column, sa.Text)
+
+
+def _score_join(run_id: str, metric: str) -> Any:
+    sc = schema.scores.alias("sc")
+    return sc, sa.and_(
+        sc.c.run_id == run_id, sc.c.sample_id == schema.samples.c.sample_id, sc.c.metric == metric
+    )
+
+
+def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePage:
+    s = schema.samples
+    run_id = run["id"]
+    higher = bool(run["higher_is_better"])
+    sc, sc_on = _score_join(run_id, run["main_metric"])
+    rq = schema.requests.alias("rq")
+    rq_on = sa.and_(rq.c.run_id == run_id, rq.c.sample_id == s.c.sample_id, rq.c.idx == 0)
+    with store.connect() as conn:
+        run_size = int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(s).where(s.c.run_id == run_id)
+            ).scalar_one()
+        )
+        conds: list[Any] = [s.c.run_id == run_id]
+        if sq.status in STATUSES:
+            conds.append(s.c.status == sq.status)
+        if sq.outcome in OUTCOMES:
+            good = sc.c.value >= CORRECT_AT if higher else sc.c.value <= CORRECT_AT
+            conds.append(good if sq.outcome == "correct" else sa.not_(good))
+        if sq.score_min is not None:
+            conds.append(sc.c.value >= sq.score_min)
+        if sq.score_max is not None:
+            conds.append(sc.c.value <= sq.score_max)
+        if sq.meta_key and sq.meta_value not in (None, ""):
+            conds.append(s.c.metadata[sq.meta_key].as_string() == sq.meta_value)
+        window: tuple[int, int] | None = None
+        if sq.q:
+            lo = max(sq.window, 0) * SEARCH_WINDOW
+            window = (lo, lo + SEARCH_WINDOW)
+            conds += [
+                s.c.idx >= window[0],
+                s.c.idx < window[1],
+                sa.or_(_like(conn, _text(s.c.input), sq.q), _like(conn, rq.c.text, sq.q)),
+            ]
+        order_col: Any = {
+            "idx": s.c.idx,
+            "score": sc.c.value,
+            "latency": rq.c.latency_s,
+            "tokens": rq.c.output_tokens,
+            "id": s.c.sample_id,
+        }.get(sq.sort, s.c.idx)
+        order = [
+            (order_col.desc() if sq.desc else order_col.asc()).nulls_last(),
+            s.c.idx.desc() if sq.desc else s.c.idx.asc(),
+        ]
+        base = s.outerjoin(sc, sc_on).outerjoin(rq, rq_on)
+        columns = (
+            s.c.sample_id,
+            s.c.idx,
+            s.c.status,
+            s.c.prediction,
+            s.c.error,
+            sa.func.substr(_text(s.c.input), 1, SNIPPET * 2).label("input_head"),
+            sa.func.substr(rq.c.text, 1, SNIPPET).label("response_head"),
+            rq.c.latency_s,
+            rq.c.output_tokens,
+            sc.c.value.label("score"),
+        )
+        offset = (max(sq.page, 1) - 1) * sq.per_page
+        if sq.q:
+            # One scan of the window finds every match (count and page at once); the page's
+            # rows are then read by key. Scanning the text twice would double the cost.
+            keys = list(
+                conn.execute(
+                    sa.select(s.c.sample_id)
+                    .select_from(base)
+                    .where(*conds)
+                    .order_by(*order)
+                    .limit(COUNT_CAP + 1)
+                ).scalars()
+            )
+            total = len(keys)
+            wanted = keys[offset : offset + sq.per_page]
+            found = {
+                m["sample_id"]: dict(m)
+                for m in conn.execute(
+                    sa.select(*columns)
+                    .select_from(base)
+                    .where(s.c.run_id == run_id, s.c.sample_id.in_(wanted))
+                ).mappings()
+            }
+            rows = [found[k] for k in wanted if k in found]
+            has_next = total > offset + sq.per_page
+            capped = total > COUNT_CAP
+            total = min(total, COUNT_CAP)
+        else:
+            query = (
+                sa.select(*columns)
+                .select_from(base)
+                .where(*conds)
+                .order_by(*order)
+                .limit(sq.per_page + 1)
+                .offset(offset)
+            )
+            rows = [dict(m) for m in conn.execute(query).mappings()]
+            has_next = len(rows) > sq.per_page
+            rows = rows[: sq.per_page]
+            if not sq.filtered:
+                total, capped = run_size, False
+            else:
+                counted = (
+                    sa.select(sa.literal(1)).select_from(base).where(*conds).limit(COUNT_CAP + 1)
+                ).subquery()
+                total = int(
+                    conn.execute(sa.select(sa.func.count()).select_from(counted)).scalar_one()
+                )
+                capped = total > COUNT_CAP
+                total = min(total, COUNT_CAP)
+    for row in rows:
+        row["input_text"] = json_text_head(row.pop("input_head") or "", SNIPPET)
+        row["correct"] = _is_correct(row["score"], higher)
+    window_more = bool(window and run_size > 0 and window[1] < _max_idx(store, run_id) + 1)
+    return SamplePage(rows, total, capped, has_next, window, window_more, run_size)
+
+
+def _max_idx(store: Store, run_id: str) -> int:
+    s = schema.samples
+    with store.connect() as conn:
+        value = conn.execute(
+            sa.select(s.c.idx).where(s.c.run_id == run_id).order_by(s.c.idx.desc()).limit(1)
+        ).scalar()
+    return int(value) if value is not None else -1
+
+
+def _is_correct(score: float | None, higher: bool) -> bool | None:
+    if score is None:
+        return None
+    return score >= CORRECT_AT if higher else score <= CORRECT_AT
+
+
+def json_text_head(raw: str, limit: int) -> str:
+    """Readable text from the first characters of a JSON value (a string or chat messages)."""
+    raw = raw.strip()
+    if raw.startswith('"'):
+        body = raw[1:]
+        if body.endswith('"') and not body.endswith('\\"'):
+            body = body[:-1]
+        while body:
+            try:
+                text: str = json.loads(f'"{body}"')
+                break
+            except ValueError:
+                body = body[:-1]  # cut a half escape sequence at the end
+        else:
+            text = ""
+    else:
+        try:
+            value = json.loads(raw)
+            if isinstance(value, list):
+                text = " / ".join(
+                    str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in value
+                )
+            else:
+                text = str(value)
+        except ValueError:
+            text = raw
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def metadata_fields(store: Store, run_id: str) -> dict[str, list[str]]:
+    """Metadata keys with their values, read from the run's first PROBE samples."""
+    s = schema.samples
+    query = sa.select(s.c.metadata).where(s.c.run_id == run_id).order_by(s.c.idx).limit(PROBE)
+    fields: dict[str, set[str]] = {}
+    with store.connect() as conn:
+        for (meta,) in conn.execute(query):
+            for key, value in (meta or {}).items():
+                if isinstance(value, (str, int, float, bool)) and len(str(value)) <= 200:
+                    fields.setdefault(key, set()).add(str(value))
+    return {k: sorted(v)[:200] for k, v in sorted(fields.items()) if len(v) < PROBE}
+
+
+def score_histogram(
+    store: Store, run_id: str, metric: str, bins: int = 10
+) -> list[tuple[float, float, int]]:
+    """Counts of per-sample scores in `bins` equal-width bins between the extremes."""
+    sc = schema.scores
+    where = sa.and_(sc.c.run_id == run_id, sc.c.metric == metric)
+    with store.connect() as conn:
+        lo, hi = conn.execute(
+            sa.select(sa.func.min(sc.c.value), sa.func.max(sc.c.value)).where(where)
+        ).one()
+        if lo is None:
+            return []
+        lo, hi = float(lo), float(hi)
+        if lo >= 0.0 and hi <= 1.0:
+            lo, hi = 0.0, 1.0  # scores in [0, 1]: fixed bins, comparable across runs
+        width = (hi - lo) / bins or 1.0
+        bucket = sa.func.floor((sc.c.value - lo) / width)
+        counts = dict(
+            conn.execute(sa.select(bucket, sa.func.count()).where(where).group_by(bucket)).all()
+        )
+    out = []
+    for b in range(bins):
+        n = int(counts.get(b, 0)) + (int(counts.get(bins, 0)) if b == bins - 1 else 0)
+        out.append((lo + b * width, lo + (b + 1) * width, n))
+    return out
+
+
+# -- one sample ----------------------------------------------------------------------------------
+def sample_detail(store: Store, run_id: str, sample_id: str) -> dict[str, Any] | None:
+    s, rq, sc = schema.samples, schema.requests, schema.scores
+    with store.connect() as conn:
+        row = (
+            conn.execute(sa.select(s).where(s.c.run_id == run_id, s.c.sample_id == sample_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        out = dict(row)
+        out["requests"] = [
+            dict(m)
+            for m in conn.execute(
+                sa.select(rq)
+                .where(rq.c.run_id == run_id, rq.c.sample_id == sample_id)
+                .order_by(rq.c.idx)
+            ).mappings()
+        ]
+        out["scores"] = dict(
+            conn.execute(
+                sa.select(sc.c.metric, sc.c.value)
+                .where(sc.c.run_id == run_id, sc.c.sample_id == sample_id)
+                .order_by(sc.c.metric)
+            ).all()
+        )
+        out["prev"] = conn.execute(
+            sa.select(s.c.sample_id)
+            .where(s.c.run_id == run_id, s.c.idx < row["idx"])
+            .order_by(s.c.idx.desc())
+            .limit(1)
+        ).scalar()
+        out["next"] = conn.execute(
+            sa.select(s.c.sample_id)
+            .where(s.c.run_id == run_id, s.c.idx > row["idx"])
+            .order_by(s.c.idx)
+            .limit(1)
+        ).scalar()
+    return out
+
+
+# -- comparisons ---------------------------------------------------------------------------------
+@dataclass
+class ComparePage:
+    rows: list[dict[str, Any]]  # sample_id, idx, input_text, cells: list of per-run dicts
+    total: int
+    capped: bool
+    has_next: bool
+
+
+def compare_page(
+    store: Store,
+    runs: Sequence[dict[str, Any]],
+    *,
+    differ: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> ComparePage:
+    """The samples the runs share, side by side; `differ`: 'score' or 'answer' keeps
+    only the samples where the runs' main scores (or read answers) are not all equal."""
+    base_s = schema.samples.alias("s0")
+    joined: Any = base_s
+    cols: list[Any] = [
+        base_s.c.sample_id,
+        base_s.c.idx,
+        sa.func.substr(_text(base_s.c.input), 1, SNIPPET * 2).label("input_head"),
+    ]
+    scores: list[Any] = []
+    answers: list[Any] = []
+    for i, run in enumerate(runs):
+        si = base_s if i == 0 else schema.samples.alias(f"s{i}")
+        if i:
+            joined = joined.join(
+                si, sa.and_(si.c.run_id == run["id"], si.c.sample_id == base_s.c.sample_id)
+            )
+        sci = schema.scores.alias(f"sc{i}")
+        joined = joined.outerjoin(
+            sci,
+            sa.and_(
+                sci.c.run_id == run["id"],
+                sci.c.sample_id == base_s.c.sample_id,
+                sci.c.metric == run["main_metric"],
+            ),
+        )
+        cols += [
+            si.c.status.label(f"status{i}"),
+            si.c.prediction.label(f"prediction{i}"),
+            sci.c.value.label(f"score{i}"),
+        ]
+        scores.append(sa.func.coalesce(sci.c.value, -1e300))
+        answers.append(sa.func.coalesce(si.c.prediction, ""))
+    conds: list[Any] = [base_s.c.run_id == runs[0]["id"]]
+    pick = {"score": scores, "answer": answers}.get(differ or "")
+    if pick is not None and len(pick) > 1:
+        conds.append(sa.or_(*(p != pick[0] for p in pick[1:])))
+    query = (
+        sa.select(*cols)
+        .select_from(joined)
+        .where(*conds)
+        .order_by(base_s.c.idx)
+        .limit(per_page + 1)
+        .offset((max(page, 1) - 1) * per_page)
+    )
+    counted = sa.select(sa.literal(1)).select_from(joined).where(*conds).limit(COUNT_CAP + 1)
+    with store.connect() as conn:
+        raw = [dict(m) for m in conn.execute(query).mappings()]
+        total = int(
+            conn.execute(sa.select(sa.func.count()).select_from(counted.subquery())).scalar_one()
+        )
+    rows = []
+    for r in raw[:per_page]:
+        cells = []
+        for i, run in enumerate(runs):
+            score = r[f"score{i}"]
+            cells.append(
+                {
+                    "status": r[f"status{i}"],
+                    "prediction": r[f"prediction{i}"],
+                    "score": score,
+                    "correct": _is_correct(score, bool(run["higher_is_better"])),
+                }
+            )
+        rows.append(
+            {
+                "sample_id": r["sample_id"],
+                "idx": r["idx"],
+                "input_text": json_text_head(r["input_head"] or "", SNIPPET),
+                "cells": cells,
+            }
+        )
+    return ComparePage(rows, min(total, COUNT_CAP), total > COUNT_CAP, len(raw) > per_page)
+
+
+# -- a run in progress ---------------------------------------------------------------------------
+def progress(store: Store, run_id: str, latest: int = 10) -> dict[str, Any] | None:
+    """What a live page polls: status, samples done so far by status, running main mean."""
+    r, s, sc = schema.runs, schema.samples, schema.scores
+    with store.connect() as conn:
+        run = (
+            conn.execute(
+                sa.select(
+                    r.c.status, r.c.main_metric, r.c.spec, r.c.n_samples, r.c.higher_is_better
+                ).where(r.c.id == run_id)
+            )
+            .mappings()
+            .first()
+        )
+        if run is None:
+            return None
+        by_status = dict(
+            conn.execute(
+                sa.select(s.c.status, sa.func.count())
+                .where(s.c.run_id == run_id)
+                .group_by(s.c.status)
+            ).all()
+        )
+        mean, n = conn.execute(
+            sa.select(sa.func.avg(sc.c.value), sa.func.count()).where(
+                sc.c.run_id == run_id, sc.c.metric == run["main_metric"]
+            )
+        ).one()
+        recent = [
+            dict(m)
+            for m in conn.execute(
+                sa.select(s.c.sample_id, s.c.idx, s.c.status, s.c.prediction)
+                .where(s.c.run_id == run_id)
+                .order_by(s.c.updated_at.desc())
+                .limit(latest)
+            ).mappings()
+        ]
+    spec = run["spec"] or {}
+    done = int(sum(by_status.values()))
+    return {
+        "status": run["status"],
+        "done": done,
+        "expected": run["n_samples"] or spec.get("limit"),
+        "ok": int(by_status.get("ok", 0)),
+        "unparsed": int(by_status.get("unparsed", 0)),
+        "errors": int(by_status.get("error", 0)),
+        "main_metric": run["main_metric"],
+        "mean": float(mean) if mean is not None else None,
+        "scored": int(n),
+        "recent": recent,
+    }

@@ -1,0 +1,268 @@
+"""The viewer's pages against a real store, through Starlette's TestClient."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+
+from assay.cli import _parser
+from assay.store import schema
+from assay.store.browse import COUNT_CAP, json_text_head
+from assay.store.db import Store
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def scores_of(store: Store, run: str) -> dict[str, float]:
+    sc = schema.scores
+    with store.connect() as conn:
+        return dict(
+            conn.execute(
+                sa.select(sc.c.sample_id, sc.c.value).where(
+                    sc.c.run_id == run,
+                    sc.c.metric
+                    == sa.select(schema.runs.c.main_metric)
+                    .where(schema.runs.c.id == run)
+                    .scalar_subquery(),
+                )
+            ).all()
+        )
+
+
+def test_leaderboard_shows_models_with_cis_and_sorts(client: Any, store: Store) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.text
+    models = re.findall(r'<td class="model">(.*?)</td>', html)
+    assert unescape(models[0]) == "mock/oracle"  # best mean win rate first
+    assert set(map(unescape, models)) == {"mock/oracle", "mock/constant", "mock/random?seed=1"}
+    assert re.search(r'class="ci">\[\d\.\d{3}, \d\.\d{3}\]', html)
+    assert "<svg" in html and "mean win rate" in html
+    by_name = client.get("/?sort=model&desc=0").text
+    names = [unescape(m) for m in re.findall(r'<td class="model">(.*?)</td>', by_name)]
+    assert names == sorted(names, key=str.lower)
+    worst_first = client.get("/?sort=winrate&desc=0").text
+    assert unescape(re.findall(r'<td class="model">(.*?)</td>', worst_first)[-1]) == "mock/oracle"
+
+
+def test_run_page_lists_every_sample_with_summary(
+    client: Any, store: Store, find_run: Any, listed: Any
+) -> None:
+    run = find_run("mmlu", "mock/random?seed=1")
+    html = client.get(f"/runs/{run}").text
+    assert "exact_match" in html and "Provenance" in html
+    assert len(listed(html)) == 50  # the first page of 60
+    second = client.get(f"/runs/{run}?page=2").text
+    assert len(listed(second)) == 10
+    assert not set(listed(html)) & set(listed(second))
+
+
+def test_filter_incorrect_returns_exactly_the_wrong_answers(
+    client: Any, store: Store, find_run: Any, listed: Any
+) -> None:
+    run = find_run("mmlu", "mock/random?seed=1")
+    wrong = {s for s, v in scores_of(store, run).items() if v < 0.5}
+    html = client.get(f"/runs/{run}?outcome=incorrect&per_page=200").text
+    assert set(listed(html)) == wrong
+    assert f"{len(wrong)} matching" in html
+
+
+def test_metric_range_and_status_filters(
+    client: Any, store: Store, find_run: Any, listed: Any
+) -> None:
+    run = find_run("gsm8k", "mock/random?seed=1")
+    right = {s for s, v in scores_of(store, run).items() if v >= 1.0}
+    assert set(listed(client.get(f"/runs/{run}?min=1&per_page=200").text)) == right
+    s = schema.samples
+    with store.connect() as conn:
+        unparsed = set(
+            conn.execute(
+                sa.select(s.c.sample_id).where(s.c.run_id == run, s.c.status == "unparsed")
+            ).scalars()
+        )
+    assert unparsed, "mock/random leaves some GSM8K answers unparsed"
+    got = listed(client.get(f"/runs/{run}?status=unparsed&per_page=200").text)
+    assert set(got) == unparsed
+
+
+def test_metadata_filter_by_subject(client: Any, store: Store, find_run: Any, listed: Any) -> None:
+    run = find_run("mmlu", "mock/oracle")
+    html = client.get(f"/runs/{run}").text
+    subject = re.search(r'<option value="([a-z_]+)">subject</option>', html)
+    assert subject, "the subjects of the run are offered"
+    got = listed(client.get(f"/runs/{run}?meta=subject&value={subject[1]}&per_page=200").text)
+    assert got and all(sample.startswith(subject[1] + "/") for sample in got)
+
+
+def test_search_finds_a_word_in_prompts_and_responses(
+    client: Any, store: Store, find_run: Any, listed: Any
+) -> None:
+    run = find_run("gsm8k", "mock/oracle")
+    s, rq = schema.samples, schema.requests
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(s.c.sample_id, s.c.input, rq.c.text)
+            .join(rq, sa.and_(rq.c.run_id == s.c.run_id, rq.c.sample_id == s.c.sample_id))
+            .where(s.c.run_id == run)
+        ).all()
+    expected = {
+        r[0] for r in rows if "apples" in str(r[1]).lower() or "apples" in str(r[2]).lower()
+    }
+    assert expected
+    got = listed(client.get(f"/runs/{run}?q=APPLES&per_page=200").text)
+    assert set(got) == expected
+    assert listed(client.get(f"/runs/{run}?q=50%25_off").text) == []  # LIKE wildcards escaped
+
+
+def test_sort_by_score_descending(client: Any, store: Store, find_run: Any, listed: Any) -> None:
+    run = find_run("mmlu", "mock/random?seed=1")
+    values = scores_of(store, run)
+    order = listed(client.get(f"/runs/{run}?sort=score&desc=1&per_page=200").text)
+    got = [values[s] for s in order]
+    assert got == sorted(got, reverse=True) and len(set(got)) == 2
+
+
+def test_sample_page_shows_exact_prompt_raw_json_and_scores(
+    client: Any, store: Store, find_run: Any
+) -> None:
+    run = find_run("gsm8k", "mock/oracle")
+    rq = schema.requests
+    with store.connect() as conn:
+        sample_id, request, text = conn.execute(
+            sa.select(rq.c.sample_id, rq.c.request, rq.c.text).where(rq.c.run_id == run)
+        ).first()
+    page = client.get(f"/runs/{run}/samples/{quote(sample_id)}")
+    assert page.status_code == 200
+    html = unescape(page.text)
+    assert request["messages"][-1]["content"] in html  # the exact prompt, whitespace and all
+    assert text in html
+    assert '"finish_reason"' in html and '"max_tokens"' in html  # raw response and request
+    assert "final_number_match" in html
+    raw = client.get(f"/runs/{run}/samples/{quote(sample_id)}?format=json").json()
+    assert raw["requests"][0]["request"] == request
+
+
+def test_xss_payload_is_escaped(client: Any, store: Store, find_run: Any) -> None:
+    run = find_run("xss", "mock/oracle")
+    listing = client.get(f"/runs/{run}")
+    page = client.get(f"/runs/{run}/samples/x1")
+    for response in (listing, page):
+        assert "<script>window.__xss" not in response.text
+        assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in response.text
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page.text
+
+
+def test_compare_filters_to_disagreements(
+    client: Any, store: Store, find_run: Any, listed: Any
+) -> None:
+    a = find_run("mmlu", "mock/oracle")
+    b = find_run("mmlu", "mock/constant")
+    sa_, sb = scores_of(store, a), scores_of(store, b)
+    differ = {s for s in sa_ if sa_[s] != sb.get(s)}
+    html = client.get(f"/compare?run={a}&run={b}&differ=score").text
+    assert set(listed(html, "compare-table")) == differ
+    every = client.get(f"/compare?run={a}&run={b}").text
+    assert len(listed(every, "compare-table")) == 50
+    one = sorted(differ)[0]
+    side = client.get(f"/compare/sample?run={a}&run={b}&id={quote(one)}")
+    assert side.status_code == 200 and "mock/constant" in side.text and "mock/oracle" in side.text
+    mixed = client.get(f"/compare?run={a}&run={find_run('gsm8k', 'mock/oracle')}")
+    assert mixed.status_code == 400
+
+
+def test_every_page_is_small(client: Any, store: Store, find_run: Any) -> None:
+    run = find_run("mmlu", "mock/random?seed=1")
+    urls = ["/", "/runs", "/compare", f"/runs/{run}?per_page=200", f"/runs/{run}/samples/x"]
+    for url in urls:
+        response = client.get(url)
+        assert len(response.content) < 100_000, url
+        assert re.match(r"app;dur=\d+\.\d+", response.headers["server-timing"])
+
+
+def test_bad_input_gets_a_clear_status(client: Any, store: Store, find_run: Any) -> None:
+    run = find_run("mmlu", "mock/oracle")
+    assert client.get("/runs/nope").status_code == 404
+    assert client.get(f"/runs/{run}/samples/none/such").status_code == 404
+    bad = client.get(f"/runs/{run}?min=lots")
+    assert bad.status_code == 400 and "min must be a number" in bad.text
+    assert client.get(f"/runs/{run}?sort=random").status_code == 400
+
+
+def test_live_run_fills_in(tmp_path: Path, viewer_db: Path, store: Store, find_run: Any) -> None:
+    """A run marked running with half its samples, then all: the page and JSON follow."""
+    from starlette.testclient import TestClient
+
+    from assay.web.app import create_app
+
+    db = tmp_path / "live.db"
+    shutil.copy(viewer_db, db)
+    run = find_run("mmlu", "mock/oracle")
+    writer = Store(f"sqlite:///{db}")
+    s, rq, sc = schema.samples, schema.requests, schema.scores
+    with writer.begin() as conn:
+        held = {
+            t.name: [
+                dict(r)
+                for r in conn.execute(
+                    sa.select(t).where(
+                        t.c.run_id == run,
+                        t.c.sample_id.in_(
+                            sa.select(s.c.sample_id).where(s.c.run_id == run, s.c.idx % 2 == 1)
+                        ),
+                    )
+                ).mappings()
+            ]
+            for t in (rq, sc, s)
+        }
+        for t in (rq, sc, s):
+            conn.execute(
+                t.delete().where(
+                    t.c.run_id == run, t.c.sample_id.in_([r["sample_id"] for r in held["samples"]])
+                )
+            )
+        conn.execute(
+            schema.runs.update()
+            .where(schema.runs.c.id == run)
+            .values(status="running", summary=None, n_samples=None)
+        )
+    with TestClient(create_app(Store(f"sqlite:///{db}", readonly=True))) as live:
+        page = live.get(f"/runs/{run}").text
+        assert 'id="live"' in page and "/static/live.js" in page
+        assert "mock/oracle" in live.get("/").text  # listed under "In progress"
+        first = live.get(f"/api/runs/{run}/progress").json()
+        assert first["status"] == "running" and first["done"] == 60 - len(held["samples"])
+        assert first["expected"] == 60 and first["mean"] == 1.0
+        with writer.begin() as conn:
+            for t in (s, rq, sc):
+                conn.execute(t.insert(), held[t.name])
+        second = live.get(f"/api/runs/{run}/progress").json()
+        assert second["done"] == 60 and len(second["recent"]) == 10
+    writer.close()
+
+
+def test_the_store_is_opened_read_only(store: Store) -> None:
+    with pytest.raises(sa.exc.OperationalError), store.begin() as conn:
+        conn.execute(schema.suites.insert().values(name="x", created_at=0.0))
+
+
+def test_serve_defaults_to_localhost_and_explains_a_missing_store(cli: Any) -> None:
+    args = _parser().parse_args(["serve"])
+    assert (args.host, args.port) == ("127.0.0.1", 8000)
+    result = cli("serve", "--db", "missing.db")
+    assert result.code == 2 and result.err.count("\n") == 1 and "missing.db" in result.err
+
+
+def test_json_text_head_reads_truncated_json() -> None:
+    assert json_text_head('"a \\"quoted\\"\\nline"', 50) == 'a "quoted" line'
+    assert json_text_head('"cut in an escape \\u00', 50) == "cut in an escape"
+    assert json_text_head('[{"role": "user", "content": "hi"}]', 50) == "hi"
+    assert json_text_head('"' + "x" * 100 + '"', 10) == "x" * 9 + "…"
+    assert COUNT_CAP >= 1000
