@@ -10,7 +10,26 @@ from pathlib import Path
 from assay.benchmarks.base import REGISTRY, BenchmarkInfo, Task
 from assay.errors import UserError
 
-BUILTIN_MODULES = ("assay.benchmarks.mmlu", "assay.benchmarks.gsm8k")
+BUILTIN_MODULES = (
+    "assay.benchmarks.mmlu",
+    "assay.benchmarks.gsm8k",
+    "assay.benchmarks.hellaswag",
+    "assay.benchmarks.openbookqa",
+    "assay.benchmarks.commonsenseqa",
+    "assay.benchmarks.boolq",
+    "assay.benchmarks.truthfulqa",
+    "assay.benchmarks.narrativeqa",
+    "assay.benchmarks.naturalquestions",
+    "assay.benchmarks.quac",
+    "assay.benchmarks.xsum",
+    "assay.benchmarks.medqa",
+    "assay.benchmarks.pubmedqa",
+    "assay.benchmarks.legalbench",
+    "assay.benchmarks.humaneval",
+    "assay.benchmarks.ifeval",
+    "assay.benchmarks.bbq",
+    "assay.benchmarks.translation",
+)
 
 
 def all_benchmarks() -> dict[str, BenchmarkInfo]:

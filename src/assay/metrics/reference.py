@@ -19,6 +19,7 @@ import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from assay.metrics.catalog import CATALOG
 from assay.prompting.answers import normalize_number
 
 Metric = Callable[[str | None, Sequence[str]], float]
@@ -83,4 +84,5 @@ METRICS: dict[str, Metric] = {
     "quasi_exact_match": quasi_exact_match,
     "f1": f1,
     "final_number_match": final_number_match,
+    **CATALOG,
 }

@@ -1,0 +1,24 @@
+"""Metrics beyond reference matching, by name; merged into `reference.METRICS`.
+
+Each module imports its heavy dependency (rouge-score, sacrebleu) on first use, so importing
+this catalog stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from assay.metrics.code import PASS_AT
+from assay.metrics.ifeval import IFEVAL_METRICS
+from assay.metrics.rouge import rouge_1, rouge_2, rouge_l
+from assay.metrics.translation import chrf, sentence_bleu
+
+CATALOG: dict[str, Callable[[str | None, Sequence[str]], float]] = {
+    "rouge_1": rouge_1,
+    "rouge_2": rouge_2,
+    "rouge_l": rouge_l,
+    "bleu": sentence_bleu,
+    "chrf": chrf,
+    **PASS_AT,
+    **IFEVAL_METRICS,
+}

@@ -1,0 +1,75 @@
+"""Functional correctness of generated code: pass@k with the unbiased estimator.
+
+Chen et al., "Evaluating Large Language Models Trained on Code" (2021), eq. 1: with n samples
+of which c pass, pass@k = 1 - C(n-c, k) / C(n, k), the chance that at least one of k samples
+drawn without replacement from the n passes. Computed as a product to stay exact for large n.
+
+The answer is a JSON list of programs (one per sample drawn for the problem, see the HumanEval
+prompt format); the first reference is the test program, appended to each. Each program runs
+in `assay.sandbox`; results are cached per (program, test) so pass@1 and pass@10 of the same
+run execute each program once. With fewer than k programs (a provider that ignored the
+request for n), pass@k falls back to pass@n and the docs say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import orjson
+
+from assay.sandbox import Limits, run_python
+
+_RESULTS: dict[bytes, bool] = {}
+_CACHE_SIZE = 4096
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimate of pass@k from n samples with c correct (requires k <= n)."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    estimate = 1.0
+    for i in range(n - c + 1, n + 1):
+        estimate *= 1.0 - k / i
+    return 1.0 - estimate
+
+
+def programs(answer: str | None) -> list[str]:
+    """The programs in an answer: a JSON list of strings, or one bare program."""
+    if answer is None:
+        return []
+    try:
+        value = orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        return [answer]
+    if isinstance(value, list) and all(isinstance(p, str) for p in value):
+        return value
+    return [answer]
+
+
+def passes(program: str, test: str, limits: Limits | None = None) -> bool:
+    key = hashlib.blake2b(f"{program}\0{test}".encode(), digest_size=16).digest()
+    if key not in _RESULTS:
+        if len(_RESULTS) >= _CACHE_SIZE:
+            _RESULTS.pop(next(iter(_RESULTS)))
+        _RESULTS[key] = run_python(f"{program}\n\n{test}\n", limits).passed
+    return _RESULTS[key]
+
+
+def pass_at(k: int) -> Callable[[str | None, Sequence[str]], float]:
+    """The metric pass@k for answers holding the sampled programs of one problem."""
+
+    def score(answer: str | None, references: Sequence[str]) -> float:
+        candidates = programs(answer)
+        if not candidates or not references:
+            return 0.0
+        correct = sum(passes(p, references[0]) for p in candidates)
+        return pass_at_k(len(candidates), correct, min(k, len(candidates)))
+
+    score.__name__ = f"pass_at_{k}"
+    return score
+
+
+PASS_AT = {f"pass@{k}": pass_at(k) for k in (1, 5, 10, 20, 100)}
