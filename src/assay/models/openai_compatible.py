@@ -2,18 +2,27 @@
 
 `openai-compatible/<name>@<base_url>` sends chat requests (or text completions with
 `?api=completions`). The API key comes from `OPENAI_API_KEY` (or the variable named by
-`?api_key_env=`); servers that need none get a placeholder. The SDK's own retries are off: the
-executor retries, so every attempt is counted and backoff honours Retry-After.
+`?api_key_env=`, or the file `ASSAY_KEYS_FILE` names); servers that need none get a placeholder.
+`?header_X-Foo=bar` (or `=env:NAME`) sends extra headers (see `assay.models.credentials`).
+The SDK's own retries are off: the executor retries, so every attempt is counted and backoff
+honours Retry-After.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from assay.errors import ProviderError, UserError
 from assay.models.base import Capabilities, Model, ModelSpec
+from assay.models.credentials import (
+    extra_headers,
+    from_env,
+    header_settings,
+    refuse_inline_keys,
+    secret_header_values,
+)
+from assay.models.http_errors import classify_sdk_status as classify_status
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -21,7 +30,8 @@ from assay.requests import Request, Response
 class OpenAICompatibleModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        check_settings(spec, {"api", "api_key_env"})
+        refuse_inline_keys(spec)
+        check_settings(spec, {"api", "api_key_env"} | header_settings(spec))
         if not spec.base_url:
             raise UserError(
                 f"model openai-compatible/{spec.name} needs a server address: write "
@@ -32,7 +42,9 @@ class OpenAICompatibleModel(Model):
         if self.api not in ("chat", "completions"):
             raise UserError(f"model {spec.label}: api must be chat or completions")
         key_env = setting(spec, "api_key_env", "OPENAI_API_KEY")
-        self._api_key = os.environ.get(key_env) or "EMPTY"
+        self._api_key = from_env(key_env) or "EMPTY"
+        self._headers = extra_headers(spec)
+        self._secrets = [self._api_key, *secret_header_values(spec, self._headers)]
         self.timeout = setting(spec, "timeout", 600.0)
         self.capabilities = Capabilities(
             chat=self.api == "chat",
@@ -55,6 +67,7 @@ class OpenAICompatibleModel(Model):
                 api_key=self._api_key,
                 max_retries=0,
                 timeout=self.timeout,
+                default_headers=self._headers or None,
             )
         return self._client
 
@@ -112,7 +125,7 @@ class OpenAICompatibleModel(Model):
                 texts = [c.text for c in result.choices]
                 logprobs = _completion_logprobs(result)
         except openai.APIStatusError as exc:
-            raise classify_status(exc) from exc
+            raise classify_status(exc, secrets=self._secrets) from exc
         except openai.APITimeoutError as exc:
             raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
         except openai.APIConnectionError as exc:
@@ -155,46 +168,3 @@ def _completion_logprobs(result: Any) -> list[dict[str, Any]] | None:
     if lp is None or not lp.tokens:
         return None
     return [{"token": t, "logprob": v} for t, v in zip(lp.tokens, lp.token_logprobs, strict=False)]
-
-
-def classify_status(exc: Any) -> ProviderError:
-    """Map an HTTP error to retryable (429, 408, 409, 5xx) or final (auth, bad request...)."""
-    status = int(exc.status_code)
-    retry_after = _retry_after(exc.response.headers if exc.response is not None else {})
-    message = _short_message(exc)
-    if status == 429:
-        return ProviderError(
-            message, kind="rate_limit", retryable=True, retry_after=retry_after, status=status
-        )
-    if status in (408, 409) or status >= 500:
-        return ProviderError(
-            message, kind="server", retryable=True, retry_after=retry_after, status=status
-        )
-    if status in (401, 403):
-        return ProviderError("authentication failed", kind="auth", retryable=False, status=status)
-    lowered = message.lower()
-    if "context" in lowered and ("length" in lowered or "window" in lowered or "exceed" in lowered):
-        return ProviderError(message, kind="context_length", retryable=False, status=status)
-    return ProviderError(message, kind="bad_request", retryable=False, status=status)
-
-
-def _retry_after(headers: Any) -> float | None:
-    for name in ("retry-after-ms", "retry-after"):
-        value = headers.get(name) if headers else None
-        if value is None:
-            continue
-        try:
-            seconds = float(value)
-        except ValueError:
-            continue
-        return seconds / 1000 if name.endswith("ms") else seconds
-    return None
-
-
-def _short_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return f"HTTP {exc.status_code}: {str(inner['message'])[:300]}"
-    return f"HTTP {exc.status_code}: {str(getattr(exc, 'message', exc))[:300]}"

@@ -46,6 +46,34 @@ PROVIDERS: dict[str, Provider] = {
             "GGUF models in-process via llama-cpp-python; `smollm2` is the embedded default",
             "llamacpp/smollm2, llamacpp/path/to/model.gguf",
         ),
+        Provider(
+            "openai",
+            "assay.models.openai_api:OpenAIModel",
+            None,
+            "OpenAI's API via the openai SDK; key from OPENAI_API_KEY",
+            "openai/gpt-4o-mini, openai/o4-mini?reasoning_effort=low",
+        ),
+        Provider(
+            "anthropic",
+            "assay.models.anthropic_api:AnthropicModel",
+            "anthropic",
+            "Anthropic's Messages API via the anthropic SDK; key from ANTHROPIC_API_KEY",
+            "anthropic/claude-sonnet-4-5, anthropic/claude-haiku-4-5?thinking_budget=2048",
+        ),
+        Provider(
+            "google",
+            "assay.models.google_api:GoogleModel",
+            "google",
+            "Google Gemini via the google-genai SDK; key from GEMINI_API_KEY or GOOGLE_API_KEY",
+            "google/gemini-2.5-flash",
+        ),
+        Provider(
+            "ollama",
+            "assay.models.ollama:OllamaModel",
+            "ollama",
+            "a local Ollama server's native API via the ollama SDK (default 127.0.0.1:11434)",
+            "ollama/llama3.2, ollama/qwen3:0.6b@http://gpu-box:11434?num_ctx=8192",
+        ),
     ]
 }
 
