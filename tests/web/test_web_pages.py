@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import shutil
+import sqlite3
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -203,7 +203,8 @@ def test_live_run_fills_in(tmp_path: Path, viewer_db: Path, store: Store, find_r
     from assay.web.app import create_app
 
     db = tmp_path / "live.db"
-    shutil.copy(viewer_db, db)
+    with sqlite3.connect(viewer_db) as source, sqlite3.connect(db) as target:
+        source.backup(target)  # a file copy could miss pages still in the WAL
     run = find_run("mmlu", "mock/oracle")
     writer = Store(f"sqlite:///{db}")
     s, rq, sc = schema.samples, schema.requests, schema.scores

@@ -18,6 +18,7 @@ COMMANDS = {
     "compare": "assay.cli.compare",
     "export": "assay.cli.export",
     "import-helm": "assay.cli.import_helm",
+    "serve": "assay.cli.serve",
 }
 
 
@@ -173,6 +174,18 @@ def _parser() -> argparse.ArgumentParser:
     helm.add_argument("--suite", help="assay suite to add runs to (default: the HELM suite)")
     helm.add_argument("--main-metric", help="HELM stat to rank by (default: chosen per run)")
     store_args(helm)
+
+    serve = sub.add_parser(
+        "serve",
+        help="browse results in a web browser",
+        description="Serve the leaderboard, runs, samples and raw requests and responses "
+        "over HTTP. Opens the database read-only.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    store_args(serve)
 
     sub.add_parser("benchmarks", help="list available benchmarks")
     sub.add_parser("models", help="list model providers")

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from assay.store import schema
 from assay.store.db import Store
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 SEARCH_WINDOW = 10_000
 PROBE = 500
 SNIPPET = 240
@@ -378,7 +378,7 @@ def score_histogram(
             lo, hi = 0.0, 1.0  # scores in [0, 1]: fixed bins, comparable across runs
         width = (hi - lo) / bins or 1.0
         bucket = sa.func.floor((sc.c.value - lo) / width)
-        counts = dict(
+        counts: dict[Any, Any] = dict(
             conn.execute(sa.select(bucket, sa.func.count()).where(where).group_by(bucket)).all()
         )
     out = []
@@ -538,7 +538,7 @@ def progress(store: Store, run_id: str, latest: int = 10) -> dict[str, Any] | No
         )
         if run is None:
             return None
-        by_status = dict(
+        by_status: dict[Any, Any] = dict(
             conn.execute(
                 sa.select(s.c.status, sa.func.count())
                 .where(s.c.run_id == run_id)

@@ -127,6 +127,7 @@ class Viewer:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.standings = StandingsCache(store)
+        self._histograms: dict[tuple[Any, ...], list[tuple[float, float, int]]] = {}
         self.env = Environment(
             loader=PackageLoader("assay.web", "templates"),
             autoescape=True,
@@ -236,7 +237,7 @@ class Viewer:
         )
         page = browse.sample_page(self.store, run, sq)
         summary = run.get("summary") or {}
-        hist = browse.score_histogram(self.store, run["id"], run["main_metric"])
+        hist = self._histogram(run)
         return self.render(
             "run.html",
             run=run,
@@ -258,6 +259,18 @@ class Viewer:
                 if r["id"] != run["id"]
             ][:20],
         )
+
+    def _histogram(self, run: dict[str, Any]) -> list[tuple[float, float, int]]:
+        """A finished run's scores never change: its histogram is computed once."""
+        key = (run["id"], run["status"], run["finished_at"])
+        found = self._histograms.get(key)
+        if found is None:
+            found = browse.score_histogram(self.store, run["id"], run["main_metric"])
+            if run["status"] != "running":
+                if len(self._histograms) > 10_000:
+                    self._histograms.clear()
+                self._histograms[key] = found
+        return found
 
     def progress(self, request: Request) -> Response:
         data = browse.progress(self.store, request.path_params["run_id"])

@@ -72,7 +72,7 @@ def scatter(
     height: int = 300,
 ) -> Chart:
     """Points (label, x, y); x on a log scale when it spans more than a factor of 20."""
-    left, top, right, bottom = 60.0, 12.0, float(width - 20), float(height - 40)
+    left, top, right, bottom = 60.0, 18.0, float(width - 110), float(height - 40)
     if not points:
         return Chart(width, height, [], [], [], [], x_label, y_label, (left, top, right, bottom))
     xs = [p[1] for p in points]
