@@ -24,16 +24,21 @@ def _sacrebleu() -> Any:
     return sacrebleu
 
 
+def _unit(score: float) -> float:
+    """sacrebleu's 0-100 scale as 0-1 (clamped: float sums can overshoot 100)."""
+    return min(1.0, max(0.0, float(score) / 100.0))
+
+
 def sentence_bleu(answer: str | None, references: Sequence[str]) -> float:
     if answer is None or not references:
         return 0.0
-    return float(_sacrebleu().sentence_bleu(answer, list(references)).score) / 100.0
+    return _unit(_sacrebleu().sentence_bleu(answer, list(references)).score)
 
 
 def chrf(answer: str | None, references: Sequence[str]) -> float:
     if answer is None or not references:
         return 0.0
-    return float(_sacrebleu().sentence_chrf(answer, list(references)).score) / 100.0
+    return _unit(_sacrebleu().sentence_chrf(answer, list(references)).score)
 
 
 def _transpose(references: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -45,9 +50,9 @@ def _transpose(references: Sequence[Sequence[str]]) -> list[list[str]]:
 def corpus_bleu(answers: Sequence[str | None], references: Sequence[Sequence[str]]) -> float:
     """Corpus BLEU (0-1) over a run; an unreadable answer counts as an empty hypothesis."""
     hypotheses = [a or "" for a in answers]
-    return float(_sacrebleu().corpus_bleu(hypotheses, _transpose(references)).score) / 100.0
+    return _unit(_sacrebleu().corpus_bleu(hypotheses, _transpose(references)).score)
 
 
 def corpus_chrf(answers: Sequence[str | None], references: Sequence[Sequence[str]]) -> float:
     hypotheses = [a or "" for a in answers]
-    return float(_sacrebleu().corpus_chrf(hypotheses, _transpose(references)).score) / 100.0
+    return _unit(_sacrebleu().corpus_chrf(hypotheses, _transpose(references)).score)
