@@ -33,6 +33,8 @@ class Request:
     n: int = 1
     logprobs: bool = False
     top_logprobs: int | None = None
+    # Set for a log-likelihood request: score this text after `prompt`, generate nothing.
+    continuation: str | None = None
     oracle: Oracle | None = field(default=None, compare=False)
 
     def canonical(self) -> dict[str, Any]:
@@ -53,6 +55,8 @@ class Request:
             out["seed"] = self.seed
         if self.n != 1:
             out["n"] = self.n
+        if self.continuation is not None:
+            out["continuation"] = self.continuation
         if self.logprobs:
             out["logprobs"] = True
             if self.top_logprobs:
@@ -62,6 +66,10 @@ class Request:
     @property
     def is_chat(self) -> bool:
         return self.messages is not None
+
+    @property
+    def is_loglikelihood(self) -> bool:
+        return self.continuation is not None
 
 
 @dataclass(slots=True)
@@ -88,6 +96,10 @@ class Response:
     input_tokens: int | None = None
     output_tokens: int | None = None
     finish_reason: str | None = None
+    # For log-likelihood requests: sum of the continuation's token log-probabilities (nats),
+    # and how many tokens it has (for length normalisation).
+    loglikelihood: float | None = None
+    continuation_tokens: int | None = None
     latency_s: float = 0.0
     raw: dict[str, Any] | None = None
     error: ErrorInfo | None = None
@@ -107,6 +119,8 @@ class Response:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "finish_reason": self.finish_reason,
+            "loglikelihood": self.loglikelihood,
+            "continuation_tokens": self.continuation_tokens,
             "latency_s": self.latency_s,
             "raw": self.raw,
         }
@@ -120,6 +134,8 @@ class Response:
             input_tokens=payload.get("input_tokens"),
             output_tokens=payload.get("output_tokens"),
             finish_reason=payload.get("finish_reason"),
+            loglikelihood=payload.get("loglikelihood"),
+            continuation_tokens=payload.get("continuation_tokens"),
             latency_s=payload.get("latency_s", 0.0),
             raw=payload.get("raw"),
             cached=cached,

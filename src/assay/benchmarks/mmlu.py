@@ -13,7 +13,7 @@ from typing import Any
 from assay.benchmarks.base import DataContext, Loaded, Task, benchmark
 from assay.benchmarks.loading import load_hub, read_csv, require_file
 from assay.errors import UserError
-from assay.prompting.formats import MultipleChoice
+from assay.prompting.choice import choice_format
 from assay.samples import Sample
 
 SUBJECTS = (
@@ -125,7 +125,9 @@ def _load(subjects: list[str], split: str) -> Any:
 
 
 @benchmark("mmlu", groups=("knowledge", "reasoning"))
-def mmlu(subject: str = "all", shots: int = 5, split: str = "test") -> Task:
+def mmlu(
+    subject: str = "all", shots: int = 5, split: str = "test", format: str = "multiple_choice"
+) -> Task:
     """Multiple-choice questions on 57 subjects; exact match on the letter."""
     if subject == "all":
         subjects = list(SUBJECTS)
@@ -140,12 +142,10 @@ def mmlu(subject: str = "all", shots: int = 5, split: str = "test") -> Task:
     if not 0 <= shots <= 5:
         raise UserError("mmlu: shots must be between 0 and 5 (the dev split has 5 per subject)")
     about = "" if subject == "all" else f" about {subject.replace('_', ' ')}"
+    instructions = f"The following are multiple choice questions (with answers){about}."
     return Task(
         load=_load(subjects, split),
-        prompt=MultipleChoice(
-            instructions=f"The following are multiple choice questions (with answers){about}.",
-            shots=shots,
-        ),
+        prompt=choice_format(format, instructions=instructions, shots=shots),
         metrics=["exact_match"],
         version="1",
     )

