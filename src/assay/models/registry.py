@@ -76,7 +76,7 @@ PROVIDERS: dict[str, Provider] = {
         ),
         Provider(
             "ollama",
-            "assay.models.ollama:OllamaModel",
+            "assay.models.ollama_api:OllamaModel",
             "ollama",
             "a local Ollama server's native API via the ollama SDK (default 127.0.0.1:11434)",
             "ollama/llama3.2, ollama/qwen3:0.6b@http://gpu-box:11434?num_ctx=8192",
