@@ -16,10 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.errors import ProviderError
+from assay.execution.concurrency import AdaptiveLimit
 from assay.execution.retry import RetryPolicy
 from assay.hashing import canonical_json
 from assay.models.base import Model
 from assay.requests import ErrorInfo, Request, Response
+
+# HTTP statuses that mean "too much load": cut concurrency, not just retry.
+OVERLOAD = frozenset({429, 503, 529})
 
 
 def cache_key(identity: dict[str, Any], request: Request) -> str:
@@ -47,9 +51,12 @@ class Executor:
     ) -> None:
         self.model = model
         self.identity = model.identity()
-        self.concurrency = concurrency or model.capabilities.concurrency
+        caps = model.capabilities
+        initial = concurrency or caps.concurrency
+        ceiling = concurrency or caps.max_concurrency or caps.concurrency
+        self.limit = AdaptiveLimit(initial=initial, maximum=ceiling)
+        self.concurrency = self.limit.maximum
         self.policy = policy or RetryPolicy()
-        self._slots = asyncio.Semaphore(self.concurrency)
         self._rng = random.Random(seed)
         self.stats = ExecutorStats()
         self.cache: dict[str, dict[str, Any]] = {}
@@ -72,12 +79,12 @@ class Executor:
         while True:
             attempt += 1
             started = time.perf_counter()
+            await self.limit.acquire()
+            outcome: dict[str, Any] = {"succeeded": False}
             try:
-                async with self._slots:
-                    self.stats.calls += 1
-                    response = await asyncio.wait_for(
-                        self.model.generate(request), self.policy.timeout
-                    )
+                self.stats.calls += 1
+                response = await asyncio.wait_for(self.model.generate(request), self.policy.timeout)
+                outcome["succeeded"] = True
                 if not response.latency_s:
                     response.latency_s = time.perf_counter() - started
                 response.attempts = attempt
@@ -85,12 +92,16 @@ class Executor:
             except ProviderError as exc:
                 error = ErrorInfo(exc.kind, str(exc), exc.retryable, exc.status)
                 retry_after = exc.retry_after
+                outcome["overloaded"] = exc.kind == "rate_limit" or exc.status in OVERLOAD
+                outcome["retry_after"] = retry_after
             except TimeoutError:
                 error = ErrorInfo("timeout", f"no answer within {self.policy.timeout:g}s", True)
                 retry_after = None
             except Exception as exc:  # a provider bug or malformed body: record, never score
                 error = ErrorInfo("exception", f"{type(exc).__name__}: {exc}", False)
                 retry_after = None
+            finally:
+                await self.limit.release(**outcome)
             if not error.retryable or attempt >= self.policy.max_attempts:
                 self.stats.errors += 1
                 self.stats.errors_by_kind[error.kind] = (

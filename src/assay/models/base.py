@@ -21,8 +21,10 @@ class Capabilities:
     logprobs: bool = False
     prompt_logprobs: bool = False
     max_context: int | None = None
-    # How many requests the executor keeps in flight by default (servers want more than 1).
+    # How many requests the executor keeps in flight at first (servers want more than 1), and
+    # how far adaptive concurrency may grow it while requests succeed (None: a fixed limit).
     concurrency: int = 8
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,9 @@ class ModelSpec:
 
 
 # Settings that change how fast a model is called, never what it answers.
-RUNTIME_SETTINGS = frozenset({"concurrency", "timeout", "max_retries", "threads"})
+RUNTIME_SETTINGS = frozenset(
+    {"concurrency", "max_concurrency", "timeout", "max_retries", "threads"}
+)
 
 
 class Model(ABC):

@@ -4,8 +4,11 @@
 `?api=completions`). The API key comes from `OPENAI_API_KEY` (or the variable named by
 `?api_key_env=`, or the file `ASSAY_KEYS_FILE` names); servers that need none get a placeholder.
 `?header_X-Foo=bar` (or `=env:NAME`) sends extra headers (see `assay.models.credentials`).
-The SDK's own retries are off: the executor retries, so every attempt is counted and backoff
-honours Retry-After.
+`?prompt_logprobs=true` declares that the server returns correct prompt log-probabilities with
+`echo=True` (vLLM; llama-cpp-python's server with `--logits_all true` for models that add a BOS
+token, such as Gemma: for models without one, such as SmolLM2, its echoed values are shifted by one
+token), enabling `multiple_choice_logprob`. The SDK's own retries are off: the executor retries,
+so every attempt is counted and backoff honours Retry-After.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ class OpenAICompatibleModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         refuse_inline_keys(spec)
-        check_settings(spec, {"api", "api_key_env"} | header_settings(spec))
+        check_settings(spec, {"api", "api_key_env", "prompt_logprobs"} | header_settings(spec))
         if not spec.base_url:
             raise UserError(
                 f"model openai-compatible/{spec.name} needs a server address: write "
@@ -50,7 +53,9 @@ class OpenAICompatibleModel(Model):
             chat=self.api == "chat",
             completion=True,
             logprobs=True,
+            prompt_logprobs=setting(spec, "prompt_logprobs", False),
             concurrency=setting(spec, "concurrency", 8),
+            max_concurrency=setting(spec, "max_concurrency", 64),
         )
         self._client: Any = None
 
@@ -106,6 +111,8 @@ class OpenAICompatibleModel(Model):
         if request.n != 1:
             options["n"] = request.n
         started = time.perf_counter()
+        if request.continuation is not None:
+            return await self._loglikelihood(request, started)
         try:
             if request.messages is not None and self.api == "chat":
                 if request.logprobs:
@@ -142,6 +149,56 @@ class OpenAICompatibleModel(Model):
             input_tokens=getattr(usage, "prompt_tokens", None),
             output_tokens=getattr(usage, "completion_tokens", None),
             finish_reason=result.choices[0].finish_reason,
+            latency_s=time.perf_counter() - started,
+            raw=result.model_dump(mode="json"),
+        )
+
+    async def _loglikelihood(self, request: Request, started: float) -> Response:
+        """Score the continuation from echoed prompt log-probabilities (legacy completions)."""
+        import openai
+
+        context = request.prompt if request.prompt is not None else _flatten(request)
+        text = context + (request.continuation or "")
+        try:
+            result = await self.client.completions.create(
+                model=self.spec.name,
+                prompt=text,
+                max_tokens=1,
+                temperature=0.0,
+                echo=True,
+                logprobs=1,
+            )
+        except openai.APIStatusError as exc:
+            raise classify_status(exc, secrets=self._secrets) from exc
+        except openai.APITimeoutError as exc:
+            raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
+        except openai.APIConnectionError as exc:
+            raise ProviderError(
+                f"connection failed: {exc}", kind="connection", retryable=True
+            ) from exc
+        lp = result.choices[0].logprobs if result.choices else None
+        if lp is None or not lp.tokens or lp.text_offset is None:
+            raise ProviderError(
+                "the server returned no prompt log-probabilities for echo=True: it cannot "
+                "score log-likelihoods (drop ?prompt_logprobs=true)",
+                kind="malformed",
+            )
+        picked = [
+            (token, value)
+            for token, value, offset in zip(
+                lp.tokens, lp.token_logprobs, lp.text_offset, strict=False
+            )
+            if len(context) <= offset < len(text)
+        ]
+        if not picked or any(value is None for _, value in picked):
+            raise ProviderError("continuation tokens have no log-probabilities", kind="malformed")
+        usage = result.usage
+        return Response(
+            loglikelihood=float(sum(value for _, value in picked)),
+            continuation_tokens=len(picked),
+            logprobs=[{"token": token, "logprob": value} for token, value in picked],
+            input_tokens=getattr(usage, "prompt_tokens", None),
+            output_tokens=0,
             latency_s=time.perf_counter() - started,
             raw=result.model_dump(mode="json"),
         )

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+from assay.errors import ProviderError
+from assay.execution.concurrency import AdaptiveLimit
+from assay.execution.executor import Executor
+from assay.execution.retry import RetryPolicy
+from assay.models.base import Capabilities, Model, ModelSpec
+from assay.requests import Request, Response
+
+
+async def test_grows_on_success_and_halves_once_per_overload() -> None:
+    limit = AdaptiveLimit(initial=4, maximum=16, cooldown=10.0)
+    for _ in range(40):
+        await limit.acquire()
+        await limit.release(succeeded=True)
+    grown = limit.current
+    assert 8 <= grown <= 16
+    for _ in range(5):  # a burst of rejections from one overload
+        await limit.acquire()
+        await limit.release(overloaded=True)
+    assert limit.current == grown // 2 or limit.current == max(1, int(grown / 2))
+    assert next(c for _, c in limit.changes) == 4
+
+
+async def test_fixed_limit_never_moves() -> None:
+    limit = AdaptiveLimit(initial=3, maximum=3)
+    for _ in range(20):
+        await limit.acquire()
+        await limit.release(succeeded=True)
+    await limit.acquire()
+    await limit.release(overloaded=True)
+    assert limit.current == 3 and len(limit.changes) == 1
+
+
+async def test_retry_after_pauses_new_requests() -> None:
+    limit = AdaptiveLimit(initial=2, maximum=2)
+    await limit.acquire()
+    await limit.release(overloaded=True, retry_after=0.2)
+    started = time.monotonic()
+    await limit.acquire()
+    assert time.monotonic() - started >= 0.19
+
+
+class Server(Model):
+    """Accepts `capacity` requests at once and answers 429 beyond that."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(ModelSpec("test", "server"))
+        self.capabilities = Capabilities(concurrency=4, max_concurrency=64)
+        self.capacity = capacity
+        self.in_flight = 0
+        self.peak = 0
+        self.rejected = 0
+
+    async def generate(self, request: Request) -> Response:
+        if self.in_flight >= self.capacity:
+            self.rejected += 1
+            raise ProviderError("slow down", kind="rate_limit", retryable=True, status=429)
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(0.005)
+            return Response(text="ok")
+        finally:
+            self.in_flight -= 1
+
+
+async def test_executor_finds_the_servers_capacity() -> None:
+    server = Server(capacity=12)
+    ex = Executor(server, policy=RetryPolicy(max_attempts=20, base_delay=0.002, max_delay=0.02))
+    ex.limit.cooldown = 0.02
+    responses = await asyncio.gather(
+        *(ex.execute(Request(prompt=str(i)), str(i)) for i in range(1500))
+    )
+    assert all(r.ok for r in responses)  # every request got through, with retries
+    history = [c for _, c in ex.limit.changes]
+    assert max(history) > 12  # it grew past the capacity while requests succeeded...
+    assert server.rejected > 0  # ...was told so...
+    assert any(b < a for a, b in itertools.pairwise(history))  # ...and cut back
+    assert server.peak == 12
+    assert ex.stats.retries == server.rejected
