@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 ASSAY := $(VENV)/bin/assay
 # Real benchmark data beside the checkout; unset it to load from the Hugging Face hub instead.
 DATA ?= $(abspath ../shared/data)
-DEMO_EXTRAS := llamacpp
+DEMO_EXTRAS := llamacpp,web
+DEMO_BENCHMARKS := mmlu gsm8k boolq truthfulqa openbookqa narrativeqa
 TEST_EXTRAS := dev,llamacpp,server,helm,export
 # Debian packages the slow tests use.
 SYSTEM_PACKAGES :=
@@ -25,8 +26,10 @@ $(VENV)/.extras-%: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 demo: $(VENV)/.extras-$(DEMO_EXTRAS)
-	$(ASSAY) run mmlu gsm8k --model llamacpp/smollm2 --limit 20 --data-dir $(DATA) --suite demo
+	$(ASSAY) run $(DEMO_BENCHMARKS) --model llamacpp/smollm2 --limit 20 --data-dir $(DATA) --suite demo
 	$(ASSAY) leaderboard --suite demo
+	@echo
+	@echo "Browse every request and response: $(ASSAY) serve   then open http://127.0.0.1:8000/?suite=demo"
 
 system-deps:
 	bash scripts/system-deps.sh $(SYSTEM_PACKAGES)

@@ -184,16 +184,24 @@ class TransformersModel(Model):
         for row, item in enumerate(batch):
             ids[row, : len(item.ids)] = torch.tensor(item.ids)
             mask[row, : len(item.ids)] = 1
+        # Only positions that predict continuation tokens need logits: the output layer over a
+        # large vocabulary (262k for Gemma 3) costs more than the rest of the forward pass.
+        lo = min(p.context_len for p in batch) - 1
+        hi = max(len(p.ids) for p in batch) - 1
         with torch.no_grad():
             logits = self._model(
-                input_ids=ids.to(self._model.device), attention_mask=mask.to(self._model.device)
+                input_ids=ids.to(self._model.device),
+                attention_mask=mask.to(self._model.device),
+                logits_to_keep=torch.arange(lo, hi, device=self._model.device),
             ).logits
-        logprobs = torch.log_softmax(logits.double(), dim=-1).cpu()
         out = []
         for row, item in enumerate(batch):
             positions = range(item.context_len, len(item.ids))
-            values = [float(logprobs[row, i - 1, item.ids[i]]) for i in positions]
-            greedy = all(int(logprobs[row, i - 1].argmax()) == item.ids[i] for i in positions)
+            rows = logits[row, item.context_len - 1 - lo : len(item.ids) - 1 - lo].double()
+            logprobs = torch.log_softmax(rows, dim=-1).cpu()
+            targets = item.ids[item.context_len :]
+            values = [float(logprobs[j, t]) for j, t in enumerate(targets)]
+            greedy = all(int(logprobs[j].argmax()) == t for j, t in enumerate(targets))
             if not values:
                 raise ProviderError("nothing to score", kind="bad_request")
             out.append(
