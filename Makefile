@@ -9,9 +9,9 @@ ASSAY := $(VENV)/bin/assay
 DATA ?= $(abspath ../shared/data)
 DEMO_EXTRAS := llamacpp,web
 DEMO_BENCHMARKS := mmlu gsm8k boolq truthfulqa openbookqa narrativeqa
-TEST_EXTRAS := dev,llamacpp,server,helm,export
+TEST_EXTRAS := dev,llamacpp,server,helm,export,postgres
 # Debian packages the slow tests use.
-SYSTEM_PACKAGES :=
+SYSTEM_PACKAGES := postgresql
 # A slim, portable llama.cpp build: about 3-11 minutes on two cores, once.
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 

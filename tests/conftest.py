@@ -11,6 +11,9 @@ import pytest
 
 from assay.cli import main
 
+# The throwaway PostgreSQL server fixtures (postgres_server, postgres_url).
+pytest_plugins = ["tests.postgres"]
+
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO / ".." / "shared" / "data").resolve()
 

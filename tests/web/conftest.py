@@ -26,7 +26,13 @@ MODELS = ["mock/oracle", "mock/constant", "mock/random?seed=1"]
 
 def build_store(folder: Path, data_dir: Path) -> Path:
     db = folder / "viewer.db"
-    common = ["--db", str(db), "--no-progress", "--data-dir", str(data_dir)]
+    fill_store(str(db), folder, data_dir)
+    return db
+
+
+def fill_store(db: str, folder: Path, data_dir: Path) -> None:
+    """Write the viewer's runs into `db` (a SQLite path or a database URL)."""
+    common = ["--db", db, "--no-progress", "--data-dir", str(data_dir)]
     models = [arg for m in MODELS for arg in ("-m", m)]
     assert main(["run", "mmlu", "gsm8k", *models, "--limit", "60", *common]) == 0
     rows = [
@@ -43,7 +49,6 @@ def build_store(folder: Path, data_dir: Path) -> Path:
     )
     xss_models = ["-m", "mock/oracle", "-m", "mock/constant"]
     assert main(["run", str(folder / "xss.yaml"), *xss_models, *common]) == 0
-    return db
 
 
 @pytest.fixture(scope="session")

@@ -31,10 +31,32 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
+def _with_driver(url: str) -> str:
+    """postgresql:// and postgres:// mean psycopg 3, the driver the postgres extra installs
+    (SQLAlchemy's own default, psycopg2, is not a dependency)."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def _shown(url: str) -> str:
+    """The URL for messages: never the password."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def _one_line(exc: sa.exc.DBAPIError) -> str:
+    return " ".join(str(exc.orig).split())
+
+
 class Store:
     """A connection pool to the results database, with the schema in place."""
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
+        url = _with_driver(url)
         self.url = url
         self.readonly = readonly
         self.is_sqlite = url.startswith("sqlite")
@@ -55,15 +77,36 @@ class Store:
             self.engine: Engine = sa.create_engine(
                 url, json_serializer=_dumps, json_deserializer=orjson.loads
             )
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        except ImportError as exc:
+            if url.startswith("postgresql"):
+                raise UserError(
+                    f"PostgreSQL needs the psycopg driver ({exc}): pip install 'assay[postgres]'"
+                ) from exc
+            raise UserError(f"cannot open database {_shown(url)!r}: {exc}") from exc
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
             raise UserError(
-                f"cannot open database {url!r}: {exc}. For PostgreSQL install "
+                f"cannot open database {_shown(url)!r}: {exc}. For PostgreSQL install "
                 "'assay[postgres]' and use postgresql+psycopg://..."
             ) from exc
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", self._sqlite_pragmas)
+        else:
+            if readonly:
+                sa.event.listen(self.engine, "connect", _read_only_session)
+            self._check_server(has_schema=readonly)
         if not readonly:
             self._ensure_schema()
+
+    def _check_server(self, *, has_schema: bool) -> None:
+        """Connect once, so an unreachable server or a wrong password is one clear line."""
+        try:
+            with self.engine.connect() as conn:
+                if has_schema and not sa.inspect(conn).has_table(schema.meta.name):
+                    raise UserError(
+                        f"no assay results in {self.location}: run `assay run --db URL` first"
+                    )
+        except sa.exc.DBAPIError as exc:
+            raise UserError(f"cannot connect to {self.location}: {_one_line(exc)}") from exc
 
     def _sqlite_pragmas(self, dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
@@ -79,6 +122,7 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 schema.metadata.create_all(conn)
+                _add_new_indexes(conn)
                 found = conn.execute(
                     sa.select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
                 ).scalar()
@@ -90,16 +134,18 @@ class Store:
                     )
                 elif int(found) > schema.SCHEMA_VERSION:
                     raise UserError(
-                        f"database {self.url!r} was written by a newer assay (schema "
+                        f"database {_shown(self.url)!r} was written by a newer assay (schema "
                         f"{found}); upgrade assay"
                     )
         except sa.exc.DatabaseError as exc:
+            if not self.is_sqlite:
+                raise UserError(f"cannot use database {self.location}: {_one_line(exc)}") from exc
             raise UserError(
                 f"cannot use database {self.url!r}: {exc.orig}. Is it an assay "
                 "database? Pass another path with --db"
             ) from exc
         except sa.exc.OperationalError as exc:
-            raise UserError(f"cannot open database {self.url!r}: {exc.orig}") from exc
+            raise UserError(f"cannot open database {_shown(self.url)!r}: {exc.orig}") from exc
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -119,6 +165,31 @@ class Store:
         if self.is_sqlite:
             return self.url.split("sqlite:///", 1)[-1]
         return self.engine.url.render_as_string(hide_password=True)
+
+
+def _add_new_indexes(conn: Connection) -> None:
+    """create_all makes indexes only with new tables: add those an older store lacks, and
+    drop `schema.RETIRED_INDEXES`. The schema version stays: older assays read the result."""
+    inspector = sa.inspect(conn)
+    for table in schema.metadata.sorted_tables:
+        retired = schema.RETIRED_INDEXES.get(table.name, ())
+        if not table.indexes and not retired:
+            continue
+        found = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
+            if index.name not in found:
+                conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+        for name in retired:
+            if name in found:
+                conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
+
+
+def _read_only_session(dbapi_conn: Any, _record: Any) -> None:
+    """PostgreSQL's counterpart of SQLite's query_only: every transaction is read-only."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_conn.commit()
 
 
 def upsert(
