@@ -12,7 +12,7 @@ decorator records the arguments, so every task knows its canonical variant name.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -45,6 +45,11 @@ class Loaded:
 
 Loader = Callable[[DataContext], Loaded]
 
+# A number about a whole run that is not a mean of sample scores (corpus BLEU, BBQ's bias
+# scores): it gets the run's scored sample rows (prediction, correct, choices, references,
+# metadata, confidence) and returns named values, stored in the summary under "run_metrics".
+RunMetric = Callable[[Sequence[Mapping[str, Any]]], dict[str, float]]
+
 
 @dataclass
 class Task:
@@ -60,6 +65,7 @@ class Task:
     description: str = ""
     name: str = ""  # filled in by @benchmark with the canonical variant name
     params: dict[str, Any] = field(default_factory=dict)
+    run_metrics: tuple[RunMetric, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.metrics:

@@ -17,6 +17,7 @@ from assay.benchmarks.base import DataContext, Loaded, Task, benchmark
 from assay.benchmarks.loading import load_hub, read_jsonl, require_file
 from assay.benchmarks.reformatted import choice_sample
 from assay.errors import UserError
+from assay.metrics.bias import bbq_run_metrics
 from assay.prompting.formats import MultipleChoice
 from assay.samples import Sample
 
@@ -115,4 +116,5 @@ def bbq(category: str = "mirrored") -> Task:
         prompt=MultipleChoice(instructions="Answer the question about the context."),
         metrics=["exact_match"],
         version="1",
+        run_metrics=(bbq_run_metrics,),
     )

@@ -16,6 +16,7 @@ from typing import Any
 from assay.benchmarks.base import DataContext, Loaded, Task, benchmark
 from assay.benchmarks.loading import load_hub, read_jsonl, require_file
 from assay.errors import UserError
+from assay.metrics.ifeval import ifeval_run_metrics
 from assay.prompting.formats import Generate
 from assay.samples import Sample
 
@@ -63,4 +64,5 @@ def ifeval() -> Task:
             "ifeval_instruction_loose",
         ],
         version="1",
+        run_metrics=(ifeval_run_metrics,),
     )

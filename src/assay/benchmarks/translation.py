@@ -18,6 +18,7 @@ from assay.benchmarks.base import DataContext, Loaded, Task, benchmark
 from assay.benchmarks.loading import load_hub, reader_for, require_file
 from assay.benchmarks.reformatted import as_list
 from assay.errors import UserError
+from assay.metrics.translation import translation_run_metrics
 from assay.prompting.formats import Generate
 from assay.samples import Sample
 
@@ -73,4 +74,5 @@ def translation(
         ),
         metrics=["chrf", "bleu"],
         version="1",
+        run_metrics=(translation_run_metrics,),
     )

@@ -22,6 +22,7 @@ from assay.errors import UserError
 from assay.execution.executor import Executor
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
+from assay.metrics.calibration import calibration_run_metrics
 from assay.metrics.registry import get_metric
 from assay.models.base import Model
 from assay.provenance import collect
@@ -130,6 +131,8 @@ class Runner:
         self.spec = run_spec(task, model, limit=limit, seed=seed, chat=self.chat)
         self.run_id = content_hash(self.spec, 20)
         self.metrics = {name: get_metric(name) for name in task.metrics}
+        # calibration reports nothing unless the format gave confidences (log-likelihood formats)
+        self.run_metrics = (*task.run_metrics, calibration_run_metrics)
         if task.prompt.kind == "multiple_choice_logprob" and not model.capabilities.prompt_logprobs:
             raise UserError(
                 f"{model.label} cannot score log-likelihoods, which {task.name} asks for: use a "
@@ -261,7 +264,7 @@ class Runner:
     ) -> dict[str, Any]:
         t = schema.runs
         with self.store.begin() as conn:
-            summary = summarise(conn, self.run_id, self.task.main_metric or "")
+            summary = summarise(conn, self.run_id, self.task.main_metric or "", self.run_metrics)
             values: dict[str, Any] = {
                 "status": status,
                 "summary": summary,
@@ -331,6 +334,7 @@ class Runner:
         stamp = now()
         failed = next((r.error for r in responses if r.error is not None), None)
         prediction = None
+        confidence = None
         scores: dict[str, float] = {}
         if failed is None:
             read = self.task.prompt.read(sample, responses)
@@ -340,6 +344,11 @@ class Runner:
             for variant, answer in read.variants.items():
                 for name, fn in self.metrics.items():
                     scores[f"{name}_{variant}"] = fn(answer, references)
+            for name in self.metrics if read.worst_of else ():
+                values = [scores[name], *(scores[f"{name}_{v}"] for v in read.worst_of)]
+                worst = max if self._lower_is_better(name) else min
+                scores[f"{name}_worst"] = worst(values)
+            confidence = read.confidence
             status = "ok" if read.parsed else "unparsed"
         else:
             status = "error"
@@ -357,6 +366,7 @@ class Runner:
                 "split": sample.split,
                 "status": status,
                 "prediction": prediction,
+                "confidence": confidence,
                 "error": None if failed is None else f"{failed.kind}: {failed.message}",
                 "updated_at": stamp,
             }
@@ -403,3 +413,8 @@ class Runner:
                 }
             )
         self.progress.advance(1, self._errors)
+
+    def _lower_is_better(self, metric: str) -> bool:
+        """The task's direction is its main metric's; every other per-sample metric in assay
+        (matches, F1, ROUGE, BLEU, pass@k, IFEval) is higher-is-better."""
+        return metric == self.task.main_metric and not self.task.higher_is_better

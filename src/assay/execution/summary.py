@@ -1,7 +1,14 @@
-"""A run's summary, computed from the store so a resumed run summarises all of its samples."""
+"""A run's summary, computed from the store so a resumed run summarises all of its samples.
+
+Besides the mean of every per-sample metric it holds efficiency figures (latency percentiles,
+tokens, throughput, cost where priced) and "run_metrics": numbers that only exist for the run as
+a whole (corpus BLEU, BBQ's bias scores, calibration), computed from the scored sample rows.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,10 +16,14 @@ from sqlalchemy.engine import Connection
 
 from assay.analysis.scores import load_all_run_scores
 from assay.analysis.stats import mean_ci
+from assay.benchmarks.base import RunMetric
+from assay.metrics.efficiency import efficiency
 from assay.store import schema
 
 
-def summarise(conn: Connection, run_id: str, main_metric: str) -> dict[str, Any]:
+def summarise(
+    conn: Connection, run_id: str, main_metric: str, run_metrics: Sequence[RunMetric] = ()
+) -> dict[str, Any]:
     s, rq = schema.samples, schema.requests
     status_counts: dict[str, int] = dict(
         conn.execute(
@@ -28,7 +39,6 @@ def summarise(conn: Connection, run_id: str, main_metric: str) -> dict[str, Any]
             sa.func.count(),
             sa.func.sum(rq.c.input_tokens),
             sa.func.sum(rq.c.output_tokens),
-            sa.func.avg(rq.c.latency_s),
             sa.func.sum(sa.cast(rq.c.cached, sa.Integer)),
         ).where(rq.c.run_id == run_id)
     ).one()
@@ -38,6 +48,18 @@ def summarise(conn: Connection, run_id: str, main_metric: str) -> dict[str, Any]
     ):
         if error:
             errors_by_kind[error["kind"]] = errors_by_kind.get(error["kind"], 0) + 1
+    answered = conn.execute(
+        sa.select(rq.c.latency_s, rq.c.input_tokens, rq.c.output_tokens).where(
+            rq.c.run_id == run_id, rq.c.error.is_(None)
+        )
+    ).all()
+    model = conn.execute(sa.select(schema.runs.c.model).where(schema.runs.c.id == run_id)).scalar()
+    figures = efficiency(
+        model or "",
+        [r[0] for r in answered],
+        [r[1] for r in answered],
+        [r[2] for r in answered],
+    )
     n_errors = int(status_counts.get("error", 0))
     n_unparsed = int(status_counts.get("unparsed", 0))
     n_total = int(sum(status_counts.values()))
@@ -52,6 +74,32 @@ def summarise(conn: Connection, run_id: str, main_metric: str) -> dict[str, Any]
         "requests": int(usage[0] or 0),
         "input_tokens": int(usage[1] or 0),
         "output_tokens": int(usage[2] or 0),
-        "latency_mean_s": float(usage[3]) if usage[3] is not None else None,
-        "cache_hits": int(usage[4] or 0),
+        "cache_hits": int(usage[3] or 0),
+        **figures,
+        "run_metrics": _run_metrics(conn, run_id, run_metrics),
     }
+
+
+def scored_rows(conn: Connection, run_id: str) -> list[dict[str, Any]]:
+    """The sample rows a run-level metric reads: every sample that got an answer (not errors)."""
+    s = schema.samples
+    columns = (s.c.prediction, s.c.correct, s.c.choices, s.c.references, s.c.metadata)
+    query = (
+        sa.select(*columns, s.c.confidence)
+        .where(s.c.run_id == run_id, s.c.status != "error")
+        .order_by(s.c.idx)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _run_metrics(
+    conn: Connection, run_id: str, run_metrics: Sequence[RunMetric]
+) -> dict[str, float | None]:
+    if not run_metrics:
+        return {}
+    rows = scored_rows(conn, run_id)
+    out: dict[str, float | None] = {}
+    for metric in run_metrics:
+        for name, value in metric(rows).items():
+            out[name] = None if math.isnan(value) else float(value)  # JSON has no NaN
+    return out

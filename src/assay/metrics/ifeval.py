@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -307,6 +307,17 @@ def instruction_level(
         if answer is not None:
             followed += sum(_results(answer, refs[0], loose))
     return followed / total if total else float("nan")
+
+
+def ifeval_run_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """The run-level hook: instruction-level accuracy pooled over all of a run's instructions
+    (the paper's definition), strict and loose; the per-sample means weight prompts equally."""
+    answers = [r["prediction"] for r in rows]
+    references = [r["references"] for r in rows]
+    return {
+        "ifeval_instruction_strict_pooled": instruction_level(answers, references, loose=False),
+        "ifeval_instruction_loose_pooled": instruction_level(answers, references, loose=True),
+    }
 
 
 IFEVAL_METRICS = {

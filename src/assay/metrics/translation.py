@@ -10,7 +10,7 @@ first use (`pip install 'assay[metrics]'`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assay.errors import UserError
@@ -56,3 +56,15 @@ def corpus_bleu(answers: Sequence[str | None], references: Sequence[Sequence[str
 def corpus_chrf(answers: Sequence[str | None], references: Sequence[Sequence[str]]) -> float:
     hypotheses = [a or "" for a in answers]
     return _unit(_sacrebleu().corpus_chrf(hypotheses, _transpose(references)).score)
+
+
+def translation_run_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """The run-level hook: corpus BLEU and chrF over the run's answered samples."""
+    if not rows:
+        return {}
+    answers = [r["prediction"] for r in rows]
+    references = [list(r["references"]) for r in rows]
+    return {
+        "corpus_bleu": corpus_bleu(answers, references),
+        "corpus_chrf": corpus_chrf(answers, references),
+    }

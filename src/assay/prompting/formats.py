@@ -28,12 +28,17 @@ class Prediction:
     """The answer read from a sample's responses; `answer` is None when it was unreadable.
 
     `variants` holds answers chosen by other rules (e.g. length-normalised log-likelihood); each
-    is scored with every metric under the name `<metric>_<variant>`.
+    is scored with every metric under the name `<metric>_<variant>`. `worst_of` names the
+    variants that answer a perturbed input: the runner also scores `<metric>_worst`, the worst
+    of the answer and those variants. `confidence` is the probability the model gave `answer`
+    where the format can tell (for calibration).
     """
 
     answer: str | None
     text: str
     variants: dict[str, str | None] = field(default_factory=dict)
+    worst_of: tuple[str, ...] = ()
+    confidence: float | None = None
 
     @property
     def parsed(self) -> bool:

@@ -3,12 +3,14 @@
 Each option is scored as the continuation of the question: one log-likelihood request per
 option, nothing generated. The answer is the option with the highest total log-probability; the
 `length_normalized` variant divides by the option's token count, so long options are not
-penalised for their length. The prompt is plain text for every model: the question, then
-"Answer:", with worked examples answered by their correct option's text.
+penalised for their length. The answer's confidence (for calibration) is the softmax of the
+options' total log-likelihoods at the chosen option. The prompt is plain text for every model:
+the question, then "Answer:", with worked examples answered by their correct option's text.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,8 +71,13 @@ class MultipleChoiceLogprob(PromptFormat):
         best = max(range(len(raw)), key=raw.__getitem__)
         normalized = [s / n for s, n in zip(raw, lengths, strict=True)]
         best_norm = max(range(len(raw)), key=normalized.__getitem__)
+        # softmax over the options' log-likelihoods, at the chosen one (which is the largest)
+        confidence = 1.0 / sum(math.exp(r - raw[best]) for r in raw)
         return Prediction(
-            answer=labels[best], text=text, variants={"length_normalized": labels[best_norm]}
+            answer=labels[best],
+            text=text,
+            variants={"length_normalized": labels[best_norm]},
+            confidence=confidence,
         )
 
     def references(self, sample: Sample) -> list[str]:

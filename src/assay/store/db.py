@@ -122,6 +122,7 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 schema.metadata.create_all(conn)
+                _add_new_columns(conn)
                 _add_new_indexes(conn)
                 found = conn.execute(
                     sa.select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
@@ -165,6 +166,16 @@ class Store:
         if self.is_sqlite:
             return self.url.split("sqlite:///", 1)[-1]
         return self.engine.url.render_as_string(hide_password=True)
+
+
+def _add_new_columns(conn: Connection) -> None:
+    """Bring a database made by an earlier assay up to date with `schema.ADDED_COLUMNS`."""
+    inspector = sa.inspect(conn)
+    for table, name in schema.ADDED_COLUMNS:
+        if name in {c["name"] for c in inspector.get_columns(table)}:
+            continue
+        column_type = schema.metadata.tables[table].c[name].type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {column_type}"))
 
 
 def _add_new_indexes(conn: Connection) -> None:

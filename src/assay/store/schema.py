@@ -8,6 +8,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 SCHEMA_VERSION = 1
 # Indexes replaced by newer ones: dropped when a store is opened for writing (see db.py).
 RETIRED_INDEXES = {"scores": ("ix_scores_run_metric",)}
+# Nullable columns added after their table first shipped: the store adds them to older
+# databases when it opens them for writing (table, column).
+ADDED_COLUMNS = (("samples", "confidence"),)
 
 metadata = sa.MetaData()
 Json = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
@@ -73,6 +76,7 @@ samples = sa.Table(
     sa.Column("prediction", sa.Text, comment="the answer read from the output; null if unread"),
     sa.Column("error", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("confidence", sa.Float, comment="probability the model gave its answer, if known"),
     sa.Index("ix_samples_run_idx", "run_id", "idx"),
     sa.Index("ix_samples_run_status", "run_id", "status"),
 )
