@@ -94,6 +94,15 @@ def _parser() -> argparse.ArgumentParser:
         default=600.0,
         help="seconds to wait for one response (default 600)",
     )
+    run.add_argument(
+        "--perturb",
+        action="append",
+        default=[],
+        metavar="PERTURBATION",
+        help="also ask every input perturbed (repeatable): typos:rate=0.05, lowercase, "
+        "contractions, expansions, whitespace, dialect, gender:to=male, names:to=asian_american; "
+        "scores each, plus <metric>_worst per sample",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     store_args(run)
 

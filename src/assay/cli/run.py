@@ -31,6 +31,11 @@ def main(args: argparse.Namespace) -> int:
     out = Console(highlight=False, soft_wrap=True)
     data = DataContext(resolve_data_dir(args.data_dir))
     tasks = [resolve_task(b) for b in args.benchmarks]  # every mistake is found before any work
+    if args.perturb:
+        from assay.perturbations import parse_perturbation, perturb
+
+        perturbations = [parse_perturbation(p) for p in args.perturb]
+        tasks = [perturb(task, perturbations) for task in tasks]
     models = [create_model(m) for m in args.models]
     store = Store(resolve_url(args.db))
     policy = RetryPolicy(
@@ -96,6 +101,12 @@ def describe(result: RunResult) -> str:
             else f" [dim][{stats['ci_lo']:.3f}, {stats['ci_hi']:.3f}][/]"
         )
         score = f"{result.main_metric} [bold]{stats['mean']:.3f}[/]{ci} n={stats['n']}"
+    worst = summary["metrics"].get(f"{result.main_metric}_worst")
+    if worst is not None:
+        score += f"  worst [bold]{worst['mean']:.3f}[/]"
+    extras = _run_metrics(summary.get("run_metrics") or {})
+    if extras:
+        score += f"  [dim]{extras}[/]"
     errors = summary["n_errors"]
     flags = [
         f"[red]{errors} errors[/]" if errors else "0 errors",
@@ -112,4 +123,24 @@ def describe(result: RunResult) -> str:
         f"[bold]{result.benchmark}[/] · {result.model}  {score}  "
         + "  ".join(flags)
         + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]"
+    )
+
+
+# The run-level numbers worth a glance on one line; the rest are in the summary and the viewer.
+_SHOWN = (
+    "bias_ambiguous",
+    "bias_disambiguated",
+    "corpus_bleu",
+    "corpus_chrf",
+    "ifeval_instruction_strict_pooled",
+    "ece_10_bin",
+    "selective_accuracy_auc",
+)
+
+
+def _run_metrics(values: dict[str, float | None]) -> str:
+    return " ".join(
+        f"{name}={'n/a' if values[name] is None else format(values[name], '.3f')}"
+        for name in _SHOWN
+        if name in values
     )
