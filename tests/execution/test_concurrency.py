@@ -83,3 +83,30 @@ async def test_executor_finds_the_servers_capacity() -> None:
     assert any(b < a for a, b in itertools.pairwise(history))  # ...and cut back
     assert server.peak == 12
     assert ex.stats.retries == server.rejected
+
+
+async def test_waiters_are_served_in_arrival_order() -> None:
+    limit = AdaptiveLimit(initial=1, maximum=1)
+    order: list[int] = []
+
+    async def job(i: int) -> None:
+        await limit.acquire()
+        order.append(i)
+        await asyncio.sleep(0.001)
+        await limit.release(succeeded=True)
+
+    await asyncio.gather(*(job(i) for i in range(30)))
+    assert order == list(range(30))
+    assert limit.in_flight == 0
+
+
+async def test_cancelled_waiter_gives_its_slot_back() -> None:
+    limit = AdaptiveLimit(initial=1, maximum=1)
+    await limit.acquire()
+    waiting = asyncio.ensure_future(limit.acquire())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    await limit.release(succeeded=True)
+    await asyncio.wait_for(limit.acquire(), 1.0)  # the slot is free again
+    assert limit.in_flight == 1

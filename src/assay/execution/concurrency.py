@@ -5,13 +5,16 @@ and halves when the provider says it is overloaded (429, 503, 529), at most once
 `cooldown` seconds so a burst of rejections from one overload counts once. A Retry-After also
 pauses new requests until it has passed, so the whole run backs off, not just the one request.
 With `maximum == initial` it is a plain fixed limit.
+
+Waiters are served first come, first served: requests keep the order they were sent in, which
+keeps the options of one question together for backends that reuse a prompt's cache.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -26,7 +29,8 @@ class AdaptiveLimit:
     changes: list[tuple[float, int]] = field(default_factory=list, init=False)
     _resume_at: float = field(default=0.0, init=False)
     _last_cut: float = field(default=-1e9, init=False)
-    _cond: asyncio.Condition | None = field(default=None, init=False)
+    _waiters: deque[asyncio.Future[None]] = field(default_factory=deque, init=False)
+    _timer: asyncio.TimerHandle | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.initial = max(self.minimum, self.initial)
@@ -42,40 +46,56 @@ class AdaptiveLimit:
     def current(self) -> int:
         return int(self.limit)
 
-    def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
-        return self._cond
+    def _free(self) -> bool:
+        return self.in_flight < self.current and time.monotonic() >= self._resume_at
 
     async def acquire(self) -> None:
-        cond = self._condition()
-        async with cond:
-            while True:
-                wait = self._resume_at - time.monotonic()
-                if wait <= 0 and self.in_flight < self.current:
-                    break
-                if wait > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(cond.wait(), timeout=wait)
-                else:
-                    await cond.wait()
+        if not self._waiters and self._free():
             self.in_flight += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._wake()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.in_flight -= 1  # the slot was handed over as we were cancelled
+                self._wake()
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def _wake(self) -> None:
+        """Hand free slots to waiters in arrival order; schedule a wake-up after a pause."""
+        while self._waiters and self._free():
+            waiter = self._waiters.popleft()
+            if waiter.done():
+                continue
+            self.in_flight += 1
+            waiter.set_result(None)
+        pause = self._resume_at - time.monotonic()
+        if self._waiters and pause > 0 and self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(pause, self._after_pause)
+
+    def _after_pause(self) -> None:
+        self._timer = None
+        self._wake()
 
     async def release(
         self, *, overloaded: bool = False, succeeded: bool = False, retry_after: float | None = None
     ) -> None:
-        cond = self._condition()
-        async with cond:
-            self.in_flight -= 1
-            now = time.monotonic()
-            if retry_after:
-                self._resume_at = max(self._resume_at, now + retry_after)
-            before = self.current
-            if overloaded and self.adaptive and now - self._last_cut >= self.cooldown:
-                self.limit = max(float(self.minimum), self.limit / 2)
-                self._last_cut = now
-            elif succeeded and self.adaptive and self.limit < self.maximum:
-                self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
-            if self.current != before:
-                self.changes.append((now, self.current))
-            cond.notify_all()
+        self.in_flight -= 1
+        now = time.monotonic()
+        if retry_after:
+            self._resume_at = max(self._resume_at, now + retry_after)
+        before = self.current
+        if overloaded and self.adaptive and now - self._last_cut >= self.cooldown:
+            self.limit = max(float(self.minimum), self.limit / 2)
+            self._last_cut = now
+        elif succeeded and self.adaptive and self.limit < self.maximum:
+            self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
+        if self.current != before:
+            self.changes.append((now, self.current))
+        self._wake()
