@@ -9,9 +9,9 @@ ASSAY := $(VENV)/bin/assay
 DATA ?= $(abspath ../shared/data)
 DEMO_EXTRAS := llamacpp,web
 DEMO_BENCHMARKS := mmlu gsm8k boolq truthfulqa openbookqa narrativeqa
-TEST_EXTRAS := dev,llamacpp,server,helm,export,postgres
+TEST_EXTRAS := dev,llamacpp,server,hf,helm,export,web,metrics,providers,postgres
 # Debian packages the slow tests use.
-SYSTEM_PACKAGES := postgresql
+SYSTEM_PACKAGES := chromium postgresql
 # A slim, portable llama.cpp build: about 3-11 minutes on two cores, once.
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
@@ -21,7 +21,9 @@ $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# torch first, pinned to the CPU build: a bare torch requirement would pull a multi-GB CUDA build.
 $(VENV)/.extras-%: pyproject.toml | $(VENV)/bin/python
+	case "$*" in *hf*) $(PY) -m pip install -q "torch==2.13.0" ;; esac
 	$(PY) -m pip install -q -e ".[$*]"
 	touch $@
 
