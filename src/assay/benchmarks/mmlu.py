@@ -124,6 +124,12 @@ def _load(subjects: list[str], split: str) -> Any:
     return load
 
 
+def mmlu_instructions(sample: Sample) -> str:
+    """HELM's and the paper's header, naming the question's subject."""
+    subject = str(sample.metadata["subject"]).replace("_", " ")
+    return f"The following are multiple choice questions (with answers) about {subject}."
+
+
 @benchmark("mmlu", groups=("knowledge", "reasoning"))
 def mmlu(
     subject: str = "all", shots: int = 5, split: str = "test", format: str = "multiple_choice"
@@ -141,11 +147,9 @@ def mmlu(
         raise UserError(f"mmlu: split must be test or dev, not {split!r}")
     if not 0 <= shots <= 5:
         raise UserError("mmlu: shots must be between 0 and 5 (the dev split has 5 per subject)")
-    about = "" if subject == "all" else f" about {subject.replace('_', ' ')}"
-    instructions = f"The following are multiple choice questions (with answers){about}."
     return Task(
         load=_load(subjects, split),
-        prompt=choice_format(format, instructions=instructions, shots=shots),
+        prompt=choice_format(format, instructions_for=mmlu_instructions, shots=shots),
         metrics=["exact_match"],
         version="1",
     )

@@ -177,6 +177,8 @@ class MultipleChoice(PromptFormat):
     """Options labelled A, B, C, ...; the model answers with a letter."""
 
     instructions: str = ""
+    # Per-sample instructions (e.g. MMLU names each question's subject); overrides the above.
+    instructions_for: Callable[[Sample], str] | None = None
     chat_instructions: str = "Answer with the letter of the correct option only."
     system: str | None = None
     shots: int = 0
@@ -188,6 +190,7 @@ class MultipleChoice(PromptFormat):
         return {
             "kind": self.kind,
             "instructions": self.instructions,
+            "instructions_for": getattr(self.instructions_for, "__qualname__", None),
             "chat_instructions": self.chat_instructions,
             "system": self.system,
             "shots": self.shots,
@@ -209,7 +212,7 @@ class MultipleChoice(PromptFormat):
         return letters(len(sample.choices or []))[sample.correct or 0]
 
     def build(self, sample: Sample, shots: Sequence[Sample], chat: bool) -> list[Request]:
-        instructions = self.instructions
+        instructions = self.instructions_for(sample) if self.instructions_for else self.instructions
         if chat and self.chat_instructions:
             instructions = f"{instructions}\n{self.chat_instructions}".strip()
         turns = [(self.question(s), self.answer_letter(s)) for s in shots]

@@ -11,7 +11,7 @@ the question, then "Answer:", with worked examples answered by their correct opt
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,19 +24,26 @@ from assay.samples import Sample
 @dataclass
 class MultipleChoiceLogprob(PromptFormat):
     instructions: str = ""
+    instructions_for: Callable[[Sample], str] | None = None
     shots: int = 0
     separator: str = "\n\n"
     kind: str = "multiple_choice_logprob"
 
     def config(self) -> dict[str, Any]:
-        return {"kind": self.kind, "instructions": self.instructions, "shots": self.shots}
+        return {
+            "kind": self.kind,
+            "instructions": self.instructions,
+            "instructions_for": getattr(self.instructions_for, "__qualname__", None),
+            "shots": self.shots,
+        }
 
     @staticmethod
     def _question(sample: Sample) -> str:
         return f"Question: {sample.input_text}\nAnswer:"
 
     def context(self, sample: Sample, shots: Sequence[Sample]) -> str:
-        parts = [self.instructions + self.separator] if self.instructions else []
+        instructions = self.instructions_for(sample) if self.instructions_for else self.instructions
+        parts = [instructions + self.separator] if instructions else []
         for shot in shots:
             answer = (shot.choices or [""])[shot.correct or 0]
             parts.append(f"{self._question(shot)} {answer}{self.separator}")
