@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,22 @@ def resolve_url(db: str | None) -> str:
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+# PostgreSQL stores no NUL character (text and jsonb refuse it): there it becomes U+FFFD.
+_NUL, _NUL_JSON, _REPLACEMENT = "\x00", "\\u0000", "\ufffd"
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # not the text "\u0000" itself
+
+
+def _dumps_pg(value: Any) -> str:
+    text = _dumps(value)
+    return _NUL_ESCAPE.sub("\\1" + _REPLACEMENT, text) if _NUL_JSON in text else text
+
+
+def _without_nul(row: dict[str, Any]) -> dict[str, Any]:
+    if not any(isinstance(v, str) and _NUL in v for v in row.values()):
+        return row
+    return {k: v.replace(_NUL, _REPLACEMENT) if isinstance(v, str) else v for k, v in row.items()}
 
 
 def _with_driver(url: str) -> str:
@@ -75,7 +92,9 @@ class Store:
                     )
         try:
             self.engine: Engine = sa.create_engine(
-                url, json_serializer=_dumps, json_deserializer=orjson.loads
+                url,
+                json_serializer=_dumps if self.is_sqlite else _dumps_pg,
+                json_deserializer=orjson.loads,
             )
         except ImportError as exc:
             if url.startswith("postgresql"):
@@ -214,6 +233,8 @@ def upsert(
         from sqlalchemy.dialects.sqlite import insert
     elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+
+        rows = [_without_nul(row) for row in rows]
     else:  # pragma: no cover - other databases are not supported
         raise UserError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
     stmt = insert(table)
