@@ -249,3 +249,29 @@ def test_killed_run_resumes_without_loss_or_duplicates(data_dir: Path, tmp_path:
         "mean": 1.0,
         "n": 400,
     }
+
+
+def test_sampling_overrides_reach_requests_and_the_run_spec(
+    cli: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "o.db"
+    base = ["run", "gsm8k", "-m", "mock/oracle", "--limit", "3", "--db", db, "--data-dir",
+            data_dir, "--no-progress"]
+    assert cli(*base).code == 0
+    changed = cli(*base, "--temperature", "0.7", "--max-tokens", "64", "--system", "Be brief.",
+                  "--generation-seed", "5")
+    assert changed.code == 0
+    r, rq = schema.runs, schema.requests
+    specs = [row[0] for row in rows(db, sa.select(r.c.spec))]
+    assert len(specs) == 2  # a different run, not a silent mix with the first
+    assert {"temperature": 0.7, "max_tokens": 64, "system": "Be brief.", "seed": 5} in [
+        s.get("overrides") for s in specs
+    ]
+    sent = [row[0] for row in rows(db, sa.select(rq.c.request))]
+    overridden = [q for q in sent if q.get("temperature") == 0.7]
+    assert len(overridden) == 3
+    for q in overridden:
+        assert q["max_tokens"] == 64 and q["seed"] == 5
+        assert q["messages"][0] == {"role": "system", "content": "Be brief."}
+    bad = cli(*base, "--top-p", "1.5")
+    assert bad.code == 2 and "--top-p must be in (0, 1]" in bad.err

@@ -103,6 +103,15 @@ def _parser() -> argparse.ArgumentParser:
         "contractions, expansions, whitespace, dialect, gender:to=male, names:to=asian_american; "
         "scores each, plus <metric>_worst per sample",
     )
+    sampling = run.add_argument_group(
+        "sampling", "override the prompt format's settings for every generation request"
+    )
+    sampling.add_argument("--max-tokens", type=int, help="tokens to generate at most")
+    sampling.add_argument("--temperature", type=float, help="sampling temperature")
+    sampling.add_argument("--top-p", type=float, help="nucleus sampling mass")
+    sampling.add_argument("--generation-seed", type=int, help="seed sent with each request")
+    sampling.add_argument("--system", help="system prompt for every request")
+    sampling.add_argument("--n", type=int, help="completions per prompt (providers with n>1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     store_args(run)
 

@@ -13,6 +13,7 @@ from assay.benchmarks.loading import resolve_data_dir
 from assay.benchmarks.registry import resolve_task
 from assay.errors import UserError
 from assay.execution.executor import Executor
+from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import Runner, RunResult
 from assay.models.base import Model
@@ -63,6 +64,14 @@ async def _run_all(
 ) -> list[RunResult]:
     from assay.cli.progress import BarProgress
 
+    overrides = Overrides(
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.generation_seed,
+        n=args.n,
+        system=args.system,
+    )
     results: list[RunResult] = []
     try:
         for model in models:
@@ -81,6 +90,7 @@ async def _run_all(
                     seed=args.seed,
                     suite=args.suite,
                     progress=progress,
+                    overrides=overrides,
                 )
                 results.append(await runner.run())
     finally:

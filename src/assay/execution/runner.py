@@ -20,6 +20,7 @@ from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.selection import Selection
 from assay.errors import UserError
 from assay.execution.executor import Executor
+from assay.execution.overrides import Overrides
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
 from assay.metrics.calibration import calibration_run_metrics
@@ -117,6 +118,7 @@ class Runner:
         seed: int = 0,
         suite: str = "default",
         progress: Progress | None = None,
+        overrides: Overrides | None = None,
     ) -> None:
         self.store = store
         self.task = task
@@ -128,7 +130,10 @@ class Runner:
         self.suite = suite
         self.progress = progress or _NoProgress()
         self.chat = model.capabilities.chat
+        self.overrides = overrides if overrides and overrides.to_spec() else None
         self.spec = run_spec(task, model, limit=limit, seed=seed, chat=self.chat)
+        if self.overrides is not None:
+            self.spec["overrides"] = self.overrides.to_spec()
         self.run_id = content_hash(self.spec, 20)
         self.metrics = {name: get_metric(name) for name in task.metrics}
         # calibration reports nothing unless the format gave confidences (log-likelihood formats)
@@ -287,6 +292,9 @@ class Runner:
                 continue
             shots = list(fewshot(sample))[:shots_wanted] if (fewshot and shots_wanted) else []
             requests = self.task.prompt.build(sample, shots, self.chat)
+            if self.overrides is not None:
+                for request in requests:
+                    self.overrides.apply(request)
             keys = [self.executor.key(r) for r in requests]
             chunk.append(_Item(position, sample, requests, keys))
             if len(chunk) >= CHUNK:
