@@ -1,10 +1,11 @@
 """Read-side queries for the web viewer: pages of samples, one sample, comparisons, progress.
 
 Every query here is bounded by the size of the page it serves, not by the size of the store:
-lists are paginated with LIMIT, counts that would need a scan of a whole run stop at
-`COUNT_CAP`, full-text search scans at most `SEARCH_WINDOW` samples of a run per request (in
-sample order, with a link to the next window) and metadata values are read from the first
-`PROBE` samples. The SQL is SQLAlchemy Core that runs on SQLite and PostgreSQL alike.
+lists are paginated with LIMIT on an index in the page's order (see `_plan`), counts that
+would need a scan of a whole run stop at `COUNT_CAP`, full-text search and the metadata filter
+scan at most `SEARCH_WINDOW` samples of a run per request (in sample order, with a link to the
+next window) and metadata values are read from the first `PROBE` samples. The SQL is
+SQLAlchemy Core that runs on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ COUNT_CAP = 1_000
 SEARCH_WINDOW = 10_000
 PROBE = 500
 SNIPPET = 240
+SMALL = 5_000  # a status filter leaving at most this many samples sorts them directly
 CORRECT_AT = 0.5
 SORTS = ("idx", "score", "latency", "tokens", "id")
 OUTCOMES = ("correct", "incorrect")
@@ -133,7 +135,7 @@ class SampleQuery:
     meta_key: str | None = None
     meta_value: str | None = None
     q: str | None = None  # full-text search in the sample's input and the response
-    window: int = 0  # with q: which SEARCH_WINDOW of samples (by position) to search
+    window: int = 0  # with q or meta: which SEARCH_WINDOW of samples (by position) to scan
     sort: str = "idx"
     desc: bool = False
     page: int = 1
@@ -152,6 +154,11 @@ class SampleQuery:
                 self.q,
             )
         )
+
+    @property
+    def windowed(self) -> bool:
+        """Search and the metadata filter scan SEARCH_WINDOW samples per request."""
+        return bool(self.q) or (bool(self.meta_key) and self.meta_value not in (None, ""))
 
     def with_(self, **changes: Any) -> SampleQuery:
         return replace(self, **changes)
@@ -188,6 +195,164 @@ def _score_join(run_id: str, metric: str) -> Any:
     )
 
 
+@dataclass
+class _Plan:
+    """How one samples query reads its page: `main` lists matching sample ids in the page
+    order straight from an index (LIMIT/OFFSET then skip index entries, not joined rows);
+    `tail`, when set, lists the matches `main` cannot hold (no score, no latency, ...) in
+    sample order after them, as SQL's NULLS LAST would."""
+
+    main: Any
+    tail: Any | None
+    count: Any
+
+
+def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
+    s, sc, rq = schema.samples, schema.scores, schema.requests
+    run_id, metric = run["id"], run["main_metric"]
+    on_s: list[Any] = []  # the metadata filter scans a window instead (see _window_keys)
+    if sq.status in STATUSES:
+        on_s.append(s.c.status == sq.status)
+    on_sc: list[Any] = []
+    if sq.outcome in OUTCOMES:
+        higher = bool(run["higher_is_better"])
+        good = sc.c.value >= CORRECT_AT if higher else sc.c.value <= CORRECT_AT
+        on_sc.append(good if sq.outcome == "correct" else sa.not_(good))
+    if sq.score_min is not None:
+        on_sc.append(sc.c.value >= sq.score_min)
+    if sq.score_max is not None:
+        on_sc.append(sc.c.value <= sq.score_max)
+
+    def sample_matches(key: Any) -> list[Any]:
+        if not on_s:
+            return []
+        return [_exists(s.c.run_id == run_id, s.c.sample_id == key, *on_s)]
+
+    def score_matches(key: Any) -> list[Any]:
+        if not on_sc:
+            return []
+        return [
+            _exists(sc.c.run_id == run_id, sc.c.sample_id == key, sc.c.metric == metric, *on_sc)
+        ]
+
+    def ordered(*cols: Any) -> list[Any]:
+        return [c.desc() if sq.desc else c.asc() for c in cols]
+
+    by_position = ordered(s.c.idx)
+    samples_where = [s.c.run_id == run_id, *on_s, *score_matches(s.c.sample_id)]
+    scores_where = [
+        sc.c.run_id == run_id,
+        sc.c.metric == metric,
+        *on_sc,
+        *sample_matches(sc.c.sample_id),
+    ]
+    # score filters are range conditions on the scores index: count there, else on samples
+    count = (
+        sa.select(sa.literal(1)).where(*scores_where)
+        if on_sc
+        else sa.select(sa.literal(1)).where(*samples_where)
+    )
+    if sq.sort in ("score", "latency", "tokens") and on_s:
+        # a status filter can leave few samples, which the sort index would walk past one by
+        # one: when it does, sort just those (same order as below: nulls last by position)
+        few = sa.select(sa.literal(1)).where(s.c.run_id == run_id, *on_s).limit(SMALL + 1)
+        n = conn.execute(sa.select(sa.func.count()).select_from(few.subquery())).scalar_one()
+        if int(n) <= SMALL:
+            return _Plan(_sorted_few(run, sq, samples_where), None, count)
+    if sq.sort == "id":
+        main = sa.select(s.c.sample_id).where(*samples_where).order_by(*ordered(s.c.sample_id))
+        return _Plan(main, None, count)
+    if sq.sort == "score":
+        main = (
+            sa.select(sc.c.sample_id)
+            .where(*scores_where)
+            .order_by(*ordered(sc.c.value, sc.c.sample_id))
+        )
+        tail = None
+        if not on_sc:  # a score filter never matches a sample without a score
+            unscored = _exists(
+                sc.c.run_id == run_id, sc.c.sample_id == s.c.sample_id, sc.c.metric == metric
+            )
+            tail = sa.select(s.c.sample_id).where(*samples_where, ~unscored)
+            tail = tail.order_by(*by_position)
+        return _Plan(main, tail, count)
+    if sq.sort in ("latency", "tokens"):
+        col = rq.c.latency_s if sq.sort == "latency" else rq.c.output_tokens
+        main = (
+            sa.select(rq.c.sample_id)
+            .where(
+                rq.c.run_id == run_id,
+                rq.c.idx == 0,
+                col.is_not(None),
+                *sample_matches(rq.c.sample_id),
+                *score_matches(rq.c.sample_id),
+            )
+            .order_by(*ordered(col, rq.c.sample_id))
+        )
+        measured = _exists(
+            rq.c.run_id == run_id,
+            rq.c.sample_id == s.c.sample_id,
+            rq.c.idx == 0,
+            col.is_not(None),
+        )
+        tail = sa.select(s.c.sample_id).where(*samples_where, ~measured).order_by(*by_position)
+        return _Plan(main, tail, count)
+    main = sa.select(s.c.sample_id).where(*samples_where).order_by(*by_position)
+    return _Plan(main, None, count)
+
+
+def _exists(*conds: Any) -> Any:
+    """EXISTS (SELECT 1 ...): SQLite then probes an index alone, never the table's rows."""
+    return sa.select(sa.literal(1)).where(*conds).exists()
+
+
+def _sorted_few(run: dict[str, Any], sq: SampleQuery, where: list[Any]) -> Any:
+    """The samples matching `where`, sorted with their score or first request joined."""
+    s = schema.samples
+    sc = schema.scores.alias("few_sc")
+    rq = schema.requests.alias("few_rq")
+    if sq.sort == "score":
+        col = sc.c.value
+        on = sa.and_(
+            sc.c.run_id == run["id"],
+            sc.c.sample_id == s.c.sample_id,
+            sc.c.metric == run["main_metric"],
+        )
+        joined = s.outerjoin(sc, on)
+    else:
+        col = rq.c.latency_s if sq.sort == "latency" else rq.c.output_tokens
+        on = sa.and_(rq.c.run_id == run["id"], rq.c.sample_id == s.c.sample_id, rq.c.idx == 0)
+        joined = s.outerjoin(rq, on)
+    missing = sa.case((col.is_(None), 1), else_=0)
+    position = sa.case((col.is_(None), s.c.idx), else_=None)
+    order = [col, position, s.c.sample_id]
+    return (
+        sa.select(s.c.sample_id)
+        .select_from(joined)
+        .where(*where)
+        .order_by(missing, *(c.desc() if sq.desc else c.asc() for c in order))
+    )
+
+
+def _page_keys(
+    conn: Connection, plan: _Plan, offset: int, limit: int, total: int | None
+) -> list[str]:
+    """Up to `limit` sample ids from position `offset` of the main part, then the tail.
+    `total`: how many samples match, when known without counting (no filter)."""
+    keys = list(conn.execute(plan.main.limit(limit).offset(offset)).scalars())
+    if plan.tail is None or len(keys) >= limit:
+        return keys
+    if keys:
+        main_size = offset + len(keys)
+    else:  # the page starts past the main part: how long is it?
+        counted = sa.select(sa.func.count()).select_from(plan.main.order_by(None).subquery())
+        main_size = int(conn.execute(counted).scalar_one())
+    if total is not None and total <= main_size:
+        return keys  # nothing in the tail: skip a scan that would find nothing
+    more = conn.execute(plan.tail.limit(limit - len(keys)).offset(max(offset - main_size, 0)))
+    return keys + list(more.scalars())
+
+
 def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePage:
     s = schema.samples
     run_id = run["id"]
@@ -195,112 +360,111 @@ def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePag
     sc, sc_on = _score_join(run_id, run["main_metric"])
     rq = schema.requests.alias("rq")
     rq_on = sa.and_(rq.c.run_id == run_id, rq.c.sample_id == s.c.sample_id, rq.c.idx == 0)
+    base = s.outerjoin(sc, sc_on).outerjoin(rq, rq_on)
+    columns = (
+        s.c.sample_id,
+        s.c.idx,
+        s.c.status,
+        s.c.prediction,
+        s.c.error,
+        sa.func.substr(_text(s.c.input), 1, SNIPPET * 2).label("input_head"),
+        sa.func.substr(rq.c.text, 1, SNIPPET).label("response_head"),
+        rq.c.latency_s,
+        rq.c.output_tokens,
+        sc.c.value.label("score"),
+    )
+    offset = (max(sq.page, 1) - 1) * sq.per_page
+    window: tuple[int, int] | None = None
     with store.connect() as conn:
         run_size = int(
             conn.execute(
                 sa.select(sa.func.count()).select_from(s).where(s.c.run_id == run_id)
             ).scalar_one()
         )
-        conds: list[Any] = [s.c.run_id == run_id]
-        if sq.status in STATUSES:
-            conds.append(s.c.status == sq.status)
-        if sq.outcome in OUTCOMES:
-            good = sc.c.value >= CORRECT_AT if higher else sc.c.value <= CORRECT_AT
-            conds.append(good if sq.outcome == "correct" else sa.not_(good))
-        if sq.score_min is not None:
-            conds.append(sc.c.value >= sq.score_min)
-        if sq.score_max is not None:
-            conds.append(sc.c.value <= sq.score_max)
-        if sq.meta_key and sq.meta_value not in (None, ""):
-            conds.append(s.c.metadata[sq.meta_key].as_string() == sq.meta_value)
-        window: tuple[int, int] | None = None
-        if sq.q:
-            lo = max(sq.window, 0) * SEARCH_WINDOW
-            window = (lo, lo + SEARCH_WINDOW)
-            conds += [
-                s.c.idx >= window[0],
-                s.c.idx < window[1],
-                sa.or_(_like(conn, _text(s.c.input), sq.q), _like(conn, rq.c.text, sq.q)),
-            ]
-        order_col: Any = {
-            "idx": s.c.idx,
-            "score": sc.c.value,
-            "latency": rq.c.latency_s,
-            "tokens": rq.c.output_tokens,
-            "id": s.c.sample_id,
-        }.get(sq.sort, s.c.idx)
-        order = [
-            (order_col.desc() if sq.desc else order_col.asc()).nulls_last(),
-            s.c.idx.desc() if sq.desc else s.c.idx.asc(),
-        ]
-        base = s.outerjoin(sc, sc_on).outerjoin(rq, rq_on)
-        columns = (
-            s.c.sample_id,
-            s.c.idx,
-            s.c.status,
-            s.c.prediction,
-            s.c.error,
-            sa.func.substr(_text(s.c.input), 1, SNIPPET * 2).label("input_head"),
-            sa.func.substr(rq.c.text, 1, SNIPPET).label("response_head"),
-            rq.c.latency_s,
-            rq.c.output_tokens,
-            sc.c.value.label("score"),
-        )
-        offset = (max(sq.page, 1) - 1) * sq.per_page
-        if sq.q:
-            # One scan of the window finds every match (count and page at once); the page's
-            # rows are then read by key. Scanning the text twice would double the cost.
-            keys = list(
-                conn.execute(
-                    sa.select(s.c.sample_id)
-                    .select_from(base)
-                    .where(*conds)
-                    .order_by(*order)
-                    .limit(COUNT_CAP + 1)
-                ).scalars()
-            )
-            total = len(keys)
+        if sq.windowed:
+            keys, total, window = _window_keys(conn, run, sq, base, sc, rq)
             wanted = keys[offset : offset + sq.per_page]
-            found = {
-                m["sample_id"]: dict(m)
-                for m in conn.execute(
-                    sa.select(*columns)
-                    .select_from(base)
-                    .where(s.c.run_id == run_id, s.c.sample_id.in_(wanted))
-                ).mappings()
-            }
-            rows = [found[k] for k in wanted if k in found]
             has_next = total > offset + sq.per_page
-            capped = total > COUNT_CAP
-            total = min(total, COUNT_CAP)
         else:
-            query = (
-                sa.select(*columns)
-                .select_from(base)
-                .where(*conds)
-                .order_by(*order)
-                .limit(sq.per_page + 1)
-                .offset(offset)
-            )
-            rows = [dict(m) for m in conn.execute(query).mappings()]
-            has_next = len(rows) > sq.per_page
-            rows = rows[: sq.per_page]
+            # the page's ids come from an index in page order; its rows are then read by key
+            plan = _plan(conn, run, sq)
+            known = None if sq.filtered else run_size
+            wanted = _page_keys(conn, plan, offset, sq.per_page + 1, known)
+            has_next = len(wanted) > sq.per_page
+            wanted = wanted[: sq.per_page]
             if not sq.filtered:
-                total, capped = run_size, False
+                total = run_size
             else:
-                counted = (
-                    sa.select(sa.literal(1)).select_from(base).where(*conds).limit(COUNT_CAP + 1)
-                ).subquery()
+                counted = plan.count.limit(COUNT_CAP + 1).subquery()
                 total = int(
                     conn.execute(sa.select(sa.func.count()).select_from(counted)).scalar_one()
                 )
-                capped = total > COUNT_CAP
-                total = min(total, COUNT_CAP)
+        found = {
+            m["sample_id"]: dict(m)
+            for m in conn.execute(
+                sa.select(*columns)
+                .select_from(base)
+                .where(s.c.run_id == run_id, s.c.sample_id.in_(wanted))
+            ).mappings()
+        }
+    rows = [found[k] for k in wanted if k in found]
+    capped = total > COUNT_CAP
+    total = min(total, COUNT_CAP)
     for row in rows:
         row["input_text"] = json_text_head(row.pop("input_head") or "", SNIPPET)
         row["correct"] = _is_correct(row["score"], higher)
     window_more = bool(window and run_size > 0 and window[1] < _max_idx(store, run_id) + 1)
     return SamplePage(rows, total, capped, has_next, window, window_more, run_size)
+
+
+def _window_keys(
+    conn: Connection, run: dict[str, Any], sq: SampleQuery, base: Any, sc: Any, rq: Any
+) -> tuple[list[str], int, tuple[int, int]]:
+    """Full-text search and the metadata filter test every row they read, with no index to
+    help (the metadata keys are open): they scan one SEARCH_WINDOW of samples by position, and
+    that one scan finds every match there (the count and the page at once, up to COUNT_CAP + 1
+    of them, sorted)."""
+    s = schema.samples
+    run_id = run["id"]
+    conds: list[Any] = [s.c.run_id == run_id]
+    if sq.status in STATUSES:
+        conds.append(s.c.status == sq.status)
+    if sq.outcome in OUTCOMES:
+        higher = bool(run["higher_is_better"])
+        good = sc.c.value >= CORRECT_AT if higher else sc.c.value <= CORRECT_AT
+        conds.append(good if sq.outcome == "correct" else sa.not_(good))
+    if sq.score_min is not None:
+        conds.append(sc.c.value >= sq.score_min)
+    if sq.score_max is not None:
+        conds.append(sc.c.value <= sq.score_max)
+    if sq.meta_key and sq.meta_value not in (None, ""):
+        conds.append(s.c.metadata[sq.meta_key].as_string() == sq.meta_value)
+    lo = max(sq.window, 0) * SEARCH_WINDOW
+    window = (lo, lo + SEARCH_WINDOW)
+    conds += [s.c.idx >= window[0], s.c.idx < window[1]]
+    if sq.q:
+        conds.append(sa.or_(_like(conn, _text(s.c.input), sq.q), _like(conn, rq.c.text, sq.q)))
+    order_col: Any = {
+        "idx": s.c.idx,
+        "score": sc.c.value,
+        "latency": rq.c.latency_s,
+        "tokens": rq.c.output_tokens,
+        "id": s.c.sample_id,
+    }.get(sq.sort, s.c.idx)
+    order = [
+        (order_col.desc() if sq.desc else order_col.asc()).nulls_last(),
+        s.c.idx.desc() if sq.desc else s.c.idx.asc(),
+    ]
+    keys = list(
+        conn.execute(
+            sa.select(s.c.sample_id)
+            .select_from(base)
+            .where(*conds)
+            .order_by(*order)
+            .limit(COUNT_CAP + 1)
+        ).scalars()
+    )
+    return keys, len(keys), window
 
 
 def _max_idx(store: Store, run_id: str) -> int:

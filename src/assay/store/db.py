@@ -198,16 +198,21 @@ def _add_new_columns(conn: Connection) -> None:
 
 
 def _add_new_indexes(conn: Connection) -> None:
-    """create_all makes indexes only with new tables: add those an older store lacks, and
-    drop `schema.RETIRED_INDEXES`. The schema version stays: older assays read the result."""
+    """create_all makes indexes only with new tables: add those an older store lacks, rebuild
+    those whose columns changed since, and drop `schema.RETIRED_INDEXES`. The schema version
+    stays: older assays read the result."""
     inspector = sa.inspect(conn)
     for table in schema.metadata.sorted_tables:
         retired = schema.RETIRED_INDEXES.get(table.name, ())
         if not table.indexes and not retired:
             continue
-        found = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        found = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes(table.name)}
         for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
-            if index.name not in found:
+            columns = found.get(str(index.name))
+            if columns is not None and list(columns) != [c.name for c in index.columns]:
+                conn.execute(sa.text(f"DROP INDEX IF EXISTS {index.name}"))
+                columns = None
+            if columns is None:
                 conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
         for name in retired:
             if name in found:

@@ -77,7 +77,8 @@ samples = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("confidence", sa.Float, comment="probability the model gave its answer, if known"),
-    sa.Index("ix_samples_run_idx", "run_id", "idx"),
+    # sample_id rides along: pages in sample order, and the lookups they drive, read only it
+    sa.Index("ix_samples_run_idx", "run_id", "idx", "sample_id"),
     sa.Index("ix_samples_run_status", "run_id", "status"),
 )
 
@@ -98,7 +99,9 @@ requests = sa.Table(
     sa.Column("cached", sa.Boolean, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
-    sa.Index("ix_requests_run_latency", "run_id", "latency_s"),
+    # the viewer's latency sort reads the first request of each sample in index order, ties by
+    # sample id; output_tokens rides along so the tokens sort scans this index, not the rows
+    sa.Index("ix_requests_run_latency", "run_id", "idx", "latency_s", "sample_id", "output_tokens"),
     sa.ForeignKeyConstraint(["run_id", "sample_id"], ["samples.run_id", "samples.sample_id"]),
 )
 
@@ -109,8 +112,9 @@ scores = sa.Table(
     sa.Column("sample_id", sa.String(200), primary_key=True),
     sa.Column("metric", sa.String(100), primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
-    # the viewer sorts, filters and bins by value within (run, metric); covers (run, metric)
-    sa.Index("ix_scores_run_metric_value", "run_id", "metric", "value"),
+    # the viewer sorts (ties by sample id), filters and bins by value within (run, metric);
+    # covers (run, metric)
+    sa.Index("ix_scores_run_metric_value", "run_id", "metric", "value", "sample_id"),
     sa.ForeignKeyConstraint(["run_id", "sample_id"], ["samples.run_id", "samples.sample_id"]),
 )
 
