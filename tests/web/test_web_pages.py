@@ -267,3 +267,72 @@ def test_json_text_head_reads_truncated_json() -> None:
     assert json_text_head('[{"role": "user", "content": "hi"}]', 50) == "hi"
     assert json_text_head('"' + "x" * 100 + '"', 10) == "x" * 9 + "…"
     assert COUNT_CAP >= 1000
+
+
+def expected_order(store: Store, run: str, sort: str, desc: bool) -> list[str]:
+    """The samples list's order, computed here: by the sort key then sample id, samples
+    without a key last by position (the viewer's documented tie-breaks)."""
+    s, rq = schema.samples, schema.requests
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(s.c.sample_id, s.c.idx, rq.c.latency_s, rq.c.output_tokens)
+            .outerjoin(
+                rq,
+                sa.and_(rq.c.run_id == run, rq.c.sample_id == s.c.sample_id, rq.c.idx == 0),
+            )
+            .where(s.c.run_id == run)
+        ).all()
+    values = scores_of(store, run)
+    key: dict[str, Any] = {
+        "score": {r[0]: values.get(r[0]) for r in rows},
+        "latency": {r[0]: r[2] for r in rows},
+        "tokens": {r[0]: r[3] for r in rows},
+        "id": {r[0]: r[0] for r in rows},
+        "idx": {r[0]: r[1] for r in rows},
+    }[sort]
+    idx = {r[0]: r[1] for r in rows}
+    keyed = sorted((k for k in key if key[k] is not None), key=lambda k: (key[k], k))
+    missing = sorted((k for k in key if key[k] is None), key=lambda k: idx[k])
+    return (keyed[::-1] + missing[::-1]) if desc else keyed + missing
+
+
+def every_page(client: Any, url: str, listed: Any) -> list[str]:
+    got: list[str] = []
+    for page in range(1, 100):
+        html = client.get(f"{url}&per_page=10&page={page}").text
+        got += listed(html)
+        if 'rel="next"' not in html:
+            return got
+    raise AssertionError("the pager never ends")
+
+
+@pytest.mark.parametrize("sort", ["idx", "score", "latency", "tokens", "id"])
+@pytest.mark.parametrize("desc", [False, True])
+def test_every_sort_pages_through_each_sample_once_in_order(
+    client: Any, store: Store, find_run: Any, listed: Any, sort: str, desc: bool
+) -> None:
+    run = find_run("gsm8k", "mock/random?seed=1")
+    got = every_page(client, f"/runs/{run}?sort={sort}&desc={int(desc)}", listed)
+    assert got == expected_order(store, run, sort, desc)
+    assert len(got) == 60
+
+
+@pytest.mark.parametrize("sort", ["idx", "score", "latency"])
+def test_filters_page_through_exactly_their_matches(
+    client: Any, store: Store, find_run: Any, listed: Any, sort: str
+) -> None:
+    run = find_run("gsm8k", "mock/random?seed=1")
+    values = scores_of(store, run)
+    wrong = {k for k, v in values.items() if v < 0.5}
+    order = expected_order(store, run, sort, True)
+    got = every_page(client, f"/runs/{run}?outcome=incorrect&sort={sort}&desc=1", listed)
+    assert got == [k for k in order if k in wrong]
+    s = schema.samples
+    with store.connect() as conn:
+        unparsed = set(
+            conn.execute(
+                sa.select(s.c.sample_id).where(s.c.run_id == run, s.c.status == "unparsed")
+            ).scalars()
+        )
+    got = every_page(client, f"/runs/{run}?status=unparsed&sort={sort}", listed)
+    assert got == [k for k in expected_order(store, run, sort, False) if k in unparsed]
