@@ -147,3 +147,50 @@ async def test_bad_custom_ids_are_refused(openai_stub: OpenAIStub, store: Store)
     with pytest.raises(ValueError, match="custom id"):
         await run_batch(store, model, [("has space", Request(prompt="x"))])
     await model.close()
+
+
+def test_assay_run_batch_end_to_end(
+    cli: Any, data_dir: Path, tmp_path: Path, openai_stub: OpenAIStub
+) -> None:
+    """`assay run --batch`: left running, resumed by the same command, collected, then cached."""
+    openai_stub.answer = lambda prompt: "B"
+    openai_stub.polls_to_finish = 4
+    db = tmp_path / "runs.db"
+    command = [
+        "run",
+        "mmlu:shots=0",
+        "-m",
+        f"openai/gpt-x@{openai_stub.base_url}",
+        "--limit",
+        "6",
+        "--db",
+        db,
+        "--data-dir",
+        data_dir,
+        "--no-progress",
+        "--batch",
+        "--batch-poll",
+        "0.05",
+        "--batch-wait",
+        "0.01",
+    ]
+    first = cli(*command)
+    assert first.code == 0 and "is still running" in first.err
+    runs = Store(f"sqlite:///{db}", readonly=True)
+    with runs.connect() as conn:
+        from assay.store import schema
+
+        assert conn.execute(sa.select(schema.runs.c.status)).scalar_one() == "waiting"
+    runs.close()
+    second = cli(*command[:-2])  # wait as long as it takes this time
+    assert second.code == 0, second.err
+    assert "exact_match" in second.out and "n=6" in second.out
+    assert posts(openai_stub, "/v1/batches") == 1  # resumed, not submitted twice
+    third = cli(*command)
+    assert "resumed 6 done" in third.out
+    assert posts(openai_stub, "/v1/batches") == 1
+
+
+def test_batch_needs_a_provider_with_a_batch_api(cli: Any, data_dir: Path) -> None:
+    result = cli("run", "mmlu", "-m", "mock/oracle", "--batch", "--data-dir", data_dir)
+    assert result.code == 2 and "has no batch API" in result.err

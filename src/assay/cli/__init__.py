@@ -112,6 +112,19 @@ def _parser() -> argparse.ArgumentParser:
     sampling.add_argument("--generation-seed", type=int, help="seed sent with each request")
     sampling.add_argument("--system", help="system prompt for every request")
     sampling.add_argument("--n", type=int, help="completions per prompt (providers with n>1)")
+    batching = run.add_argument_group(
+        "batch APIs", "send each run as one provider batch (openai/, anthropic/): cheaper, slower"
+    )
+    batching.add_argument("--batch", action="store_true", help="use the provider's batch API")
+    batching.add_argument(
+        "--batch-wait",
+        type=float,
+        help="seconds to wait for a batch before leaving it running (default: until done); "
+        "the same command later collects it",
+    )
+    batching.add_argument(
+        "--batch-poll", type=float, default=60.0, help="seconds between status checks (60)"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     store_args(run)
 

@@ -15,8 +15,9 @@ from assay.errors import UserError
 from assay.execution.executor import Executor
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
-from assay.execution.runner import Runner, RunResult
+from assay.execution.runner import BatchOptions, Runner, RunResult
 from assay.models.base import Model
+from assay.models.batch import BatchPending, batch_api
 from assay.models.registry import create_model
 from assay.store.db import Store, resolve_url
 
@@ -72,9 +73,12 @@ async def _run_all(
         n=args.n,
         system=args.system,
     )
+    batch = BatchOptions(args.batch_poll, args.batch_wait) if args.batch else None
     results: list[RunResult] = []
     try:
         for model in models:
+            if batch is not None:
+                batch_api(model)  # says which providers have one, before any work
             await model.check()
         for model in models:
             executor = Executor(model, concurrency=args.concurrency, policy=policy)
@@ -91,8 +95,18 @@ async def _run_all(
                     suite=args.suite,
                     progress=progress,
                     overrides=overrides,
+                    batch=batch,
                 )
-                results.append(await runner.run())
+                try:
+                    results.append(await runner.run())
+                except BatchPending as pending:
+                    status = pending.status
+                    console.print(
+                        f"[bold]{task.name}[/] · {model.label}: batch {status.batch_id} is still "
+                        f"running ({status.succeeded + status.failed}/{status.total} done); run "
+                        "the same command again to collect it",
+                        soft_wrap=True,
+                    )
     finally:
         for model in models:
             await model.close()

@@ -26,6 +26,7 @@ from assay.hashing import content_hash
 from assay.metrics.calibration import calibration_run_metrics
 from assay.metrics.registry import get_metric
 from assay.models.base import Model
+from assay.models.batch import BatchPending, run_batch
 from assay.provenance import collect
 from assay.requests import Request, Response
 from assay.samples import Sample
@@ -52,6 +53,14 @@ class _NoProgress:
 
     def finish(self) -> None:
         pass
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """Use the provider's batch API: cheaper, slower; `max_wait` None waits until it is done."""
+
+    poll_interval: float = 60.0
+    max_wait: float | None = None
 
 
 @dataclass
@@ -119,6 +128,7 @@ class Runner:
         suite: str = "default",
         progress: Progress | None = None,
         overrides: Overrides | None = None,
+        batch: BatchOptions | None = None,
     ) -> None:
         self.store = store
         self.task = task
@@ -130,6 +140,7 @@ class Runner:
         self.suite = suite
         self.progress = progress or _NoProgress()
         self.chat = model.capabilities.chat
+        self.batch = batch
         self.overrides = overrides if overrides and overrides.to_spec() else None
         self.spec = run_spec(task, model, limit=limit, seed=seed, chat=self.chat)
         if self.overrides is not None:
@@ -159,12 +170,16 @@ class Runner:
         status = "interrupted"
         try:
             items = self._items(selection, done, loaded.fewshot)
-            async for item, responses in self._dispatch(items):
+            answered = self._dispatch(items) if self.batch is None else self._batched(items)
+            async for item, responses in answered:
                 self._record(item, responses, buffer)
                 executed += 1
                 if buffer.due():
                     self._flush(buffer)
             status = "finished"
+        except BatchPending:
+            status = "waiting"  # the provider is still working; the same command resumes it
+            raise
         finally:
             self._flush(buffer)
             self.progress.finish()
@@ -336,6 +351,35 @@ class Runner:
         finally:
             for task in pending:
                 task.cancel()
+
+    async def _batched(self, items: Iterator[_Item]) -> Any:
+        """Send every uncached request as one provider batch; yield samples once it is done."""
+        assert self.batch is not None
+        pending = list(items)
+        cache = self.executor.cache
+        todo = {
+            k: r
+            for item in pending
+            for r, k in zip(item.requests, item.keys, strict=True)
+            if k not in cache
+        }
+        answers: dict[str, Response] = {}
+        if todo:
+            answers = await run_batch(
+                self.store,
+                self.model,
+                sorted(todo.items()),
+                poll_interval=self.batch.poll_interval,
+                max_wait=self.batch.max_wait,
+            )
+        for item in pending:
+            yield (
+                item,
+                [
+                    Response.from_payload(cache[k], cached=True) if k in cache else answers[k]
+                    for k in item.keys
+                ],
+            )
 
     def _record(self, item: _Item, responses: list[Response], buffer: _Buffer) -> None:
         sample = item.sample
