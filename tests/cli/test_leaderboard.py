@@ -94,3 +94,11 @@ def test_listings_are_one_line_each(cli: Any) -> None:
     models = cli("models").out.splitlines()
     for provider in ("mock", "openai-compatible", "llamacpp"):
         assert sum(line.startswith(provider + " ") for line in models) == 1
+
+
+def test_listing_counts_samples_per_split_with_a_data_dir(cli: Any, data_dir: Path) -> None:
+    lines = {
+        line.split()[0]: line for line in cli("benchmarks", "--data-dir", data_dir).out.splitlines()
+    }
+    assert "samples test=14042 " in lines["mmlu"]  # MMLU's 57 test files, as SOURCE.md counts
+    assert "samples test=1319 " in lines["gsm8k"]

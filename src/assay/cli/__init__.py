@@ -218,7 +218,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     store_args(serve)
 
-    sub.add_parser("benchmarks", help="list available benchmarks")
+    listing = sub.add_parser("benchmarks", help="list available benchmarks")
+    listing.add_argument(
+        "--data-dir", help="count each benchmark's samples per split in this local mirror"
+    )
     sub.add_parser("models", help="list model providers")
     return parser
 

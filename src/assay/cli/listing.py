@@ -11,24 +11,7 @@ from rich.console import Console
 def main(args: argparse.Namespace) -> int:
     console = Console(highlight=False, soft_wrap=True)
     if args.command == "benchmarks":
-        from assay.benchmarks.registry import all_benchmarks
-
-        for name, info in all_benchmarks().items():
-            task = info.build()
-            params = ", ".join(
-                f"{k}={p.default}"
-                for k, p in info.params.items()
-                if p.default is not inspect.Parameter.empty
-            )
-            groups = ",".join(task.groups) or "-"
-            console.print(
-                f"[bold]{name:<10}[/] {task.main_metric:<20} [dim]groups[/] {groups:<18} "
-                f"[dim]params[/] {params or '-'}  {task.description}"
-            )
-        console.print(
-            "[dim]Your own: a .yaml benchmark file or path/to/module.py:name (see README).[/]"
-        )
-        return 0
+        return _benchmarks(console, args)
     from assay.models.registry import PROVIDERS
 
     for provider in PROVIDERS.values():
@@ -38,4 +21,43 @@ def main(args: argparse.Namespace) -> int:
             f"[dim]e.g.[/] {provider.example}"
         )
     console.print("[dim]Your own: path/to/module.py:ClassName or an 'assay.models' entry point.[/]")
+    return 0
+
+
+def _benchmarks(console: Console, args: argparse.Namespace) -> int:
+    """One line per benchmark; with a data directory, its splits and sample counts too."""
+    from collections import Counter
+
+    from assay.benchmarks.base import DataContext
+    from assay.benchmarks.loading import resolve_data_dir
+    from assay.benchmarks.registry import all_benchmarks
+    from assay.errors import UserError
+
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+    benchmarks = all_benchmarks()
+    width = max(len(name) for name in benchmarks)
+    for name, info in benchmarks.items():
+        task = info.build()
+        params = ", ".join(
+            f"{k}={p.default}"
+            for k, p in info.params.items()
+            if p.default is not inspect.Parameter.empty
+        )
+        groups = ",".join(task.groups) or "-"
+        counts = ""
+        if data_dir is not None:
+            try:
+                splits = Counter(s.split for s in task.load(DataContext(data_dir)).samples)
+                counts = " ".join(f"{split}={n}" for split, n in sorted(splits.items()))
+            except UserError:
+                counts = "not in the data directory"
+            counts = f"[dim]samples[/] {counts:<22} "
+        console.print(
+            f"[bold]{name:<{width}}[/] {task.main_metric:<20} [dim]groups[/] {groups:<26} "
+            f"{counts}[dim]params[/] {params or '-'}  {task.description}"
+        )
+    hint = "" if data_dir else " Add --data-dir DIR for splits and sample counts."
+    console.print(
+        f"[dim]Your own: a .yaml benchmark file or path/to/module.py:name (see README).{hint}[/]"
+    )
     return 0
