@@ -11,7 +11,8 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from assay.errors import ProviderError
@@ -114,3 +115,26 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
             if piece in text:
                 text = text.replace(piece, "***")
     return text
+
+
+@contextmanager
+def openai_sdk_errors(secrets: Iterable[str | None] = ()) -> Iterator[None]:
+    """Turn the `openai` SDK's exceptions into classified `ProviderError`s (keys redacted)."""
+    import openai
+
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        raise classify_sdk_status(exc, secrets=secrets) from exc
+    except openai.APITimeoutError as exc:  # before APIConnectionError, its parent
+        raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
+    except openai.APIConnectionError as exc:
+        raise ProviderError(
+            f"connection failed: {type(exc.__cause__ or exc).__name__}",
+            kind="connection",
+            retryable=True,
+        ) from exc
+    except (openai.APIResponseValidationError, ValueError) as exc:
+        raise ProviderError(
+            f"malformed response body: {type(exc).__name__}", kind="malformed"
+        ) from exc

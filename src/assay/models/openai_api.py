@@ -22,7 +22,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import classify_sdk_status
+from assay.models.http_errors import openai_sdk_errors
 from assay.models.openai_compatible import _chat_logprobs, _completion_logprobs, _flatten
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
@@ -127,28 +127,13 @@ class OpenAIModel(Model):
         return {"prompt": prompt, **self.options(request)}
 
     async def generate(self, request: Request) -> Response:
-        import openai
 
         started = time.perf_counter()
-        try:
+        with openai_sdk_errors(self._secrets):
             if self.api == "chat":
                 result = await self.client.chat.completions.create(**self.body(request))
             else:
                 result = await self.client.completions.create(**self.body(request))
-        except openai.APIStatusError as exc:
-            raise classify_sdk_status(exc, secrets=self._secrets) from exc
-        except openai.APITimeoutError as exc:
-            raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
-        except openai.APIConnectionError as exc:
-            raise ProviderError(
-                f"connection failed: {type(exc.__cause__ or exc).__name__}",
-                kind="connection",
-                retryable=True,
-            ) from exc
-        except (openai.APIResponseValidationError, ValueError) as exc:
-            raise ProviderError(
-                f"malformed response body: {type(exc).__name__}", kind="malformed"
-            ) from exc
         return self.parse(result.model_dump(mode="json"), time.perf_counter() - started)
 
     def parse(self, raw: dict[str, Any], latency_s: float = 0.0) -> Response:

@@ -25,7 +25,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import classify_sdk_status as classify_status
+from assay.models.http_errors import openai_sdk_errors
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -95,8 +95,6 @@ class OpenAICompatibleModel(Model):
             pass  # some servers do not list models; a real request will tell
 
     async def generate(self, request: Request) -> Response:
-        import openai
-
         options: dict[str, Any] = {
             "model": self.spec.name,
             "max_tokens": request.max_tokens,
@@ -113,7 +111,7 @@ class OpenAICompatibleModel(Model):
         started = time.perf_counter()
         if request.continuation is not None:
             return await self._loglikelihood(request, started)
-        try:
+        with openai_sdk_errors(self._secrets):
             if request.messages is not None and self.api == "chat":
                 if request.logprobs:
                     options["logprobs"] = True
@@ -131,14 +129,6 @@ class OpenAICompatibleModel(Model):
                 result = await self.client.completions.create(prompt=prompt, **options)
                 texts = [c.text for c in result.choices]
                 logprobs = _completion_logprobs(result)
-        except openai.APIStatusError as exc:
-            raise classify_status(exc, secrets=self._secrets) from exc
-        except openai.APITimeoutError as exc:
-            raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
-        except openai.APIConnectionError as exc:
-            raise ProviderError(
-                f"connection failed: {exc}", kind="connection", retryable=True
-            ) from exc
         if not result.choices:
             raise ProviderError("response has no choices", kind="malformed", retryable=False)
         usage = result.usage
@@ -155,11 +145,9 @@ class OpenAICompatibleModel(Model):
 
     async def _loglikelihood(self, request: Request, started: float) -> Response:
         """Score the continuation from echoed prompt log-probabilities (legacy completions)."""
-        import openai
-
         context = request.prompt if request.prompt is not None else _flatten(request)
         text = context + (request.continuation or "")
-        try:
+        with openai_sdk_errors(self._secrets):
             result = await self.client.completions.create(
                 model=self.spec.name,
                 prompt=text,
@@ -168,14 +156,6 @@ class OpenAICompatibleModel(Model):
                 echo=True,
                 logprobs=1,
             )
-        except openai.APIStatusError as exc:
-            raise classify_status(exc, secrets=self._secrets) from exc
-        except openai.APITimeoutError as exc:
-            raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
-        except openai.APIConnectionError as exc:
-            raise ProviderError(
-                f"connection failed: {exc}", kind="connection", retryable=True
-            ) from exc
         lp = result.choices[0].logprobs if result.choices else None
         if lp is None or not lp.tokens or lp.text_offset is None:
             raise ProviderError(
