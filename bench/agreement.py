@@ -17,84 +17,28 @@ log-probabilities are shifted by one token, so it cannot be compared at all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
-import sqlalchemy as sa
 
 from assay.cli import main as assay
-from assay.store import schema
+from assay.models.local_server import llama_server
 from assay.store.db import Store
+from assay.store.queries import option_loglikelihoods
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_server(model_path: Path, alias: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model_path),
-            "--model_alias",
-            alias,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_threads",
-            "1",
-            "--logits_all",
-            "true",
-            "--n_ctx",
-            "2048",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/models", timeout=2):
-                return proc, base
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("llama.cpp server did not start")
-
-
 def choice_scores(db: Path, model: str) -> dict[tuple[str, int], tuple[float, int]]:
     store = Store(f"sqlite:///{db}", readonly=True)
-    r, rq = schema.runs, schema.requests
-    with store.connect() as conn:
-        rows = conn.execute(
-            sa.select(rq.c.sample_id, rq.c.idx, rq.c.response)
-            .join(r, r.c.id == rq.c.run_id)
-            .where(r.c.model == model)
-        ).all()
-    store.close()
-    return {
-        (sid, idx): (resp["loglikelihood"], resp["continuation_tokens"])
-        for sid, idx, resp in rows
-        if resp is not None
-    }
+    try:
+        return option_loglikelihoods(store, model)
+    finally:
+        store.close()
 
 
 def compare(
@@ -137,13 +81,19 @@ def main() -> None:
             "gemma3-270m": ["llamacpp/gemma3-270m", "hf/gemma3-270m"],
         }
         limits = {m: args.limit for family in models.values() for m in family}
-        proc = None
-        if args.server_limit > 0:
-            proc, base = start_server(packaged_path("gemma3-270m"), "gemma3-270m")
-            server = f"openai-compatible/gemma3-270m@{base}?prompt_logprobs=true"
-            models["gemma3-270m"].append(server)
-            limits[server] = args.server_limit
-        try:
+        with contextlib.ExitStack() as stack:
+            if args.server_limit > 0:
+                base = stack.enter_context(
+                    llama_server(
+                        packaged_path("gemma3-270m"),
+                        alias="gemma3-270m",
+                        logits_all=True,
+                        n_ctx=2048,
+                    )
+                )
+                server = f"openai-compatible/gemma3-270m@{base}?prompt_logprobs=true"
+                models["gemma3-270m"].append(server)
+                limits[server] = args.server_limit
             for family in models.values():
                 for model in family:
                     started = time.perf_counter()
@@ -151,9 +101,6 @@ def main() -> None:
                     run += ["--db", str(db), "--data-dir", args.data_dir, "--no-progress"]
                     assert assay(run) == 0, model
                     print(f"# {model}: {time.perf_counter() - started:.0f}s", flush=True)
-        finally:
-            if proc is not None:
-                proc.terminate()
         print(
             f"\n{'pair':<75} {'options':>7} {'<=0.1/tok':>9} {'mean':>6} {'p95':>6} "
             f"{'max':>6} {'same pick':>10}"

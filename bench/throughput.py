@@ -12,37 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from assay.models.local_server import free_port, llama_server, serve
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            with urllib.request.urlopen(f"{base}/models", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("server did not start")
 
 
 def build_task(benchmark: str) -> Any:
@@ -130,10 +109,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         port = free_port()
-        stub = subprocess.Popen([sys.executable, str(REPO / "bench" / "stub_openai.py"), str(port)])
-        base = f"http://127.0.0.1:{port}/v1"
-        try:
-            wait_ready(base, stub)
+        stub_command = [sys.executable, str(REPO / "bench" / "stub_openai.py"), str(port)]
+        with serve(stub_command, port) as base:
             bench = stub_benchmark(folder, args.stub_requests)
             n, c = args.stub_requests, args.stub_concurrency
             bare = asyncio.run(bare_loop(bench, base, "stub", n, c))
@@ -141,33 +118,9 @@ def main() -> None:
                 assay_run(bench, f"openai-compatible/stub@{base}", n, c, folder / "stub.db")
             )
             rows.append(("stub (answers at once)", n, c, bare, mine))
-        finally:
-            stub.terminate()
         from assay.models.llamacpp import packaged_path
 
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(packaged_path("smollm2")),
-                "--model_alias",
-                "smollm2",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_threads",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}/v1"
-        try:
-            wait_ready(base, server)
+        with llama_server(packaged_path("smollm2"), alias="smollm2") as base:
             n, c = args.server_requests, args.server_concurrency
             bench = "mmlu:shots=0"
             asyncio.run(bare_loop(bench, base, "smollm2", 2, c))  # warm the server
@@ -176,8 +129,6 @@ def main() -> None:
                 assay_run(bench, f"openai-compatible/smollm2@{base}", n, c, folder / "server.db")
             )
             rows.append(("llama.cpp server, SmolLM2, mmlu 0-shot", n, c, bare, mine))
-        finally:
-            server.terminate()
     print(
         f"{'target':<42} {'requests':>8} {'conc':>5} {'bare req/s':>11} {'assay req/s':>12} "
         f"{'assay/bare':>10}"

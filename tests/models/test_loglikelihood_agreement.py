@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
-from assay.store import schema
 from assay.store.db import Store
+from assay.store.queries import option_loglikelihoods
 
 pytestmark = pytest.mark.slow
 
@@ -27,15 +26,10 @@ SAMPLES = 30
 
 def option_scores(db: Path, model: str) -> dict[tuple[str, int], tuple[float, int]]:
     store = Store(f"sqlite:///{db}", readonly=True)
-    r, rq = schema.runs, schema.requests
-    with store.connect() as conn:
-        rows = conn.execute(
-            sa.select(rq.c.sample_id, rq.c.idx, rq.c.response)
-            .join(r, r.c.id == rq.c.run_id)
-            .where(r.c.model == model)
-        ).all()
-    store.close()
-    return {(s, i): (resp["loglikelihood"], resp["continuation_tokens"]) for s, i, resp in rows}
+    try:
+        return option_loglikelihoods(store, model)
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("family", ["smollm2", "gemma3-270m"])

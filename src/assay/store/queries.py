@@ -60,3 +60,19 @@ def run_provenance(store: Store, run_id: str) -> dict[str, Any] | None:
     out.setdefault("benchmark_version", row["benchmark_version"])
     out["dataset_hash"] = row["dataset_hash"]
     return out
+
+
+def option_loglikelihoods(store: Store, model: str) -> dict[tuple[str, int], tuple[float, int]]:
+    """(sample id, option) -> (log-likelihood, tokens) from a model's log-likelihood requests."""
+    r, rq = schema.runs, schema.requests
+    query = (
+        sa.select(rq.c.sample_id, rq.c.idx, rq.c.response)
+        .join(r, r.c.id == rq.c.run_id)
+        .where(r.c.model == model, rq.c.response.is_not(None))
+    )
+    with store.connect() as conn:
+        return {
+            (sample_id, idx): (response["loglikelihood"], response["continuation_tokens"])
+            for sample_id, idx, response in conn.execute(query)
+            if response.get("loglikelihood") is not None
+        }
