@@ -13,6 +13,7 @@ from assay.errors import UserError
 BUILTIN_MODULES = (
     "assay.benchmarks.mmlu",
     "assay.benchmarks.gsm8k",
+    "assay.benchmarks.math_competition",
     "assay.benchmarks.hellaswag",
     "assay.benchmarks.openbookqa",
     "assay.benchmarks.commonsenseqa",

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from assay.metrics.code import PASS_AT
 from assay.metrics.ifeval import IFEVAL_METRICS
+from assay.metrics.math_equivalence import math_equiv
 from assay.metrics.rouge import rouge_1, rouge_2, rouge_l
 from assay.metrics.translation import chrf, sentence_bleu
 
@@ -19,6 +20,7 @@ CATALOG: dict[str, Callable[[str | None, Sequence[str]], float]] = {
     "rouge_l": rouge_l,
     "bleu": sentence_bleu,
     "chrf": chrf,
+    "math_equiv": math_equiv,
     **PASS_AT,
     **IFEVAL_METRICS,
 }
