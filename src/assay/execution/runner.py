@@ -147,8 +147,12 @@ class Runner:
             self.spec["overrides"] = self.overrides.to_spec()
         self.run_id = content_hash(self.spec, 20)
         self.metrics = {name: get_metric(name) for name in task.metrics}
-        # calibration reports nothing unless the format gave confidences (log-likelihood formats)
-        self.run_metrics = (*task.run_metrics, calibration_run_metrics)
+        # only log-likelihood formats give confidences; reading every sample row for nothing
+        # would cost a large run time and memory
+        gives_confidence = task.prompt.kind == "multiple_choice_logprob"
+        self.run_metrics = (
+            (*task.run_metrics, calibration_run_metrics) if gives_confidence else task.run_metrics
+        )
         if task.prompt.kind == "multiple_choice_logprob" and not model.capabilities.prompt_logprobs:
             raise UserError(
                 f"{model.label} cannot score log-likelihoods, which {task.name} asks for: use a "
