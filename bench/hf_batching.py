@@ -1,8 +1,8 @@
 """transformers on CPU: length-sorted batches against one request at a time.
 
-The same MMLU 0-shot chat requests (letters, up to 8 new tokens) and the same log-likelihood
-requests through `hf/smollm2?batch_size=B` for B = 1 and 8, timed end to end through the
-executor (model load excluded).
+The same MMLU 0-shot chat requests (letters, up to 8 new tokens), GSM8K 0-shot requests with 64
+new tokens, and the same log-likelihood requests through `hf/smollm2?batch_size=B` for B = 1
+and 8, timed end to end through the executor (model load excluded).
 
     python bench/hf_batching.py [--requests 48] [--threads 1]
 """
@@ -52,8 +52,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=48)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    long_answers = requests_for("gsm8k:shots=0", args.requests // 3)
+    for request in long_answers:
+        request.max_tokens = 64  # type: ignore[attr-defined]
     cases = {
         "generate (chat, 8 tokens)": requests_for("mmlu:shots=0", args.requests),
+        "generate (chat, 64 tokens)": long_answers,
         "log-likelihood (4 options)": requests_for(
             "mmlu:shots=0,format=multiple_choice_logprob", args.requests // 4
         ),
