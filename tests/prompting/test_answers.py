@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from assay.prompting.answers import read_choice, read_final_number
+from assay.prompting.answers import read_choice, read_final_number, read_yes_no
 
 CHOICES = ["Paris", "Berlin", "Rome", "Madrid"]
 
@@ -49,3 +49,20 @@ def test_read_choice(text: str, expected: int | None) -> None:
 )
 def test_read_final_number(text: str, expected: str | None) -> None:
     assert read_final_number(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yes", "Yes"),
+        ("no.", "No"),
+        ("No, the passage says otherwise", "No"),
+        ("**Yes**", "Yes"),
+        ("Nope", None),  # not the word itself
+        ("Not really", None),
+        ("I think yes", None),  # does not open with the answer: unparsed, never guessed
+        ("", None),
+    ],
+)
+def test_read_yes_no(text: str, expected: str | None) -> None:
+    assert read_yes_no(text) == expected

@@ -106,10 +106,10 @@ def _yes_no_task(
             output_prefix="\nAnswer:",
             max_tokens=5,
             stop=("\n",),
-            extract="first_line",
+            extract="yes_no",
         ),
         metrics=["quasi_exact_match"],
-        version="1",
+        version="2",
     )
 
 

@@ -67,3 +67,12 @@ def normalize_number(text: str) -> str | None:
     if value.is_integer():
         return str(int(value))
     return repr(value)
+
+
+_YES_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+
+
+def read_yes_no(text: str) -> str | None:
+    """ "Yes" or "No" when the answer opens with that word ("No, because ..."), else None."""
+    match = _YES_NO.match(text.strip())
+    return None if match is None else match.group(1).capitalize()

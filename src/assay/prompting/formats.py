@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.metrics.math_equivalence import extract_answer
-from assay.prompting.answers import letters, read_choice, read_final_number
+from assay.prompting.answers import letters, read_choice, read_final_number, read_yes_no
 from assay.requests import Oracle, Request, Response
 from assay.samples import Message, Sample
 
@@ -21,6 +21,7 @@ EXTRACTORS: dict[str, Callable[[str], str | None]] = {
     "text": lambda text: text.strip(),
     "first_line": lambda text: (text.strip().splitlines() or [""])[0].strip(),
     "final_number": read_final_number,
+    "yes_no": read_yes_no,
     "boxed": extract_answer,  # MATH: the last \boxed{...}, else "the answer is X"
 }
 
