@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +41,17 @@ def render(board: Leaderboard, fmt: str, view: str = "benchmarks") -> str:
         for r in shown.rows:
             table.add_row(*map(str, r))
         buffer = io.StringIO()
-        width = max(100, 30 * len(shown.headers))
-        Console(file=buffer, width=width, highlight=False).print(table)
+        Console(file=buffer, width=table_width(len(shown.headers)), highlight=False).print(table)
         return buffer.getvalue()
     raise UserError(f"unknown format {fmt!r}: use one of {', '.join(TEXT_FORMATS)}, parquet")
+
+
+def table_width(columns: int) -> int:
+    """The terminal's width on a terminal (cells wrap); wide enough for one line per row when
+    the output goes to a file or a pipe."""
+    if sys.stdout.isatty():
+        return max(60, shutil.get_terminal_size().columns)
+    return max(100, 30 * columns)
 
 
 def to_csv(data: TableData) -> str:
