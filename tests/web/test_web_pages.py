@@ -336,3 +336,36 @@ def test_filters_page_through_exactly_their_matches(
         )
     got = every_page(client, f"/runs/{run}?status=unparsed&sort={sort}", listed)
     assert got == [k for k in expected_order(store, run, sort, False) if k in unparsed]
+
+
+def test_a_lone_model_gets_a_note_instead_of_empty_win_rate_charts(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    from starlette.testclient import TestClient
+
+    from assay.cli import main
+    from assay.web.app import create_app
+
+    db = tmp_path / "alone.db"
+    code = main(
+        [
+            "run",
+            "gsm8k",
+            "-m",
+            "mock/oracle",
+            "--limit",
+            "5",
+            "--db",
+            str(db),
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    store = Store(f"sqlite:///{db}", readonly=True)
+    with TestClient(create_app(store)) as lone:
+        html = lone.get("/").text
+    store.close()
+    assert "add a second model to this suite" in html
+    assert 'class="charts"' not in html
