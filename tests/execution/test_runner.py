@@ -255,11 +255,31 @@ def test_sampling_overrides_reach_requests_and_the_run_spec(
     cli: Any, data_dir: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "o.db"
-    base = ["run", "gsm8k", "-m", "mock/oracle", "--limit", "3", "--db", db, "--data-dir",
-            data_dir, "--no-progress"]
+    base = [
+        "run",
+        "gsm8k",
+        "-m",
+        "mock/oracle",
+        "--limit",
+        "3",
+        "--db",
+        db,
+        "--data-dir",
+        data_dir,
+        "--no-progress",
+    ]
     assert cli(*base).code == 0
-    changed = cli(*base, "--temperature", "0.7", "--max-tokens", "64", "--system", "Be brief.",
-                  "--generation-seed", "5")
+    changed = cli(
+        *base,
+        "--temperature",
+        "0.7",
+        "--max-tokens",
+        "64",
+        "--system",
+        "Be brief.",
+        "--generation-seed",
+        "5",
+    )
     assert changed.code == 0
     r, rq = schema.runs, schema.requests
     specs = [row[0] for row in rows(db, sa.select(r.c.spec))]
