@@ -369,3 +369,34 @@ def test_a_lone_model_gets_a_note_instead_of_empty_win_rate_charts(
     store.close()
     assert "add a second model to this suite" in html
     assert 'class="charts"' not in html
+
+
+def test_serve_upgrades_a_store_an_older_assay_wrote(tmp_path: Path, data_dir: Path) -> None:
+    from assay.cli import main
+    from assay.cli.serve import upgrade
+
+    db = tmp_path / "old.db"
+    assert (
+        main(
+            [
+                "run",
+                "gsm8k",
+                "-m",
+                "mock/oracle",
+                "--limit",
+                "3",
+                "--db",
+                str(db),
+                "--data-dir",
+                str(data_dir),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    with sqlite3.connect(db) as conn:  # as a store from before samples.confidence existed
+        conn.execute("ALTER TABLE samples DROP COLUMN confidence")
+    upgrade(f"sqlite:///{db}")
+    with sqlite3.connect(db) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(samples)")}
+    assert "confidence" in columns

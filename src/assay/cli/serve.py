@@ -18,7 +18,9 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(
             f"the viewer needs the web extra ({exc.name} is missing): pip install 'assay[web]'"
         ) from exc
-    store = Store(resolve_url(args.db), readonly=True)
+    url = resolve_url(args.db)
+    store = Store(url, readonly=True)  # says so clearly when there is no database there
+    upgrade(url)
     app = create_app(store)
     host = "[" + args.host + "]" if ":" in args.host else args.host
     print(
@@ -30,3 +32,12 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
     return 0
+
+
+def upgrade(url: str) -> None:
+    """Add the columns and indexes a newer assay expects to a store an older one wrote, when we
+    may write to it; the viewer itself only ever reads."""
+    try:
+        Store(url).close()
+    except UserError as exc:
+        print(f"assay: note: serving the store as it is ({exc})", file=sys.stderr)
