@@ -67,3 +67,32 @@ def test_backends_agree(cli: Any, data_dir: Path, tmp_path: Path, family: str) -
             options, key=lambda i: b[(sample, i)][0]
         )
     assert same >= 0.9 * SAMPLES
+
+
+async def test_shared_prompt_scoring_matches_scoring_each_option_whole(data_dir: Path) -> None:
+    """transformers on CPU computes a question's prompt once for all its options."""
+    pytest.importorskip("transformers")
+    import asyncio
+
+    from assay.benchmarks.base import DataContext
+    from assay.benchmarks.registry import resolve_task
+    from assay.benchmarks.selection import Selection
+    from assay.models.registry import create_model
+
+    task = resolve_task(BENCHMARK)
+    loaded = task.load(DataContext(data_dir))
+    requests = [
+        request
+        for _, sample in Selection(loaded.samples, 6, 0, where=BENCHMARK)
+        for request in task.prompt.build(sample, [], False)
+    ]
+    scores = {}
+    for share in ("true", "false"):
+        model = create_model(f"hf/smollm2?share_prefix={share}")
+        responses = await asyncio.gather(*(model.generate(r) for r in requests))
+        assert model.share_prefix is (share == "true")  # it did not fall back
+        scores[share] = [(r.loglikelihood, r.continuation_tokens) for r in responses]
+        await model.close()
+    for (shared, n_shared), (whole, n_whole) in zip(scores["true"], scores["false"], strict=True):
+        assert n_shared == n_whole
+        assert abs(shared - whole) < 1e-3

@@ -37,7 +37,7 @@ class _Pending:
 class TransformersModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        check_settings(spec, {"gguf_file", "dtype", "device", "batch_size", "chat"})
+        check_settings(spec, {"gguf_file", "dtype", "device", "batch_size", "chat", "share_prefix"})
         try:
             import torch  # noqa: F401
             import transformers  # noqa: F401
@@ -51,6 +51,9 @@ class TransformersModel(Model):
         self.device = setting(spec, "device", "cpu")
         self.batch_size = setting(spec, "batch_size", 8)
         self.threads = setting(spec, "threads", 1)
+        # Options of one question share their prompt: on a CPU, computing it once and scoring
+        # each option from its cache saves most of the work; a GPU does better batching widely.
+        self.share_prefix = setting(spec, "share_prefix", self.device == "cpu")
         if self.batch_size < 1:
             raise UserError("hf: batch_size must be at least 1")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf")
@@ -175,6 +178,83 @@ class TransformersModel(Model):
         return responses
 
     def _score_batch(self, batch: list[_Pending]) -> list[Response]:
+        if any(item.context_len in (0, len(item.ids)) for item in batch):
+            raise ProviderError(
+                "nothing to score: empty prompt or continuation", kind="bad_request"
+            )
+        groups: dict[tuple[int, ...], list[_Pending]] = {}
+        for item in batch:
+            groups.setdefault(tuple(item.ids[: item.context_len]), []).append(item)
+        if self.share_prefix and len(groups) < len(batch):
+            try:
+                scored: dict[int, Response] = {}
+                for context, items in groups.items():
+                    scored.update(
+                        zip(map(id, items), self._score_shared(context, items), strict=True)
+                    )
+                return [scored[id(item)] for item in batch]
+            except (TypeError, AttributeError, NotImplementedError, RuntimeError):
+                self.share_prefix = False  # a cache this model cannot repeat: score plainly
+        return self._score_plain(batch)
+
+    def _score_shared(self, context: tuple[int, ...], items: list[_Pending]) -> list[Response]:
+        """One forward pass over the shared prompt, then every option from its cache."""
+        import torch
+
+        device = self._model.device
+        with torch.no_grad():
+            first = self._model(
+                input_ids=torch.tensor([context], device=device),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            first_logprobs = torch.log_softmax(first.logits[0, -1].double(), dim=-1).cpu()
+            tails = [item.ids[len(context) :] for item in items]
+            longest = max(len(t) for t in tails)
+            later: Any = None
+            if longest > 1:
+                # transformers 5 names the key-value cache `cache`, 4.x `past_key_values`
+                name = "cache" if hasattr(first, "cache") else "past_key_values"
+                cache = getattr(first, name)
+                cache.batch_repeat_interleave(len(items))
+                pad = self._tokenizer.pad_token_id
+                ids = torch.full((len(items), longest), pad, dtype=torch.long)
+                mask = torch.zeros((len(items), len(context) + longest), dtype=torch.long)
+                mask[:, : len(context)] = 1
+                for row, tail in enumerate(tails):
+                    ids[row, : len(tail)] = torch.tensor(tail)
+                    mask[row, len(context) : len(context) + len(tail)] = 1
+                later = self._model(
+                    input_ids=ids.to(device),
+                    attention_mask=mask.to(device),
+                    use_cache=False,
+                    **{name: cache},
+                ).logits
+        out = []
+        for row, (item, tail) in enumerate(zip(items, tails, strict=True)):
+            values = [float(first_logprobs[tail[0]])]
+            greedy = int(first_logprobs.argmax()) == tail[0]
+            if len(tail) > 1:
+                rows = torch.log_softmax(later[row, : len(tail) - 1].double(), dim=-1).cpu()
+                values += [float(rows[j, t]) for j, t in enumerate(tail[1:])]
+                greedy = greedy and all(int(rows[j].argmax()) == t for j, t in enumerate(tail[1:]))
+            out.append(self._scored(item, values, greedy))
+        return out
+
+    def _scored(self, item: _Pending, values: list[float], greedy: bool) -> Response:
+        return Response(
+            loglikelihood=sum(values),
+            continuation_tokens=len(values),
+            logprobs=[
+                {"token": token, "logprob": value}
+                for token, value in zip(item.ids[item.context_len :], values, strict=True)
+            ],
+            input_tokens=len(item.ids),
+            output_tokens=0,
+            raw={"greedy": greedy, "context_tokens": item.context_len},
+        )
+
+    def _score_plain(self, batch: list[_Pending]) -> list[Response]:
         import torch
 
         width = max(len(p.ids) for p in batch)
@@ -196,27 +276,12 @@ class TransformersModel(Model):
             ).logits
         out = []
         for row, item in enumerate(batch):
-            positions = range(item.context_len, len(item.ids))
             rows = logits[row, item.context_len - 1 - lo : len(item.ids) - 1 - lo].double()
             logprobs = torch.log_softmax(rows, dim=-1).cpu()
             targets = item.ids[item.context_len :]
             values = [float(logprobs[j, t]) for j, t in enumerate(targets)]
             greedy = all(int(logprobs[j].argmax()) == t for j, t in enumerate(targets))
-            if not values:
-                raise ProviderError("nothing to score", kind="bad_request")
-            out.append(
-                Response(
-                    loglikelihood=sum(values),
-                    continuation_tokens=len(values),
-                    logprobs=[
-                        {"token": item.ids[i], "logprob": v}
-                        for i, v in zip(positions, values, strict=True)
-                    ],
-                    input_tokens=len(item.ids),
-                    output_tokens=0,
-                    raw={"greedy": greedy, "context_tokens": item.context_len},
-                )
-            )
+            out.append(self._scored(item, values, greedy))
         return out
 
     def _generate_batch(self, batch: list[_Pending]) -> list[Response]:
