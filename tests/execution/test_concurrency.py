@@ -4,6 +4,8 @@ import asyncio
 import itertools
 import time
 
+import pytest
+
 from assay.errors import ProviderError
 from assay.execution.concurrency import AdaptiveLimit
 from assay.execution.executor import Executor
@@ -110,3 +112,27 @@ async def test_cancelled_waiter_gives_its_slot_back() -> None:
     await limit.release(succeeded=True)
     await asyncio.wait_for(limit.acquire(), 1.0)  # the slot is free again
     assert limit.in_flight == 1
+
+
+def test_remote_providers_adapt_their_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every network provider starts moderate and may grow: none is pinned unless asked."""
+    from assay.models.registry import create_model
+
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.setenv(name, "test-key")
+    specs = ["openai/gpt-x", "openai-compatible/m@http://127.0.0.1:9/v1"]
+    for module, spec in (
+        ("anthropic", "anthropic/claude-x"),
+        ("google.genai", "google/gemini-x"),
+        ("ollama", "ollama/llama3"),
+    ):
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        specs.append(spec)
+    for spec in specs:
+        caps = create_model(spec).capabilities
+        assert caps.max_concurrency is not None and caps.max_concurrency > caps.concurrency, spec
+        pinned = Executor(create_model(spec), concurrency=3)
+        assert not pinned.limit.adaptive and pinned.limit.current == 3

@@ -49,6 +49,7 @@ class AnthropicModel(Model):
             completion=False,
             logprobs=False,
             concurrency=setting(spec, "concurrency", 16),
+            max_concurrency=setting(spec, "max_concurrency", 128),
         )
         self._client: Any = None
 

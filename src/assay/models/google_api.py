@@ -61,6 +61,7 @@ class GoogleModel(Model):
             completion=False,
             logprobs=True,
             concurrency=setting(spec, "concurrency", 16),
+            max_concurrency=setting(spec, "max_concurrency", 128),
         )
         self._client: Any = None
 

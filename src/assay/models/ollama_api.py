@@ -52,6 +52,7 @@ class OllamaModel(Model):
             logprobs=True,
             max_context=self.num_ctx or None,
             concurrency=setting(spec, "concurrency", 4),
+            max_concurrency=setting(spec, "max_concurrency", 16),
         )
         self._client: Any = None
 

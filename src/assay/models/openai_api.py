@@ -51,6 +51,7 @@ class OpenAIModel(Model):
             completion=self.api == "completions",
             logprobs=not self.reasoning,
             concurrency=setting(spec, "concurrency", 32),
+            max_concurrency=setting(spec, "max_concurrency", 256),
         )
         self._client: Any = None
 
