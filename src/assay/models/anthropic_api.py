@@ -24,7 +24,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import classify_sdk_status
+from assay.models.http_errors import sdk_errors
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -125,24 +125,10 @@ class AnthropicModel(Model):
     async def _call(self, request: Request) -> dict[str, Any]:
         import anthropic
 
-        try:
+        with sdk_errors(anthropic, self._secrets):
             params = self.body(request)
             sampling = {k: params.pop(k) for k in ("temperature", "top_p") if k in params}
             message = await self.client.messages.create(**params, extra_body=sampling or None)
-        except anthropic.APIStatusError as exc:
-            raise classify_sdk_status(exc, secrets=self._secrets) from exc
-        except anthropic.APITimeoutError as exc:
-            raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
-        except anthropic.APIConnectionError as exc:
-            raise ProviderError(
-                f"connection failed: {type(exc.__cause__ or exc).__name__}",
-                kind="connection",
-                retryable=True,
-            ) from exc
-        except (anthropic.APIResponseValidationError, ValueError) as exc:
-            raise ProviderError(
-                f"malformed response body: {type(exc).__name__}", kind="malformed"
-            ) from exc
         raw: dict[str, Any] = message.model_dump(mode="json")
         return raw
 

@@ -118,23 +118,24 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 @contextmanager
-def openai_sdk_errors(secrets: Iterable[str | None] = ()) -> Iterator[None]:
-    """Turn the `openai` SDK's exceptions into classified `ProviderError`s (keys redacted)."""
-    import openai
+def sdk_errors(sdk: Any, secrets: Iterable[str | None] = ()) -> Iterator[None]:
+    """Turn an SDK's exceptions into classified `ProviderError`s (keys redacted).
 
+    `sdk` is the `openai` or `anthropic` module: both SDKs name their errors alike.
+    """
     try:
         yield
-    except openai.APIStatusError as exc:
+    except sdk.APIStatusError as exc:
         raise classify_sdk_status(exc, secrets=secrets) from exc
-    except openai.APITimeoutError as exc:  # before APIConnectionError, its parent
+    except sdk.APITimeoutError as exc:  # before APIConnectionError, its parent
         raise ProviderError("request timed out", kind="timeout", retryable=True) from exc
-    except openai.APIConnectionError as exc:
+    except sdk.APIConnectionError as exc:
         raise ProviderError(
             f"connection failed: {type(exc.__cause__ or exc).__name__}",
             kind="connection",
             retryable=True,
         ) from exc
-    except (openai.APIResponseValidationError, ValueError) as exc:
+    except (sdk.APIResponseValidationError, ValueError) as exc:
         raise ProviderError(
             f"malformed response body: {type(exc).__name__}", kind="malformed"
         ) from exc

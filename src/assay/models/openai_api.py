@@ -22,7 +22,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import openai_sdk_errors
+from assay.models.http_errors import sdk_errors
 from assay.models.openai_compatible import _chat_logprobs, _completion_logprobs, _flatten
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
@@ -128,9 +128,10 @@ class OpenAIModel(Model):
         return {"prompt": prompt, **self.options(request)}
 
     async def generate(self, request: Request) -> Response:
+        import openai
 
         started = time.perf_counter()
-        with openai_sdk_errors(self._secrets):
+        with sdk_errors(openai, self._secrets):
             if self.api == "chat":
                 result = await self.client.chat.completions.create(**self.body(request))
             else:

@@ -25,7 +25,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import openai_sdk_errors
+from assay.models.http_errors import sdk_errors
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -111,7 +111,9 @@ class OpenAICompatibleModel(Model):
         started = time.perf_counter()
         if request.continuation is not None:
             return await self._loglikelihood(request, started)
-        with openai_sdk_errors(self._secrets):
+        import openai
+
+        with sdk_errors(openai, self._secrets):
             if request.messages is not None and self.api == "chat":
                 if request.logprobs:
                     options["logprobs"] = True
@@ -147,7 +149,9 @@ class OpenAICompatibleModel(Model):
         """Score the continuation from echoed prompt log-probabilities (legacy completions)."""
         context = request.prompt if request.prompt is not None else _flatten(request)
         text = context + (request.continuation or "")
-        with openai_sdk_errors(self._secrets):
+        import openai
+
+        with sdk_errors(openai, self._secrets):
             result = await self.client.completions.create(
                 model=self.spec.name,
                 prompt=text,
