@@ -134,8 +134,11 @@ QA = [
 SURD = [{"question": "What is the square root of 8?", "answer": r"2\sqrt{2}"}]
 
 
-def board(cwd: Path, suite: str, block: Iterable[str] = ()) -> dict[str, float]:
-    result = assay(cwd, "leaderboard", "--suite", suite, "--format", "json", block=block)
+def board(
+    cwd: Path, suite: str, block: Iterable[str] = (), db: str = "assay.db"
+) -> dict[str, float]:
+    args = ("leaderboard", "--suite", suite, "--format", "json", "--db", db)
+    result = assay(cwd, *args, block=block)
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["rows"]
     return {f"{r['model']}|{b}": c["mean"] for r in rows for b, c in r["cells"].items()}
@@ -202,8 +205,9 @@ def test_math_alone_uses_sympy_and_core_alone_falls_back(tmp_path: Path) -> None
     ran(assay(tmp_path, "run", bench, "-m", model, "--suite", "sym", block=outside("math")))
     assert board(tmp_path, "sym") == {f"{model}|surd": 1.0}
     # Without the extra the metric still runs: only exact rationals compare as numbers.
-    ran(assay(tmp_path, "run", bench, "-m", model, "--suite", "plain", block=outside()))
-    assert board(tmp_path, "plain") == {f"{model}|surd": 0.0}
+    plain = ("run", bench, "-m", model, "--suite", "plain", "--db", "plain.db")
+    ran(assay(tmp_path, *plain, block=outside()))
+    assert board(tmp_path, "plain", db="plain.db") == {f"{model}|surd": 0.0}
 
 
 def test_export_alone_writes_parquet(tmp_path: Path) -> None:
