@@ -13,6 +13,7 @@ from assay.benchmarks.loading import resolve_data_dir
 from assay.benchmarks.registry import resolve_task
 from assay.errors import UserError
 from assay.execution.executor import Executor
+from assay.execution.identity import Fingerprints
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
@@ -74,6 +75,7 @@ async def _run_all(
         system=args.system,
     )
     batch = BatchOptions(args.batch_poll, args.batch_wait) if args.batch else None
+    fingerprints = Fingerprints()  # each benchmark's samples are hashed once, for every model
     results: list[RunResult] = []
     try:
         for model in models:
@@ -96,6 +98,7 @@ async def _run_all(
                     progress=progress,
                     overrides=overrides,
                     batch=batch,
+                    fingerprints=fingerprints,
                 )
                 try:
                     results.append(await runner.run())

@@ -20,6 +20,7 @@ from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.selection import Selection
 from assay.errors import UserError
 from assay.execution.executor import Executor
+from assay.execution.identity import Fingerprints, run_spec
 from assay.execution.overrides import Overrides
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
@@ -97,23 +98,6 @@ class _Buffer:
         )
 
 
-def run_spec(
-    task: Task, model: Model, *, limit: int | None, seed: int, chat: bool
-) -> dict[str, Any]:
-    """Everything that determines a run's results; its hash is the run id."""
-    return {
-        "benchmark": task.name,
-        "benchmark_version": task.version,
-        "params": task.params,
-        "model": model.identity(),
-        "prompt": task.prompt.config(),
-        "chat": chat,
-        "metrics": task.metrics,
-        "limit": limit,
-        "seed": seed,
-    }
-
-
 class Runner:
     def __init__(
         self,
@@ -129,6 +113,7 @@ class Runner:
         progress: Progress | None = None,
         overrides: Overrides | None = None,
         batch: BatchOptions | None = None,
+        fingerprints: Fingerprints | None = None,
     ) -> None:
         self.store = store
         self.task = task
@@ -142,7 +127,11 @@ class Runner:
         self.chat = model.capabilities.chat
         self.batch = batch
         self.overrides = overrides if overrides and overrides.to_spec() else None
-        self.spec = run_spec(task, model, limit=limit, seed=seed, chat=self.chat)
+        # the samples are read and hashed before the id exists: changed data is a new run
+        self.data_identity = (fingerprints or Fingerprints()).data(task, data)
+        self.spec = run_spec(
+            task, model, limit=limit, seed=seed, chat=self.chat, data=self.data_identity
+        )
         if self.overrides is not None:
             self.spec["overrides"] = self.overrides.to_spec()
         self.run_id = content_hash(self.spec, 20)
@@ -171,15 +160,24 @@ class Runner:
         self.progress.start(f"{self.task.name} · {self.model.label}", total, len(done))
         buffer = _Buffer()
         executed = 0
+        written: list[str] = []
         status = "interrupted"
         try:
             items = self._items(selection, done, loaded.fewshot)
             answered = self._dispatch(items) if self.batch is None else self._batched(items)
             async for item, responses in answered:
                 self._record(item, responses, buffer)
+                written.append(item.sample.id)
                 executed += 1
                 if buffer.due():
                     self._flush(buffer)
+            self._flush(buffer)
+            if selection.content_hash != self.data_identity.content_hash:
+                self._forget(written)
+                raise UserError(
+                    f"{self.task.name}: its data changed while it ran (it was read twice and "
+                    "differed); this run's new samples were removed: run the command again"
+                )
             status = "finished"
         except BatchPending:
             status = "waiting"  # the provider is still working; the same command resumes it
@@ -188,9 +186,8 @@ class Runner:
             self._flush(buffer)
             self.progress.finish()
             n_selected = len(done) + executed if status == "finished" else None
-            summary = self._finish(
-                status, selection.content_hash, n_selected, time.monotonic() - started
-            )
+            data_hash = selection.content_hash if status == "finished" else None
+            summary = self._finish(status, data_hash, n_selected, time.monotonic() - started)
         return RunResult(
             run_id=self.run_id,
             benchmark=self.task.name,
@@ -227,6 +224,7 @@ class Runner:
                         benchmark=self.task.name,
                         benchmark_name=self.task.name.split(":")[0],
                         benchmark_version=self.task.version,
+                        benchmark_source=self.task.source,
                         model=self.model.label,
                         spec=self.spec,
                         groups=list(self.task.groups),
@@ -248,6 +246,18 @@ class Runner:
                 schema.run_provenance,
                 [{"run_id": self.run_id, "provenance": collect(self.spec), "recorded_at": now()}],
             )
+
+    def _forget(self, sample_ids: Sequence[str]) -> None:
+        """Delete samples written under this run id (from data that no longer matches it)."""
+        with self.store.begin() as conn:
+            for start in range(0, len(sample_ids), 500):
+                part = sample_ids[start : start + 500]
+                for table in (schema.scores, schema.requests, schema.samples):
+                    conn.execute(
+                        table.delete().where(
+                            table.c.run_id == self.run_id, table.c.sample_id.in_(part)
+                        )
+                    )
 
     def _finished_ids(self) -> set[str]:
         t = schema.samples

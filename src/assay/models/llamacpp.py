@@ -13,7 +13,6 @@ chat template).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import ProviderError, UserError
+from assay.hashing import file_fingerprint
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
@@ -89,14 +89,6 @@ def resolve_path(name: str) -> Path:
     return path
 
 
-def file_fingerprint(path: Path) -> str:
-    """Size plus a hash of the first 4 MiB: identifies the weights without reading them all."""
-    h = hashlib.sha256(str(path.stat().st_size).encode())
-    with path.open("rb") as f:
-        h.update(f.read(4 << 20))
-    return h.hexdigest()[:16]
-
-
 class LlamaCppModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
@@ -110,6 +102,8 @@ class LlamaCppModel(Model):
         self._context_logits: tuple[tuple[int, ...], Any] | None = None
         self._add_bos = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
+        # the weights' bytes, not the path: a file replaced at the same path is another model,
+        # for run ids and for every response cache key
         self.fingerprint = file_fingerprint(self.path)
         self.capabilities = Capabilities(
             chat=self._has_chat_template()
