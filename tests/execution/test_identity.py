@@ -108,6 +108,17 @@ def test_an_edited_answer_and_an_extra_row_make_a_new_run_with_the_right_score(
     table = cli("leaderboard", "--suite", suite, "--db", db).out
     assert "1.000" in table and "†" in table and old["id"] in table
 
+    # the viewer's leaderboard marks the cell too
+    from starlette.testclient import TestClient
+
+    from assay.web.app import create_app
+
+    viewer = Store(f"sqlite:///{db}", readonly=True)
+    with TestClient(create_app(viewer)) as client:
+        page = client.get(f"/?suite={suite}").text
+    viewer.close()
+    assert "†" in page and old["id"] in page and f"/runs/{new['id']}" in page
+
     # the same data again: the newest run is resumed, not a third one
     write_rows(tmp_path / "caps.jsonl", ["Paris", "Paris", "Paris", "Paris"])
     third = run_cli(cli, db, suite, tmp_path / "caps.yaml", model=model)
@@ -391,3 +402,37 @@ def test_an_older_store_without_the_source_column_still_shows_and_upgrades(
     run_cli(cli, db, suite, tmp_path / "b.yaml", model="mock/constant?text=x")
     cell = board(cli, db, suite)["rows"][0]["cells"]["capitals"]
     assert (cell["mean"], cell["n"], len(cell["older_runs"])) == (1.0, 2, 1)
+
+
+@pytest.mark.slow
+def test_a_gguf_file_replaced_at_the_same_path_is_another_model(cli: Any, tmp_path: Path) -> None:
+    """The real llama.cpp backend: weights changed after the first 4 MiB (where a head-only
+    fingerprint would not look) make a new run, and no cached response is reused."""
+    import shutil
+
+    from assay.models.llamacpp import packaged_path
+
+    weights = tmp_path / "model.gguf"
+    shutil.copyfile(packaged_path("smollm2"), weights)
+    write_rows(tmp_path / "rows.jsonl", ["Paris", "Rome"])
+    write_yaml(tmp_path / "b.yaml", "rows.jsonl")
+    db, suite, model = tmp_path / "g.db", "gguf", f"llamacpp/{weights}?threads=1"
+    run_cli(cli, db, suite, tmp_path / "b.yaml", model=model)
+    changed = bytearray(weights.read_bytes())
+    changed[-1] ^= 0xFF  # the last byte of the tensor data
+    (tmp_path / "new.gguf").write_bytes(bytes(changed))
+    os.replace(tmp_path / "new.gguf", weights)
+    again = run_cli(cli, db, suite, tmp_path / "b.yaml", model=model)
+    assert "resumed" not in again.out and "cached" not in again.out
+    old, new = runs(db)
+    assert old["spec"]["model"]["weights"] != new["spec"]["model"]["weights"]
+    store = Store(f"sqlite:///{db}", readonly=True)
+    with store.connect() as conn:
+        rq = schema.requests
+        keys = {
+            run["id"]: set(
+                conn.execute(sa.select(rq.c.cache_key).where(rq.c.run_id == run["id"])).scalars()
+            )
+            for run in (old, new)
+        }
+    assert keys[old["id"]].isdisjoint(keys[new["id"]])
