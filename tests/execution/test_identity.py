@@ -93,6 +93,7 @@ def test_an_edited_answer_and_an_extra_row_make_a_new_run_with_the_right_score(
     again = run_cli(cli, db, suite, tmp_path / "caps.yaml", model=model)
     assert "resumed" not in again.out
     old, new = runs(db)
+    assert f"new run: inputs differ from run {old['id']} (kept)" in again.out
     assert new["id"] != old["id"]
     assert mean(new) == (1.0, 4)
     # the old run is exactly as it was: its score and the hash of the data it ran on
@@ -122,7 +123,7 @@ def test_an_edited_answer_and_an_extra_row_make_a_new_run_with_the_right_score(
     # the same data again: the newest run is resumed, not a third one
     write_rows(tmp_path / "caps.jsonl", ["Paris", "Paris", "Paris", "Paris"])
     third = run_cli(cli, db, suite, tmp_path / "caps.yaml", model=model)
-    assert "resumed 4 done" in third.out and len(runs(db)) == 2
+    assert "resumed 4 done" in third.out and "new run" not in third.out and len(runs(db)) == 2
 
 
 def test_one_yaml_pointed_at_other_files_gets_a_run_per_file(cli: Any, tmp_path: Path) -> None:

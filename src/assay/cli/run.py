@@ -144,6 +144,13 @@ def describe(result: RunResult) -> str:
         flags.append(f"[dim]({kinds})[/]")
     if result.resumed:
         flags.append(f"[dim]resumed {result.resumed} done[/]")
+    if result.supersedes:
+        more = len(result.supersedes) - 1
+        flags.append(
+            f"[dim]new run: inputs differ from run {result.supersedes[0]}"
+            + (f" and {more} more" if more else "")
+            + " (kept)[/]"
+        )
     if summary["cache_hits"]:
         flags.append(f"[dim]{summary['cache_hits']} cached[/]")
     return (

@@ -74,6 +74,8 @@ class RunResult:
     resumed: int
     executed: int
     wall_s: float
+    # runs of this benchmark and model in the suite that this one, on other inputs, supersedes
+    supersedes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -152,7 +154,7 @@ class Runner:
 
     async def run(self) -> RunResult:
         started = time.monotonic()
-        self._begin()
+        supersedes = self._begin()
         done = self._finished_ids()
         loaded = self.task.load(self.data)
         selection = Selection(loaded.samples, self.limit, self.seed, where=self.task.name)
@@ -197,6 +199,7 @@ class Runner:
             resumed=len(done),
             executed=executed,
             wall_s=time.monotonic() - started,
+            supersedes=supersedes,
         )
 
     def _expected_total(self, samples: object) -> int | None:
@@ -206,10 +209,13 @@ class Runner:
         return size if self.limit is None else min(size, self.limit)
 
     # -- store --------------------------------------------------------------------------------
-    def _begin(self) -> None:
+    def _begin(self) -> list[str]:
+        """Create or reopen the run; for a new one, return the ids of the suite's runs of the
+        same benchmark and model that it supersedes (other inputs), newest first."""
         t = schema.runs
         with self.store.begin() as conn:
             exists = conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first()
+            others = [] if exists else self._same_benchmark_and_model(conn)
             values = {
                 "status": "running",
                 "started_at": now(),
@@ -246,6 +252,23 @@ class Runner:
                 schema.run_provenance,
                 [{"run_id": self.run_id, "provenance": collect(self.spec), "recorded_at": now()}],
             )
+        return others
+
+    def _same_benchmark_and_model(self, conn: sa.Connection) -> list[str]:
+        t, sr = schema.runs, schema.suite_runs
+        query = (
+            sa.select(t.c.id)
+            .join(sr, sr.c.run_id == t.c.id)
+            .where(
+                sr.c.suite == self.suite,
+                t.c.benchmark == self.task.name,
+                t.c.model == self.model.label,
+                t.c.id != self.run_id,
+                sa.or_(t.c.benchmark_source == self.task.source, t.c.benchmark_source.is_(None)),
+            )
+            .order_by(t.c.created_at.desc())
+        )
+        return list(conn.execute(query).scalars())
 
     def _forget(self, sample_ids: Sequence[str]) -> None:
         """Delete samples written under this run id (from data that no longer matches it)."""
