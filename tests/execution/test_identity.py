@@ -260,16 +260,30 @@ def test_registering_a_taken_perturbation_name_is_refused() -> None:
 # -- model weights ------------------------------------------------------------------------------
 
 
-def test_weights_fingerprint_follows_the_bytes_not_the_path(tmp_path: Path) -> None:
+def test_weights_fingerprint_follows_the_bytes_not_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assay.hashing
+
+    reads: list[Path] = []
+    real = assay.hashing.file_hash
+
+    def counted(path: Path, length: int = 16) -> str:
+        reads.append(path)
+        return real(path, length)
+
+    monkeypatch.setattr(assay.hashing, "file_hash", counted)
     weights = tmp_path / "model.gguf"
     weights.write_bytes(b"\x01" * 5_000_000)
     before = file_fingerprint(weights)
     assert file_fingerprint(weights) == before
+    assert len(reads) == 1  # read once, then remembered while the file stays as it is
     # another file of the same size, differing only after the first 4 MiB, at the same path
     replacement = tmp_path / "other.gguf"
     replacement.write_bytes(b"\x01" * 4_999_999 + b"\x02")
     os.replace(replacement, weights)
     assert file_fingerprint(weights) != before
+    assert len(reads) == 2
     # the same bytes elsewhere are the same model
     copy = tmp_path / "copy.gguf"
     copy.write_bytes(weights.read_bytes())
