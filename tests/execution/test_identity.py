@@ -185,23 +185,59 @@ def test_an_edited_yaml_prompt_is_a_new_run(cli: Any, tmp_path: Path) -> None:
     assert "resumed 2 done" in third.out
 
 
-def test_a_yaml_benchmark_named_like_a_builtin_sits_beside_it(
+def test_file_benchmarks_named_like_a_builtin_sit_beside_it(
     cli: Any, data_dir: Path, tmp_path: Path
 ) -> None:
     db, suite = tmp_path / "m.db", "knowledge-9"
     write_rows(tmp_path / "rows.jsonl", ["A", "A", "B", "A"])
     write_yaml(tmp_path / "mine.yaml", "rows.jsonl", name="mmlu")
+    (tmp_path / "own.py").write_text(
+        "from assay import Sample, Task, Generate\n"
+        "from assay.benchmarks.base import Loaded\n"
+        "\n"
+        "def task() -> Task:\n"
+        "    rows = [Sample(id=str(i), input=f'q{i}', references=['A' if i < 3 else 'B'],\n"
+        "                   metadata={'level': i})\n"
+        "            for i in range(10)]\n"
+        "    return Task(load=lambda d: Loaded(rows), prompt=Generate(),\n"
+        "                metrics=['exact_match'], name='mmlu')\n"
+    )
     result = cli(
-        "run", "mmlu", tmp_path / "mine.yaml", "-m", "mock/constant?text=A", "--limit", "40",
+        "run", "mmlu", tmp_path / "mine.yaml", f"{tmp_path / 'own.py'}:task",
+        "-m", "mock/constant?text=A", "--limit", "40",
         "--suite", suite, "--db", db, "--data-dir", data_dir, "--no-progress",
     )  # fmt: skip
     assert result.code == 0, result.err
     cells = board(cli, db, suite)["rows"][0]["cells"]
-    assert set(cells) == {"mmlu", "mmlu (mine.yaml)"}
+    assert set(cells) == {"mmlu", "mmlu (mine.yaml)", "mmlu (own.py)"}
     assert (cells["mmlu (mine.yaml)"]["mean"], cells["mmlu (mine.yaml)"]["n"]) == (0.75, 4)
+    assert (cells["mmlu (own.py)"]["mean"], cells["mmlu (own.py)"]["n"]) == (0.3, 10)
     assert cells["mmlu"]["n"] == 40
+    assert not any(c["older_runs"] for c in cells.values())
     only = board(cli, db, suite, "--benchmark", "mmlu")
-    assert len(only["columns"]) == 2
+    assert len(only["columns"]) == 3
+
+
+def test_an_edited_python_benchmark_is_a_new_run(cli: Any, tmp_path: Path) -> None:
+    db, suite, model = tmp_path / "py.db", "code-defined", "mock/constant?text=4"
+    source = (
+        "from assay import Sample, Task, Generate, benchmark\n"
+        "from assay.benchmarks.base import Loaded\n"
+        "\n"
+        "@benchmark('identity-sums')\n"
+        "def sums(n: int = 5) -> Task:\n"
+        "    rows = [Sample(id=str(i), input=f'{i} + 2?', references=[REF]) for i in range(n)]\n"
+        "    return Task(load=lambda d: Loaded(rows), prompt=Generate(), metrics=['exact_match'])\n"
+    )
+    (tmp_path / "sums.py").write_text("REF = '4'\n" + source)
+    run_cli(cli, db, suite, f"{tmp_path / 'sums.py'}:sums", model=model)
+    (tmp_path / "sums.py").write_text("REF = str(2 + 3)\n" + source)
+    run_cli(cli, db, suite, f"{tmp_path / 'sums.py'}:sums", model=model)
+    old, new = runs(db)
+    assert old["spec"]["definition"] != new["spec"]["definition"]
+    assert (mean(old), mean(new)) == ((1.0, 5), (0.0, 5))
+    cell = board(cli, db, suite)["rows"][0]["cells"]["identity-sums"]
+    assert (cell["mean"], cell["older_runs"]) == (0.0, [old["id"]])
 
 
 def test_a_decorated_python_benchmark_cannot_take_a_builtin_name(cli: Any, tmp_path: Path) -> None:
