@@ -23,10 +23,10 @@ def latest_suite_runs(store: Store, suite: str) -> list[dict[str, Any]]:
     A benchmark is keyed by its variant name and, for a file-defined one, the file it came from
     (`runs.benchmark_source`, "" for a registered name): a YAML benchmark named like a built-in
     sits beside it rather than hiding it, and its column is labelled with its file
-    (`mmlu (mine.yaml)`). Within a key the
-    newest run wins; `older_runs` lists the ids of the runs it supersedes (other data, prompt,
-    limit...), newest first, so tables can say an older result exists.
-    Each row's `benchmark` is the column label; `variant` is the run's own benchmark name.
+    (`mmlu (mine.yaml)`). Within a key the newest run wins; `older_runs` lists the ids of the
+    runs it supersedes (other data, prompt, limit...), newest first, so tables can say that an
+    older result exists. Each row's `benchmark` is the column label; `variant` is the run's own
+    benchmark name.
     """
     r, sr = schema.runs, schema.suite_runs
     with store.connect() as conn:
