@@ -94,6 +94,9 @@ def test_an_edited_answer_and_an_extra_row_make_a_new_run_with_the_right_score(
     assert "resumed" not in again.out
     old, new = runs(db)
     assert f"new run: inputs differ from run {old['id']} (kept)" in again.out
+    # the response cache is keyed on the exact request: the three unchanged questions (the
+    # edited one included: only its answer changed) are answered from it, the new row is asked
+    assert "3 cached" in again.out
     assert new["id"] != old["id"]
     assert mean(new) == (1.0, 4)
     # the old run is exactly as it was: its score and the hash of the data it ran on
