@@ -1,13 +1,14 @@
 """A run's identity: the hash of everything its numbers depend on, and nothing else.
 
-The run id hashes the run spec: the benchmark's name, version and parameters; for a
-file-defined benchmark the content hash of its definition (YAML fields, Python source); the
-content hash of every sample the benchmark loaded (so an edited, added or removed row, another
-file or another split is another run); the prompt format, chat or plain text, metrics, sampling
-overrides, `limit` and `seed`; the model's identity (its label, and for local weights a
-fingerprint of the file's bytes); and the judges, once judge metrics exist. No path and no
-display name alone can make two different runs share an id, so a run whose inputs changed is
-never resumed: it is a new run, and the old one stays as it was.
+The run id hashes the run spec: the assay release (its prompt formats, answer readers and
+metrics are code too); the benchmark's name, version and parameters; for a file-defined
+benchmark the content hash of its definition (YAML fields, Python source); the content hash of
+every sample the benchmark loaded (so an edited, added or removed row, another file or another
+split is another run); the prompt format, chat or plain text, metrics, sampling overrides,
+`limit` and `seed`; the model's identity (its label, and for local weights a hash of the file's
+bytes); and the judges, once judge metrics exist. No path and no display name alone can make
+two different runs share an id, so a run whose inputs changed is never resumed: it is a new
+run, and the old one stays as it was.
 
 Hashing a benchmark's samples means loading them once before the run starts. `Fingerprints`
 keeps each hash for one invocation, so a benchmark run against many models is read and hashed
@@ -20,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assay import __version__
 from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.selection import Selection
 from assay.models.base import Model
@@ -78,6 +80,7 @@ def run_spec(
     `judges`: for judge metrics, each judge's model identity and prompt (hash); empty today.
     """
     return {
+        "assay_version": __version__,
         "benchmark": task.name,
         "benchmark_version": task.version,
         "definition": task.definition,
