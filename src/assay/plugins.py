@@ -24,6 +24,8 @@ def load_from_file(path: Path, name: str, *, what: str) -> Any:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except UserError:  # already one line the user can act on (a taken benchmark name)
+        raise
     except Exception as exc:  # the user's code failed: say where, briefly
         raise UserError(f"importing {str(path)!r} failed: {type(exc).__name__}: {exc}") from exc
     if not hasattr(module, name):

@@ -257,7 +257,7 @@ def test_a_decorated_python_benchmark_cannot_take_a_builtin_name(cli: Any, tmp_p
     result = cli("run", f"{tmp_path / 'clash.py'}:mine", "-m", "mock/oracle", "--db", db)
     assert result.code == 2
     (line,) = result.err.strip().splitlines()
-    assert "'gsm8k' is taken" in line
+    assert line.startswith("assay: error: benchmark name 'gsm8k' is taken"), line
     assert "clash.py:mine" in line and "assay.benchmarks.gsm8k" in line
     assert not db.exists() or runs(db) == []
 
