@@ -74,7 +74,7 @@ class RunResult:
     resumed: int
     executed: int
     wall_s: float
-    # runs of this benchmark and model in the suite that this one, on other inputs, supersedes
+    # runs of this benchmark and model in the suite that this new one (other inputs) supersedes
     supersedes: list[str] = field(default_factory=list)
 
 
@@ -150,11 +150,13 @@ class Runner:
                 "backend with prompt log-probabilities (llamacpp, hf, or a server that returns "
                 "them) or the multiple_choice format"
             )
+        self.supersedes = self._superseded()
+        self._written: list[str] = []  # sample ids written by this invocation
         self._errors = 0
 
     async def run(self) -> RunResult:
         started = time.monotonic()
-        supersedes = self._begin()
+        self._begin()
         done = self._finished_ids()
         loaded = self.task.load(self.data)
         selection = Selection(loaded.samples, self.limit, self.seed, where=self.task.name)
@@ -162,24 +164,15 @@ class Runner:
         self.progress.start(f"{self.task.name} · {self.model.label}", total, len(done))
         buffer = _Buffer()
         executed = 0
-        written: list[str] = []
         status = "interrupted"
         try:
             items = self._items(selection, done, loaded.fewshot)
             answered = self._dispatch(items) if self.batch is None else self._batched(items)
             async for item, responses in answered:
                 self._record(item, responses, buffer)
-                written.append(item.sample.id)
                 executed += 1
                 if buffer.due():
                     self._flush(buffer)
-            self._flush(buffer)
-            if selection.content_hash != self.data_identity.content_hash:
-                self._forget(written)
-                raise UserError(
-                    f"{self.task.name}: its data changed while it ran (it was read twice and "
-                    "differed); this run's new samples were removed: run the command again"
-                )
             status = "finished"
         except BatchPending:
             status = "waiting"  # the provider is still working; the same command resumes it
@@ -188,8 +181,9 @@ class Runner:
             self._flush(buffer)
             self.progress.finish()
             n_selected = len(done) + executed if status == "finished" else None
-            data_hash = selection.content_hash if status == "finished" else None
-            summary = self._finish(status, data_hash, n_selected, time.monotonic() - started)
+            summary = self._finish(
+                status, selection.content_hash, n_selected, time.monotonic() - started
+            )
         return RunResult(
             run_id=self.run_id,
             benchmark=self.task.name,
@@ -199,7 +193,7 @@ class Runner:
             resumed=len(done),
             executed=executed,
             wall_s=time.monotonic() - started,
-            supersedes=supersedes,
+            supersedes=self.supersedes,
         )
 
     def _expected_total(self, samples: object) -> int | None:
@@ -209,13 +203,10 @@ class Runner:
         return size if self.limit is None else min(size, self.limit)
 
     # -- store --------------------------------------------------------------------------------
-    def _begin(self) -> list[str]:
-        """Create or reopen the run; for a new one, return the ids of the suite's runs of the
-        same benchmark and model that it supersedes (other inputs), newest first."""
+    def _begin(self) -> None:
         t = schema.runs
         with self.store.begin() as conn:
             exists = conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first()
-            others = [] if exists else self._same_benchmark_and_model(conn)
             values = {
                 "status": "running",
                 "started_at": now(),
@@ -252,9 +243,10 @@ class Runner:
                 schema.run_provenance,
                 [{"run_id": self.run_id, "provenance": collect(self.spec), "recorded_at": now()}],
             )
-        return others
 
-    def _same_benchmark_and_model(self, conn: sa.Connection) -> list[str]:
+    def _superseded(self) -> list[str]:
+        """For a run not stored yet: the suite's runs of the same benchmark and model (other
+        inputs, so other ids), newest first; the new run supersedes them."""
         t, sr = schema.runs, schema.suite_runs
         query = (
             sa.select(t.c.id)
@@ -268,7 +260,10 @@ class Runner:
             )
             .order_by(t.c.created_at.desc())
         )
-        return list(conn.execute(query).scalars())
+        with self.store.connect() as conn:
+            if conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first():
+                return []
+            return list(conn.execute(query).scalars())
 
     def _forget(self, sample_ids: Sequence[str]) -> None:
         """Delete samples written under this run id (from data that no longer matches it)."""
@@ -320,6 +315,12 @@ class Runner:
         self, status: str, data_hash: str | None, n_selected: int | None, wall: float
     ) -> dict[str, Any]:
         t = schema.runs
+        # the samples read now are not the ones hashed into the id: what this invocation wrote
+        # from them is removed, and the run is left as it was
+        changed = data_hash is not None and data_hash != self.data_identity.content_hash
+        if changed:
+            self._forget(self._written)
+            status, data_hash, n_selected = "interrupted", None, None
         with self.store.begin() as conn:
             summary = summarise(conn, self.run_id, self.task.main_metric or "", self.run_metrics)
             values: dict[str, Any] = {
@@ -333,6 +334,11 @@ class Runner:
             if n_selected is not None:
                 values["n_samples"] = n_selected
             conn.execute(t.update().where(t.c.id == self.run_id).values(**values))
+        if changed:
+            raise UserError(
+                f"{self.task.name}: its data changed while it ran (it was read twice and "
+                "differed); this run's new samples were removed: run the command again"
+            )
         return summary
 
     # -- work -----------------------------------------------------------------------------------
@@ -501,6 +507,7 @@ class Runner:
                     "value": value,
                 }
             )
+        self._written.append(sample.id)
         self.progress.advance(1, self._errors)
 
     def _lower_is_better(self, metric: str) -> bool:
