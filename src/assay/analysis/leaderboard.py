@@ -280,12 +280,6 @@ def leaderboard_from_store(
     return board
 
 
-def _names(run: dict[str, Any]) -> set[str]:
-    """What `--benchmark` matches: the column label, the variant and the benchmark's name."""
-    variant = str(run.get("variant") or run["benchmark"])
-    return {run["benchmark"], variant, variant.split(":")[0]}
-
-
 def version_warnings(runs: Sequence[dict[str, Any]]) -> list[str]:
     """One line per benchmark whose rows come from different benchmark versions or data."""
     out: list[str] = []
@@ -405,3 +399,9 @@ def _finite(value: Any) -> float | None:
         return None
     value = float(value)
     return value if value == value else None
+
+
+def _names(run: dict[str, Any]) -> set[str]:
+    """What `--benchmark` matches: the column label, the variant and the benchmark's name."""
+    variant = str(run.get("variant") or run["benchmark"])
+    return {run["benchmark"], variant, variant.split(":")[0]}

@@ -19,8 +19,7 @@ from assay.errors import UserError
 
 TEXT_FORMATS = ("table", "markdown", "csv", "json", "latex")
 NOTE = (
-    "Cells: mean [95% bootstrap CI] n=scored samples; * = run not finished; † = newest of several "
-    "runs (older ones, on other inputs, are kept); ↓ = lower is better. "
+    "Cells: mean [95% bootstrap CI] n=scored samples; * = run not finished; ↓ = lower is better. "
     "Win rate: HELM's mean win rate [95% bootstrap CI]; rank (95% rank interval)."
 )
 

@@ -13,7 +13,6 @@ from assay.benchmarks.loading import resolve_data_dir
 from assay.benchmarks.registry import resolve_task
 from assay.errors import UserError
 from assay.execution.executor import Executor
-from assay.execution.identity import Fingerprints
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
@@ -65,6 +64,7 @@ async def _run_all(
     console: Console,
 ) -> list[RunResult]:
     from assay.cli.progress import BarProgress
+    from assay.execution.identity import Fingerprints
 
     overrides = Overrides(
         max_tokens=args.max_tokens,

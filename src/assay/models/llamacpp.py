@@ -19,8 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from assay import hashing
 from assay.errors import ProviderError, UserError
-from assay.hashing import file_fingerprint
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
@@ -104,7 +104,7 @@ class LlamaCppModel(Model):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         # the weights' bytes, not the path: a file replaced at the same path is another model,
         # for run ids and for every response cache key
-        self.fingerprint = file_fingerprint(self.path)
+        self.fingerprint = hashing.file_fingerprint(self.path)
         self.capabilities = Capabilities(
             chat=self._has_chat_template()
             if self._chat_setting is None
