@@ -85,6 +85,7 @@ _LATEX_SPECIAL = {
     "^": r"\textasciicircum{}",
     "↓": r"$\downarrow$",
     "·": r"$\cdot$",
+    "†": r"\dag{}",
 }
 
 

@@ -66,6 +66,7 @@ async def _run_all(
     console: Console,
 ) -> list[RunResult]:
     from assay.cli.progress import BarProgress
+    from assay.execution.identity import Fingerprints
 
     overrides = Overrides(
         max_tokens=args.max_tokens,
@@ -76,6 +77,7 @@ async def _run_all(
         system=args.system,
     )
     batch = BatchOptions(args.batch_poll, args.batch_wait) if args.batch else None
+    fingerprints = Fingerprints()  # each benchmark's samples are hashed once, for every model
     results: list[RunResult] = []
     try:
         for model in models:
@@ -98,6 +100,7 @@ async def _run_all(
                     progress=progress,
                     overrides=overrides,
                     batch=batch,
+                    fingerprints=fingerprints,
                 )
                 try:
                     results.append(await runner.run())
@@ -143,6 +146,13 @@ def describe(result: RunResult) -> str:
         flags.append(f"[dim]({kinds})[/]")
     if result.resumed:
         flags.append(f"[dim]resumed {result.resumed} done[/]")
+    if result.supersedes:
+        more = len(result.supersedes) - 1
+        flags.append(
+            f"[dim]new run: inputs differ from run {result.supersedes[0]}"
+            + (f" and {more} more" if more else "")
+            + " (kept)[/]"
+        )
     if summary["cache_hits"]:
         flags.append(f"[dim]{summary['cache_hits']} cached[/]")
     return (
