@@ -102,7 +102,7 @@ def test_unreadable_dataset_file_keeps_stored_results(
 def test_not_a_database(cli: Any, tmp_path: Path) -> None:
     (tmp_path / "junk.db").write_text("this is not sqlite " * 100)
     result = cli("run", "gsm8k", "-m", "mock/oracle", "--db", tmp_path / "junk.db")
-    assert_one_line_error(result, "cannot use database")
+    assert_one_line_error(result, "is not a SQLite database")
 
 
 def test_unreachable_server(cli: Any, data_dir: Path) -> None:

@@ -6,6 +6,7 @@ import argparse
 import inspect
 
 from rich.console import Console
+from rich.markup import escape
 
 
 def main(args: argparse.Namespace) -> int:
@@ -52,9 +53,11 @@ def _benchmarks(console: Console, args: argparse.Namespace) -> int:
             except UserError:
                 counts = "not in the data directory"
             counts = f"[dim]samples[/] {counts:<22} "
+        metric = escape(task.main_metric or "-")
         console.print(
-            f"[bold]{name:<{width}}[/] {task.main_metric:<20} [dim]groups[/] {groups:<26} "
-            f"{counts}[dim]params[/] {params or '-'}  {task.description}"
+            f"[bold]{escape(name):<{width}}[/] {metric:<20} [dim]groups[/] "
+            f"{escape(groups):<26} {counts}[dim]params[/] {escape(params or '-')}  "
+            f"{escape(task.description)}"
         )
     hint = "" if data_dir else " Add --data-dir DIR for splits and sample counts."
     console.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -36,7 +37,9 @@ class BarProgress:
             transient=False,
         )
         self._progress.start()
-        self._task = self._progress.add_task(label, total=total, completed=done, rate="", errors="")
+        self._task = self._progress.add_task(
+            escape(label), total=total, completed=done, rate="", errors=""
+        )
 
     def advance(self, n: int, errors: int) -> None:
         if self._progress is None or self._task is None:

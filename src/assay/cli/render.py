@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from assay.analysis.leaderboard import Leaderboard
@@ -35,11 +36,12 @@ def render(board: Leaderboard, fmt: str, view: str = "benchmarks") -> str:
     if fmt == "latex":
         return to_latex(shown, caption=f"assay leaderboard, suite {board.suite}. {NOTE}")
     if fmt == "table":
-        table = Table(title=f"assay leaderboard · suite {board.suite}", caption=NOTE)
+        # names come from users and stored runs: shown as written, never read as rich markup
+        table = Table(title=f"assay leaderboard · suite {escape(board.suite)}", caption=NOTE)
         for h in shown.headers:
-            table.add_column(h, overflow="fold")
+            table.add_column(escape(h), overflow="fold")
         for r in shown.rows:
-            table.add_row(*map(str, r))
+            table.add_row(*(escape(str(v)) for v in r))
         buffer = io.StringIO()
         Console(file=buffer, width=table_width(len(shown.headers)), highlight=False).print(table)
         return buffer.getvalue()

@@ -7,10 +7,12 @@ import asyncio
 import math
 
 from rich.console import Console
+from rich.markup import escape
 
 from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.loading import resolve_data_dir
 from assay.benchmarks.registry import resolve_task
+from assay.checks import check_distinct, check_range, check_seed
 from assay.errors import UserError
 from assay.execution.executor import Executor
 from assay.execution.overrides import Overrides
@@ -23,12 +25,7 @@ from assay.store.db import Store, resolve_url
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise UserError("--limit must be at least 1")
-    if args.concurrency is not None and args.concurrency < 1:
-        raise UserError("--concurrency must be at least 1")
-    if args.max_attempts < 1:
-        raise UserError("--max-attempts must be at least 1")
+    check_options(args)
     console = Console(stderr=True, highlight=False)
     out = Console(highlight=False, soft_wrap=True)
     data = DataContext(resolve_data_dir(args.data_dir))
@@ -47,11 +44,34 @@ def main(args: argparse.Namespace) -> int:
     for result in results:
         out.print(describe(result))
     out.print(
-        f"\nResults: [bold]{store.location}[/] (suite [bold]{args.suite}[/]). "
-        f"Leaderboard: assay leaderboard --suite {args.suite}"
-        + (f" --db {args.db}" if args.db else "")
+        f"\nResults: [bold]{escape(store.location)}[/] (suite [bold]{escape(args.suite)}[/]). "
+        + escape(
+            f"Leaderboard: assay leaderboard --suite {args.suite}"
+            + (f" --db {args.db}" if args.db else "")
+        )
     )
     return 0
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every numeric option in range before any work: one line naming the option otherwise."""
+    if args.limit is not None and args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UserError("--concurrency must be at least 1")
+    if args.max_attempts < 1:
+        raise UserError("--max-attempts must be at least 1")
+    check_seed("--seed", args.seed)
+    check_seed("--generation-seed", args.generation_seed)
+    check_range("--retry-delay", args.retry_delay, at_least=0)
+    check_range("--timeout", args.timeout, above=0)
+    check_range("--max-tokens", args.max_tokens, at_least=1)
+    check_range("--temperature", args.temperature, at_least=0)
+    check_range("--top-p", args.top_p, above=0, at_most=1)
+    check_range("--n", args.n, at_least=1)
+    check_range("--batch-wait", args.batch_wait, at_least=0)
+    check_range("--batch-poll", args.batch_poll, above=0)
+    check_distinct("--model", args.models)
 
 
 async def _run_all(
@@ -102,7 +122,8 @@ async def _run_all(
                 except BatchPending as pending:
                     status = pending.status
                     console.print(
-                        f"[bold]{task.name}[/] · {model.label}: batch {status.batch_id} is still "
+                        f"[bold]{escape(task.name)}[/] · {escape(model.label)}: batch "
+                        f"{escape(status.batch_id)} is still "
                         f"running ({status.succeeded + status.failed}/{status.total} done); run "
                         "the same command again to collect it",
                         soft_wrap=True,
@@ -117,14 +138,14 @@ def describe(result: RunResult) -> str:
     summary = result.summary
     stats = summary["metrics"].get(result.main_metric)
     if stats is None:
-        score = f"{result.main_metric} [dim]no scored samples[/]"
+        score = f"{escape(result.main_metric)} [dim]no scored samples[/]"
     else:
         ci = (
             ""
             if math.isnan(stats["ci_lo"])
             else f" [dim][{stats['ci_lo']:.3f}, {stats['ci_hi']:.3f}][/]"
         )
-        score = f"{result.main_metric} [bold]{stats['mean']:.3f}[/]{ci} n={stats['n']}"
+        score = f"{escape(result.main_metric)} [bold]{stats['mean']:.3f}[/]{ci} n={stats['n']}"
     worst = summary["metrics"].get(f"{result.main_metric}_worst")
     if worst is not None:
         score += f"  worst [bold]{worst['mean']:.3f}[/]"
@@ -137,14 +158,14 @@ def describe(result: RunResult) -> str:
         f"{summary['n_unparsed']} unparsed",
     ]
     if summary["errors_by_kind"]:
-        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(summary["errors_by_kind"].items()))
+        kinds = escape(", ".join(f"{k}: {v}" for k, v in sorted(summary["errors_by_kind"].items())))
         flags.append(f"[dim]({kinds})[/]")
     if result.resumed:
         flags.append(f"[dim]resumed {result.resumed} done[/]")
     if summary["cache_hits"]:
         flags.append(f"[dim]{summary['cache_hits']} cached[/]")
     return (
-        f"[bold]{result.benchmark}[/] · {result.model}  {score}  "
+        f"[bold]{escape(result.benchmark)}[/] · {escape(result.model)}  {score}  "
         + "  ".join(flags)
         + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]"
     )

@@ -16,8 +16,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from assay.errors import UserError
 from assay.store import schema
+from assay.store.sqlite_file import busy, check_sqlite_path, file_uri
 
 DEFAULT_DB = "assay.db"
+# How long a statement waits for another writer's lock before the store reports itself busy.
+BUSY_TIMEOUT_MS = 10_000
 
 
 def resolve_url(db: str | None) -> str:
@@ -69,6 +72,11 @@ def _one_line(exc: sa.exc.DBAPIError) -> str:
     return " ".join(str(exc.orig).split())
 
 
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (another writer holds it past the busy timeout)."""
+    return "database is locked" in str(getattr(exc, "orig", exc))
+
+
 class Store:
     """A connection pool to the results database, with the schema in place."""
 
@@ -77,19 +85,14 @@ class Store:
         self.url = url
         self.readonly = readonly
         self.is_sqlite = url.startswith("sqlite")
+        self.path: Path | None = None
         if self.is_sqlite:
-            path = url.split("sqlite:///", 1)[-1]
-            if readonly and not Path(path).exists():
-                raise UserError(
-                    f"no results database at {path!r}: run `assay run` first or pass --db"
-                )
-            if path and not readonly:
-                parent = Path(path).parent
-                if not parent.exists():
-                    raise UserError(
-                        f"cannot create the database {path!r}: folder {str(parent)!r}"
-                        " does not exist"
-                    )
+            path = url.split("sqlite:///", 1)[-1] if "sqlite:///" in url else ""
+            if path and path != ":memory:" and not path.startswith("file:"):
+                self.path = Path(path)
+                found = check_sqlite_path(self.path, readonly=readonly)
+                if not found.writable:  # read-only storage: read it in place, touching nothing
+                    url = "sqlite:///" + file_uri(self.path) + "&uri=true"
         try:
             self.engine: Engine = sa.create_engine(
                 url,
@@ -134,7 +137,7 @@ class Store:
         else:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     def _ensure_schema(self) -> None:
@@ -160,12 +163,12 @@ class Store:
         except sa.exc.DatabaseError as exc:
             if not self.is_sqlite:
                 raise UserError(f"cannot use database {self.location}: {_one_line(exc)}") from exc
+            if is_locked(exc):
+                raise busy(self.location) from exc
             raise UserError(
-                f"cannot use database {self.url!r}: {exc.orig}. Is it an assay "
+                f"cannot use database {self.location!r}: {_one_line(exc)}. Is it an assay "
                 "database? Pass another path with --db"
             ) from exc
-        except sa.exc.OperationalError as exc:
-            raise UserError(f"cannot open database {_shown(self.url)!r}: {exc.orig}") from exc
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -182,6 +185,8 @@ class Store:
 
     @property
     def location(self) -> str:
+        if self.path is not None:
+            return str(self.path)
         if self.is_sqlite:
             return self.url.split("sqlite:///", 1)[-1]
         return self.engine.url.render_as_string(hide_password=True)
