@@ -3,7 +3,9 @@ nothing is one line saying which option and what it takes, before any work is do
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 from collections.abc import Iterable
 
 from assay.errors import UserError
@@ -45,6 +47,20 @@ def check_range(
 
 def check_seed(option: str, value: int | None) -> None:
     check_range(option, value, at_least=0, at_most=SEED_MAX)
+
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?")
+
+
+def is_host(host: str) -> bool:
+    """A host name (letters, digits, '-', '_', '.') or an IP address: what a URL may name."""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    return bool(_HOST_NAME.fullmatch(host)) and ".." not in host
 
 
 def check_distinct(what: str, values: Iterable[str]) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import ipaddress
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -13,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from assay.checks import SEED_MAX, check_range
+from assay.checks import SEED_MAX, check_range, is_host
 from assay.errors import UserError
 from assay.models.base import RUNTIME_SETTINGS, Model, ModelSpec
 
@@ -122,10 +120,17 @@ def parse_model_spec(text: str) -> ModelSpec:
     if "@" in rest:
         rest, base_url = rest.split("@", 1)
         check_base_url(original, base_url)
+    for key in settings.keys() & SETTING_BOUNDS.keys():  # whether or not a provider reads it
+        _check_number(f"model {original!r}: setting {key}", settings[key], SETTING_BOUNDS[key])
     return ModelSpec(provider=provider, name=rest, base_url=base_url, settings=settings)
 
 
-_HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?")
+def _check_number(what: str, raw: str, bounds: dict[str, float]) -> None:
+    try:
+        value = int(raw) if raw.strip().lstrip("+-").isdigit() else float(raw)
+    except ValueError:
+        raise UserError(f"{what}={raw!r} must be a number") from None
+    check_range(what, value, **bounds)
 
 
 def check_base_url(model: str, url: str) -> None:
@@ -133,7 +138,10 @@ def check_base_url(model: str, url: str) -> None:
     1..65535. Found here, it is one line before any work, not a failed request per sample."""
     if not url.startswith(("http://", "https://")):
         raise UserError(f"model {model!r}: base URL {url!r} must start with http:// or https://")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. brackets around something that is not an IPv6 address
+        raise UserError(f"model {model!r}: base URL {url!r} is malformed: {exc}") from None
     try:
         port = parts.port
     except ValueError:
@@ -148,14 +156,7 @@ def check_base_url(model: str, url: str) -> None:
         raise UserError(
             f"model {model!r}: base URL {url!r} has no host: write e.g. http://127.0.0.1:8080/v1"
         )
-    if ":" in host or parts.netloc.split("@")[-1].startswith("["):
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise UserError(
-                f"model {model!r}: base URL {url!r}: {host!r} is not an IPv6 address"
-            ) from None
-    elif not _HOST.fullmatch(host) or ".." in host:
+    if not is_host(host):
         raise UserError(
             f"model {model!r}: base URL {url!r}: {host!r} is not a host name or address "
             "(letters, digits, '-', '.'), e.g. 127.0.0.1 or gpu-box"

@@ -14,6 +14,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from assay.checks import is_host
 from assay.errors import UserError
 from assay.store import schema
 from assay.store.sqlite_file import busy, check_sqlite_path, file_uri
@@ -64,8 +65,21 @@ def _shown(url: str) -> str:
     """The URL for messages: never the password."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
+    except (sa.exc.ArgumentError, ValueError):
+        return url.split("@")[-1] if "@" in url else url
+
+
+def _check_server_url(url: str) -> None:
+    """A port in 1..65535 and a well-formed host, said in one line before connecting."""
+    example = "write e.g. postgresql://user@127.0.0.1:5432/assay"
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise UserError(f"--db {_shown(url)!r} is not a database URL ({exc}): {example}") from None
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise UserError(f"--db {_shown(url)!r}: port {parsed.port} is impossible: {example}")
+    if parsed.host and not is_host(parsed.host):
+        raise UserError(f"--db {_shown(url)!r}: {parsed.host!r} is not a host name: {example}")
 
 
 def _one_line(exc: sa.exc.DBAPIError) -> str:
@@ -93,6 +107,8 @@ class Store:
                 found = check_sqlite_path(self.path, readonly=readonly)
                 if not found.writable:  # read-only storage: read it in place, touching nothing
                     url = "sqlite:///" + file_uri(self.path) + "&uri=true"
+        if not self.is_sqlite:
+            _check_server_url(url)
         try:
             self.engine: Engine = sa.create_engine(
                 url,
