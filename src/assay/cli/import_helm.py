@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from assay.interop.helm import find_runs, import_run
 from assay.store.db import Store, resolve_url
@@ -22,7 +22,7 @@ def main(args: argparse.Namespace) -> int:
         suites.add(suite)
         result = import_run(store, run_dir, suite, main_metric=args.main_metric)
         out.print(
-            escape(
+            Text(
                 f"{result.name} -> {result.benchmark} · {result.model}: {result.samples} "
                 f"samples, {result.requests} requests, {result.scores} scores, "
                 f"{result.helm_stats} HELM stats (main metric {result.main_metric}) "
@@ -31,5 +31,5 @@ def main(args: argparse.Namespace) -> int:
         )
     db = f" --db {args.db}" if args.db else ""
     for suite in sorted(suites):
-        out.print(escape(f"Leaderboard: assay leaderboard --suite {suite}{db}"))
+        out.print(Text(f"Leaderboard: assay leaderboard --suite {suite}{db}"))
     return 0

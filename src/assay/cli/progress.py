@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,7 +24,7 @@ class BarProgress:
 
     def start(self, label: str, total: int | None, done: int) -> None:
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),  # users' names
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
@@ -37,9 +36,7 @@ class BarProgress:
             transient=False,
         )
         self._progress.start()
-        self._task = self._progress.add_task(
-            escape(label), total=total, completed=done, rate="", errors=""
-        )
+        self._task = self._progress.add_task(label, total=total, completed=done, rate="", errors="")
 
     def advance(self, n: int, errors: int) -> None:
         if self._progress is None or self._task is None:

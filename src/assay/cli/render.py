@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from assay.analysis.leaderboard import Leaderboard
 from assay.analysis.views import TableData, data_table, display_table
@@ -37,11 +37,11 @@ def render(board: Leaderboard, fmt: str, view: str = "benchmarks") -> str:
         return to_latex(shown, caption=f"assay leaderboard, suite {board.suite}. {NOTE}")
     if fmt == "table":
         # names come from users and stored runs: shown as written, never read as rich markup
-        table = Table(title=f"assay leaderboard · suite {escape(board.suite)}", caption=NOTE)
+        table = Table(title=Text(f"assay leaderboard · suite {board.suite}"), caption=NOTE)
         for h in shown.headers:
-            table.add_column(escape(h), overflow="fold")
+            table.add_column(Text(h), overflow="fold")
         for r in shown.rows:
-            table.add_row(*(escape(str(v)) for v in r))
+            table.add_row(*(Text(str(v)) for v in r))
         buffer = io.StringIO()
         Console(file=buffer, width=table_width(len(shown.headers)), highlight=False).print(table)
         return buffer.getvalue()

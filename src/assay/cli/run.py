@@ -8,6 +8,7 @@ import math
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.loading import resolve_data_dir
@@ -43,11 +44,16 @@ def main(args: argparse.Namespace) -> int:
     results = asyncio.run(_run_all(store, tasks, models, data, args, policy, console))
     for result in results:
         out.print(describe(result))
+    # names are users' text: Text pieces, never read as markup
     out.print(
-        f"\nResults: [bold]{escape(store.location)}[/] (suite [bold]{escape(args.suite)}[/]). "
-        + escape(
-            f"Leaderboard: assay leaderboard --suite {args.suite}"
-            + (f" --db {args.db}" if args.db else "")
+        Text.assemble(
+            "\nResults: ",
+            (store.location, "bold"),
+            " (suite ",
+            (args.suite, "bold"),
+            "). Leaderboard: assay leaderboard --suite "
+            + args.suite
+            + (f" --db {args.db}" if args.db else ""),
         )
     )
     return 0
@@ -122,10 +128,12 @@ async def _run_all(
                 except BatchPending as pending:
                     status = pending.status
                     console.print(
-                        f"[bold]{escape(task.name)}[/] · {escape(model.label)}: batch "
-                        f"{escape(status.batch_id)} is still "
-                        f"running ({status.succeeded + status.failed}/{status.total} done); run "
-                        "the same command again to collect it",
+                        Text.assemble(
+                            (task.name, "bold"),
+                            f" · {model.label}: batch {status.batch_id} is still running "
+                            f"({status.succeeded + status.failed}/{status.total} done); run "
+                            "the same command again to collect it",
+                        ),
                         soft_wrap=True,
                     )
     finally:
@@ -134,18 +142,18 @@ async def _run_all(
     return results
 
 
-def describe(result: RunResult) -> str:
+def describe(result: RunResult) -> Text:
     summary = result.summary
     stats = summary["metrics"].get(result.main_metric)
     if stats is None:
-        score = f"{escape(result.main_metric)} [dim]no scored samples[/]"
+        score = "[dim]no scored samples[/]"
     else:
         ci = (
             ""
             if math.isnan(stats["ci_lo"])
             else f" [dim][{stats['ci_lo']:.3f}, {stats['ci_hi']:.3f}][/]"
         )
-        score = f"{escape(result.main_metric)} [bold]{stats['mean']:.3f}[/]{ci} n={stats['n']}"
+        score = f"[bold]{stats['mean']:.3f}[/]{ci} n={stats['n']}"
     worst = summary["metrics"].get(f"{result.main_metric}_worst")
     if worst is not None:
         score += f"  worst [bold]{worst['mean']:.3f}[/]"
@@ -164,11 +172,13 @@ def describe(result: RunResult) -> str:
         flags.append(f"[dim]resumed {result.resumed} done[/]")
     if summary["cache_hits"]:
         flags.append(f"[dim]{summary['cache_hits']} cached[/]")
-    return (
-        f"[bold]{escape(result.benchmark)}[/] · {escape(result.model)}  {score}  "
-        + "  ".join(flags)
-        + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]"
+    line = Text.assemble((result.benchmark, "bold"), f" · {result.model}  {result.main_metric} ")
+    line.append_text(
+        Text.from_markup(
+            f"{score}  " + "  ".join(flags) + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]"
+        )
     )
+    return line
 
 
 # The run-level numbers worth a glance on one line; the rest are in the summary and the viewer.
