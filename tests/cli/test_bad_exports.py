@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.cli.test_bad_stores import REPO, needs_bwrap
 from tests.cli.test_errors import assert_one_line_error
 
