@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.cli.test_errors import assert_one_line_error
 
 GOOD_ROWS = [{"id": f"r{i}", "q": f"{i} + 1 = ?", "a": str(i + 1)} for i in range(8)]
