@@ -191,7 +191,27 @@ def test_a_bad_row_found_after_samples_were_stored_marks_the_run_failed(
     board = cli("leaderboard", "--format", "json", "--db", db)
     assert board.code == 0, board.err
     assert '"complete": false' in board.out  # shown as not finished
+    _viewer_shows_failed(db, run_id)
     (tmp_path / "d.jsonl").write_text(_jsonl(rows))
     again = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
     assert again.code == 0, again.err
     assert _runs(db) == [(run_id, "big", "finished", 300)]
+
+
+def _viewer_shows_failed(db: Path, run_id: str) -> None:
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from assay.store.db import Store
+    from assay.web.app import create_app
+
+    store = Store(f"sqlite:///{db}", readonly=True)
+    try:
+        with TestClient(create_app(store)) as client:
+            page = client.get(f"/runs/{run_id}")
+            listing = client.get("/runs")
+    finally:
+        store.close()
+    assert page.status_code == 200
+    assert "This run failed" in page.text and "appears twice" in page.text
+    assert "failed" in listing.text and ">running<" not in listing.text

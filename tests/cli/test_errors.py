@@ -40,7 +40,7 @@ def free_port() -> int:
         (["run", "mmlu:subject", "-m", "mock/oracle"], ["is not key=value"]),
         (["run", "mmlu", "-m", "nosuch/model"], ["unknown model provider 'nosuch'"]),
         (["run", "mmlu", "-m", "smollm2"], ["is not provider/name"]),
-        (["run", "mmlu", "-m", "mock/oracle?fail_rate=lots"], ["must be a float"]),
+        (["run", "mmlu", "-m", "mock/oracle?fail_rate=lots"], ["must be a number"]),
         (["run", "mmlu", "-m", "mock/oracle?colour=red"], ["unknown setting(s) colour"]),
         (["run", "mmlu", "-m", "mock/genius"], ["unknown mock model 'genius'"]),
         (["run", "mmlu", "-m", "llamacpp/nowhere.gguf"], ["neither a packaged model"]),
@@ -135,3 +135,57 @@ def test_help_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _failing_command(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    """`assay models` raising `exc`, as a command would deep inside a library."""
+    import assay.cli.listing
+
+    def fail(_args: Any) -> int:
+        raise exc
+
+    monkeypatch.setattr(assay.cli.listing, "main", fail)
+
+
+def _operational(message: str) -> Exception:
+    import sqlite3
+
+    return sa.exc.OperationalError("INSERT ...", {}, sqlite3.OperationalError(message))
+
+
+@pytest.mark.parametrize(
+    ("exc", "fragment"),
+    [
+        (OSError(28, "No space left on device", "/data/x.csv"), "free some disk space"),
+        (PermissionError(13, "Permission denied", "/etc/x"), "check its permissions"),
+        (OSError(30, "Read-only file system", "/mnt/x"), "read-only"),
+        (IsADirectoryError(21, "Is a directory", "/tmp"), "it is a folder"),
+        (OSError(24, "Too many open files"), "ulimit -n"),
+        (_operational("database is locked"), "busy"),
+        (_operational("attempt to write a readonly database"), "read-only"),
+        (_operational("database or disk is full"), "disk is full"),
+        (_operational("disk I/O error"), "disk failed"),
+        (_operational("server closed the connection unexpectedly"), "run the same command again"),
+    ],
+)
+def test_os_and_database_errors_are_one_line(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, exc: Exception, fragment: str
+) -> None:
+    _failing_command(monkeypatch, exc)
+    assert_one_line_error(cli("models"), fragment)
+
+
+def test_a_bug_is_one_line_pointing_at_the_traceback(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _failing_command(monkeypatch, ZeroDivisionError("division by zero"))
+    monkeypatch.delenv("ASSAY_DEBUG", raising=False)
+    result = cli("models")
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.err
+    assert "internal error: ZeroDivisionError: division by zero" in lines[0]
+    assert "ASSAY_DEBUG=1" in lines[0]
+    monkeypatch.setenv("ASSAY_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli("models")
