@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assay.errors import UserError
+from assay.store import schema
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # The table and row every assay store has had since its first schema.
 MARKER_TABLE = "meta"
 MARKER_KEY = "schema_version"
+ASSAY_TABLES = frozenset(schema.metadata.tables) | {"provider_batches"}
 
 
 @dataclass(frozen=True)
@@ -62,19 +64,20 @@ def check_sqlite_path(path: Path, *, readonly: bool) -> SqliteFile:
             "pass another --db"
         ) from exc
     writable = os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
-    if not header:  # an empty file: a new store, when we may write
+    live_log = Path(f"{path}-wal").exists()  # a new store's first pages may be only there
+    if not header and not live_log:  # an empty file: a new store, when we may write
         if readonly:
             raise UserError(f"{shown!r} is empty, with no assay results: run `assay run` first")
         if not writable:
             raise _read_only(path)
         return SqliteFile(path, exists=False, writable=True)
-    if header != SQLITE_HEADER:
+    if header != SQLITE_HEADER and not (live_log and not header):
         raise UserError(
             f"{shown!r} is not a SQLite database (its contents are something else): pass an "
             "assay results database, or a new file name, with --db"
         )
     tables = _tables(path)
-    if MARKER_TABLE not in tables or not _has_marker(path):
+    if not _has_marker(path) and not _being_created(path, tables):
         if tables:
             listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
             raise UserError(
@@ -131,6 +134,19 @@ def _has_marker(path: Path) -> bool:
     except sqlite3.DatabaseError:
         return False
     return row is not None
+
+
+def _being_created(path: Path, tables: set[str]) -> bool:
+    """An assay store another process is creating right now: SQLite commits each CREATE TABLE
+    on its own, so its tables can exist a moment before the marker row does."""
+    if not tables or MARKER_TABLE not in tables or not tables <= ASSAY_TABLES:
+        return False
+    try:
+        with closing(_connect(path)) as conn:
+            columns = {str(r[1]) for r in conn.execute(f"PRAGMA table_info({MARKER_TABLE})")}
+    except sqlite3.DatabaseError:
+        return False
+    return columns == {"key", "value"}
 
 
 def busy(path: Path | str) -> UserError:
