@@ -146,10 +146,19 @@ def test_impossible_server_addresses(
         f"postgresql://user@127.0.0.1:{free_port()}/assay",
     ],
 )
-@pytest.mark.parametrize("command", [["leaderboard"], ["compare", "a", "b"]])
-def test_impossible_database_urls(cli: Any, url: str, command: list[str]) -> None:
+@pytest.mark.parametrize("command", ["run", "leaderboard", "compare", "export", "serve", "import"])
+def test_impossible_database_urls(cli: Any, data_dir: Path, url: str, command: str) -> None:
     pytest.importorskip("psycopg")
-    result = cli(*command, "--db", url)
+    helm = Path(__file__).resolve().parents[1] / "fixtures" / "helm" / "benchmark_output"
+    args = {
+        "run": ["run", "gsm8k", "-m", "mock/oracle", "-n", "2", "--data-dir", data_dir],
+        "leaderboard": ["leaderboard"],
+        "compare": ["compare", "a", "b"],
+        "export": ["export", "--format", "csv"],
+        "serve": ["serve", "--port", free_port()],
+        "import": ["import-helm", helm],
+    }[command]
+    result = cli(*args, "--db", url)
     assert_one_line_error(result, "assay: error: ")
     assert "secret" not in result.err
 
