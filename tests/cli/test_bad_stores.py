@@ -73,7 +73,13 @@ def _assay_store(path: Path) -> Path:
     return path
 
 
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)  # opening it to read would wait for a writer forever
+    return path
+
+
 BAD_STORES: dict[str, Callable[[Path], Path]] = {
+    "fifo": _fifo,
     "text file": _text,
     "binary file": _binary,
     "sqlite header then garbage": _sqlite_header_then_garbage,
@@ -102,6 +108,8 @@ def _fingerprint(path: Path) -> dict[str, str]:
     """Every file's content; a -shm file is SQLite's shared-memory index, which readers update."""
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     files = [p for p in files if not p.name.endswith("-shm")]
+    if files == [path] and not path.is_file():  # a pipe: never read it
+        return {str(path): oct(path.stat().st_mode)}
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 

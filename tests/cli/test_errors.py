@@ -63,10 +63,23 @@ def test_user_mistakes_get_one_line(cli: Any, args: list[str], fragments: list[s
     assert_one_line_error(cli(*args), *fragments)
 
 
-def test_missing_data_file_in_mirror(cli: Any, tmp_path: Path) -> None:
-    (tmp_path / "mirror" / "gsm8k").mkdir(parents=True)
-    result = cli("run", "gsm8k", "-m", "mock/oracle", "--data-dir", tmp_path / "mirror")
-    assert_one_line_error(result, "gsm8k: data file", "test.jsonl", "is missing")
+@pytest.mark.parametrize("benchmark", ["gsm8k", "mmlu", "hellaswag", "boolq"])
+def test_missing_data_file_in_mirror_leaves_no_run(
+    cli: Any, tmp_path: Path, data_dir: Path, benchmark: str
+) -> None:
+    db = tmp_path / "kept.db"
+    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "3", "--data-dir", data_dir]
+    assert cli(*args, "--no-progress", "--db", db).code == 0
+    (tmp_path / "mirror" / benchmark).mkdir(parents=True)
+    result = cli(
+        "run", benchmark, "-m", "mock/oracle", "--data-dir", tmp_path / "mirror", "--db", db
+    )
+    assert_one_line_error(result, f"{benchmark}: data file", "is missing")
+    store = Store(f"sqlite:///{db}", readonly=True)
+    with store.connect() as conn:
+        runs = conn.execute(sa.select(schema.runs.c.benchmark, schema.runs.c.status)).all()
+    store.close()
+    assert [tuple(r) for r in runs] == [("gsm8k", "finished")]
 
 
 def test_unreadable_dataset_file_keeps_stored_results(
