@@ -223,7 +223,23 @@ def _sample(spec: BenchmarkFile, row: dict[str, Any], number: int, where: str) -
                 f"{where}: row {number + 1} has no field {field!r} (it has: "
                 f"{', '.join(list(row)[:10])}); fix fields in the benchmark file"
             )
-        return row[field]
+        value = row[field]
+        if value is None or (isinstance(value, list) and any(v is None for v in value)):
+            # str(None) would become the text "None", scored as if it were the data
+            raise UserError(
+                f"{where}: row {number + 1}: field {field!r} is null; fill it in or drop the row"
+            )
+        return value
+
+    def text(field: str) -> str:
+        value = get(field)
+        if isinstance(value, (dict, list)):
+            kind = "a list" if isinstance(value, list) else "an object"
+            raise UserError(
+                f"{where}: row {number + 1}: field {field!r} is {kind}, not text; point "
+                "fields at a text field"
+            )
+        return str(value)
 
     choices: list[str] | None = None
     if f.choices is not None:
@@ -244,8 +260,8 @@ def _sample(spec: BenchmarkFile, row: dict[str, Any], number: int, where: str) -
     else:
         references = [str(t) for t in target] if isinstance(target, list) else [str(target)]
     return Sample(
-        id=str(get(f.id)) if f.id else str(number),
-        input=str(get(f.input)),
+        id=text(f.id) if f.id else str(number),
+        input=text(f.input),
         references=references,
         choices=choices,
         correct=correct,

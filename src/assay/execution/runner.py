@@ -156,15 +156,18 @@ class Runner:
 
     async def run(self) -> RunResult:
         started = time.monotonic()
-        self._begin()
-        done = self._finished_ids()
+        # a missing file or column found while loading: before the run exists, so none is left
         loaded = self.task.load(self.data)
         selection = Selection(loaded.samples, self.limit, self.seed, where=self.task.name)
         total = self._expected_total(loaded.samples)
+        created = self._begin()
+        done = self._finished_ids()
         self.progress.start(f"{self.task.name} · {self.model.label}", total, len(done))
         buffer = _Buffer()
         executed = 0
         status = "interrupted"
+        failure: str | None = None
+        summary: dict[str, Any] = {}
         try:
             items = self._items(selection, done, loaded.fewshot)
             answered = self._dispatch(items) if self.batch is None else self._batched(items)
@@ -177,13 +180,23 @@ class Runner:
         except BatchPending:
             status = "waiting"  # the provider is still working; the same command resumes it
             raise
+        except UserError as exc:  # bad data found only as it streams (a bad row, a repeated id)
+            status, failure = "failed", str(exc)
+            raise
         finally:
             self._flush(buffer)
             self.progress.finish()
-            n_selected = len(done) + executed if status == "finished" else None
-            summary = self._finish(
-                status, selection.content_hash, n_selected, time.monotonic() - started
-            )
+            if failure is not None and created and not done and not executed:
+                self._discard()  # nothing of it was stored: leave no run behind
+            else:
+                n_selected = len(done) + executed if status == "finished" else None
+                summary = self._finish(
+                    status,
+                    selection.content_hash,
+                    n_selected,
+                    time.monotonic() - started,
+                    failure,
+                )
         return RunResult(
             run_id=self.run_id,
             benchmark=self.task.name,
@@ -203,7 +216,8 @@ class Runner:
         return size if self.limit is None else min(size, self.limit)
 
     # -- store --------------------------------------------------------------------------------
-    def _begin(self) -> None:
+    def _begin(self) -> bool:
+        """Mark the run running (creating it if new); True when it is new."""
         t = schema.runs
         with self.store.begin() as conn:
             exists = conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first()
@@ -243,6 +257,14 @@ class Runner:
                 schema.run_provenance,
                 [{"run_id": self.run_id, "provenance": collect(self.spec), "recorded_at": now()}],
             )
+        return exists is None
+
+    def _discard(self) -> None:
+        """Remove a run created by this invocation that failed before storing any sample."""
+        with self.store.begin() as conn:
+            for table in (schema.suite_runs, schema.run_provenance):
+                conn.execute(table.delete().where(table.c.run_id == self.run_id))
+            conn.execute(schema.runs.delete().where(schema.runs.c.id == self.run_id))
 
     def _superseded(self) -> list[str]:
         """For a run not stored yet: the suite's runs of the same benchmark and model (other
@@ -312,7 +334,12 @@ class Runner:
         buffer.last_flush = time.monotonic()
 
     def _finish(
-        self, status: str, data_hash: str | None, n_selected: int | None, wall: float
+        self,
+        status: str,
+        data_hash: str | None,
+        n_selected: int | None,
+        wall: float,
+        failure: str | None = None,
     ) -> dict[str, Any]:
         t = schema.runs
         # the samples read now are not the ones hashed into the id: what this invocation wrote
@@ -323,6 +350,8 @@ class Runner:
             status, data_hash, n_selected = "interrupted", None, None
         with self.store.begin() as conn:
             summary = summarise(conn, self.run_id, self.task.main_metric or "", self.run_metrics)
+            if failure is not None:
+                summary["failure"] = failure
             values: dict[str, Any] = {
                 "status": status,
                 "summary": summary,
