@@ -100,6 +100,16 @@ class _Buffer:
         )
 
 
+def _prompt_order(item: _Item) -> tuple[str, int]:
+    """A sample's first prompt as text (chat turns joined in order), then its position."""
+    first = item.requests[0]
+    if first.messages is not None:
+        text = "\x00".join(f"{m.get('role')}\x01{m.get('content')}" for m in first.messages)
+    else:
+        text = first.prompt or ""
+    return text, item.position
+
+
 class Runner:
     def __init__(
         self,
@@ -372,8 +382,25 @@ class Runner:
 
     # -- work -----------------------------------------------------------------------------------
     def _items(self, selection: Selection, done: set[str], fewshot: Any) -> Iterator[_Item]:
-        shots_wanted = self.task.prompt.shots
+        items = self._built(selection, done, fewshot)
+        if self.model.capabilities.prefix_cache and self.batch is None:
+            # A backend that reuses the previous prompt's KV cache answers fastest when prompts
+            # sharing a prefix (instructions, few-shot examples) come one after another; sorted
+            # prompts put every shared prefix next to itself.
+            items = iter(sorted(items, key=_prompt_order))
         chunk: list[_Item] = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                self._prefetch([k for item in chunk for k in item.keys])
+                yield from chunk
+                chunk = []
+        if chunk:
+            self._prefetch([k for item in chunk for k in item.keys])
+            yield from chunk
+
+    def _built(self, selection: Selection, done: set[str], fewshot: Any) -> Iterator[_Item]:
+        shots_wanted = self.task.prompt.shots
         for position, sample in selection:
             if sample.id in done:
                 continue
@@ -383,14 +410,7 @@ class Runner:
                 for request in requests:
                     self.overrides.apply(request)
             keys = [self.executor.key(r) for r in requests]
-            chunk.append(_Item(position, sample, requests, keys))
-            if len(chunk) >= CHUNK:
-                self._prefetch([k for item in chunk for k in item.keys])
-                yield from chunk
-                chunk = []
-        if chunk:
-            self._prefetch([k for item in chunk for k in item.keys])
-            yield from chunk
+            yield _Item(position, sample, requests, keys)
 
     async def _dispatch(self, items: Iterator[_Item]) -> Any:
         window = max(2 * self.executor.concurrency, 16)

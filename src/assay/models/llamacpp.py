@@ -93,6 +93,7 @@ class LlamaCppModel(Model):
             prompt_logprobs=True,
             max_context=self.n_ctx,
             concurrency=1,
+            prefix_cache=True,
         )
 
     def _has_chat_template(self) -> bool:
