@@ -3,10 +3,11 @@
 Each program runs in a fresh bubblewrap sandbox (`assay.sandbox.bwrap`): its own unprivileged
 user, read-only system folders, a private size-capped /tmp as the only writable place, and its
 own PID, network, IPC and UTS namespaces. Inside, `_entry.py` sets hard resource limits (CPU,
-address space, file size, open files, processes), then runs the program read from stdin and
-writes one result line to a file descriptor of its own. The parent waits on a pidfd up to the
-wall-clock limit, then kills bwrap's process group; bwrap's init dies with it, and the kernel
-kills whatever the program left in its PID namespace.
+address space, file size, open files, processes), becomes the namespace's init and runs the
+program, read from stdin, in its child; the child writes one result line to a descriptor of
+its own. The parent waits on a pidfd up to the wall-clock limit; past it, it kills the
+sandbox's init (the kernel then kills everything in the namespace) and bwrap's process group.
+When `run_python` returns, nothing the program started is left.
 
 stdout, stderr and the result go to files the parent opened in a private folder of its own,
 capped by the file-size limit. Whatever the program does, the result is one `Outcome`.
@@ -39,12 +40,15 @@ RESULT_LIMIT = 8192
 
 @dataclass(frozen=True)
 class Limits:
-    timeout_s: float = 10.0
-    cpu_s: int = 10
-    memory_bytes: int = 1 << 30
-    file_bytes: int = 16 << 20
+    """What one program may use. Memory, CPU and file size are per process, so the whole
+    sandbox holds at most `processes` x `memory_bytes` of memory, plus `disk_bytes`."""
+
+    timeout_s: float = 10.0  # wall clock, the whole sandbox
+    cpu_s: int = 10  # per process: SIGXCPU, then SIGKILL a second later
+    memory_bytes: int = 1 << 30  # address space per process
+    file_bytes: int = 16 << 20  # largest file written, stdout and stderr included
     open_files: int = 64
-    processes: int = 64
+    processes: int = 8  # processes and threads, the sandbox's init and the program included
     disk_bytes: int = 64 << 20  # the private /tmp (memory-backed): all files together
 
     def entry_args(self, result_fd: int) -> list[str]:
@@ -139,60 +143,51 @@ def run_python(program: str, limits: Limits | None = None) -> Outcome:
     sandboxed = bwrap.mode() == "bwrap"
     python = bwrap.interpreter()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="assay-sandbox-") as io:
-        names = ("program", "stdout", "stderr", "result", "status")
-        files = {n: open(os.path.join(io, n), "w+b") for n in names}  # noqa: SIM115
-        try:
-            files["program"].write(program.encode("utf-8", "surrogatepass"))
-            files["program"].seek(0)
-            result_fd, status_fd = files["result"].fileno(), files["status"].fileno()
-            args = limits.entry_args(result_fd)
-            if sandboxed:
-                command = bwrap.command(
-                    args, status_fd=status_fd, disk_bytes=limits.disk_bytes, python=python
-                )
-                proc = _spawn(
-                    command,
-                    io,
-                    None,
-                    files,
-                    pass_fds=(result_fd, status_fd),
-                    **bwrap.spawn_options(),
-                )
-            else:
-                work = os.path.join(io, "work")
-                os.mkdir(work)
-                env = {"PATH": bwrap.SANDBOX_PATH, "LANG": "C.UTF-8", "HOME": work}
-                env |= {"TMPDIR": work, "PYTHONHASHSEED": "0"}
-                proc = _spawn([python.executable, *args], work, env, files, pass_fds=(result_fd,))
-            timed_out = True
-            try:
-                timed_out = not _exits_within(proc.pid, limits.timeout_s)
-            finally:
-                if timed_out and sandboxed:
-                    _kill_sandbox(proc, files["status"])
-                elif timed_out:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            if sandboxed and _child_pid(files["status"]) is None:
-                raise bwrap.SandboxUnavailable(
-                    f"bubblewrap could not create the sandbox ({_first_line(files['stderr'])}): "
-                    "it needs unprivileged user namespaces (sysctl user.max_user_namespaces > 0"
-                    ", kernel.unprivileged_userns_clone=1); or set ASSAY_SANDBOX=none to run "
-                    "generated code without isolation (unsafe: only in a disposable container)"
-                )
-            return classify(
-                read_result(_tail(files["result"], RESULT_LIMIT)),
-                returncode=None if timed_out else proc.returncode,
-                timed_out=timed_out,
-                stdout=_tail(files["stdout"]),
-                stderr=_tail(files["stderr"]),
-                wall_s=time.monotonic() - started,
+    with tempfile.TemporaryDirectory(prefix="assay-sandbox-") as io, contextlib.ExitStack() as up:
+        source = Path(io, "program")
+        source.write_bytes(program.encode("utf-8", "surrogatepass"))
+        files: dict[str, IO[bytes]] = {"program": up.enter_context(source.open("rb"))}
+        for name in ("stdout", "stderr", "result", "status"):
+            files[name] = up.enter_context(open(os.path.join(io, name), "w+b"))
+        result_fd, status_fd = files["result"].fileno(), files["status"].fileno()
+        args = limits.entry_args(result_fd)
+        if sandboxed:
+            command = bwrap.command(
+                args, status_fd=status_fd, disk_bytes=limits.disk_bytes, python=python
             )
+            options = {"pass_fds": (result_fd, status_fd), **bwrap.spawn_options()}
+            proc = _spawn(command, io, None, files, **options)
+        else:
+            work = os.path.join(io, "work")
+            os.mkdir(work)
+            env = {"PATH": bwrap.SANDBOX_PATH, "LANG": "C.UTF-8", "HOME": work}
+            env |= {"TMPDIR": work, "PYTHONHASHSEED": "0"}
+            proc = _spawn([python.executable, *args], work, env, files, pass_fds=(result_fd,))
+        timed_out = True
+        try:
+            timed_out = not _exits_within(proc.pid, limits.timeout_s)
         finally:
-            for f in files.values():
-                f.close()
+            if timed_out and sandboxed:
+                _kill_sandbox(proc, files["status"])
+            elif timed_out:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if sandboxed and not timed_out and _child_pid(files["status"]) is None:
+            raise bwrap.SandboxUnavailable(
+                f"bubblewrap could not create the sandbox ({_first_line(files['stderr'])}): "
+                "it needs unprivileged user namespaces (sysctl user.max_user_namespaces > 0, "
+                "kernel.unprivileged_userns_clone=1); or set ASSAY_SANDBOX=none to run "
+                "generated code without isolation (unsafe: only in a disposable container)"
+            )
+        return classify(
+            read_result(_tail(files["result"], RESULT_LIMIT)),
+            returncode=None if timed_out else proc.returncode,
+            timed_out=timed_out,
+            stdout=_tail(files["stdout"]),
+            stderr=_tail(files["stderr"]),
+            wall_s=time.monotonic() - started,
+        )
 
 
 def _first_line(f: IO[bytes]) -> str:
