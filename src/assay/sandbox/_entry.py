@@ -13,9 +13,11 @@ A program can write to that descriptor too; the result says how the program ende
 tests are honest (see docs/sandbox.md).
 """
 
+# contextlib would be the start-up's most expensive import: try/except/pass instead
+# ruff: noqa: SIM105
+
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 import sys
@@ -57,21 +59,38 @@ def _where(error: BaseException, lines: list[str]) -> tuple[int | None, str | No
 
 
 def _report(fd: int, result: dict[str, object]) -> None:
-    with contextlib.suppress(OSError):
+    try:
         os.write(fd, (repr(result) + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass
 
 
-def _show(error: BaseException, source: str) -> None:
-    """The usual traceback on stderr, with the program's lines in it."""
-    import linecache
-    import traceback
-
-    lines = source.splitlines(keepends=True)
-    linecache.cache[PROGRAM] = (len(source), None, lines, PROGRAM)
+def _show(error: BaseException, lines: list[str]) -> None:
+    """A traceback of the program's own frames on stderr (`traceback` costs more to import
+    than the rest of the start-up, and most programs a model writes fail)."""
+    out = ["Traceback (most recent call last):\n"]
     tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != PROGRAM:
-        tb = tb.tb_next  # this file's own frames
-    traceback.print_exception(type(error), error, tb)
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == PROGRAM:
+            out.append(f'  File "{PROGRAM}", line {tb.tb_lineno}, in {code.co_name}\n')
+            if 1 <= tb.tb_lineno <= len(lines):
+                out.append(f"    {lines[tb.tb_lineno - 1].strip()}\n")
+        tb = tb.tb_next
+    if isinstance(error, SyntaxError):
+        out.append(f'  File "{PROGRAM}", line {error.lineno}\n    {(error.text or "").strip()}\n')
+    kind = type(error)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    message = error.msg if isinstance(error, SyntaxError) else str(error)
+    out.append(f"{name}: {message}\n" if message else f"{name}\n")
+    try:
+        sys.stderr.write("".join(out))
+    except Exception:
+        pass
 
 
 def _serve_as_init() -> None:
@@ -93,8 +112,10 @@ def _serve_as_init() -> None:
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
+        try:
             stream.flush()
+        except Exception:
+            pass
 
 
 def main() -> None:
@@ -126,7 +147,7 @@ def main() -> None:
                 "source": text,
             },
         )
-        _show(error, source)
+        _show(error, lines)
         _flush()
         os._exit(1)
     if os.getpid() == me:
