@@ -15,8 +15,9 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -415,3 +416,37 @@ def test_a_signal_to_the_sandbox_group_cannot_reach_the_caller() -> None:
     """The program runs in its own session: killing its process group kills only itself."""
     outcome = run("import os, signal\nos.killpg(0, signal.SIGTERM)")
     assert outcome.status == "crashed" and outcome.signal == "SIGTERM", outcome
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    """Poll `condition` until it holds or `seconds` pass (a bound, not a speed assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_the_sandbox_dies_with_assay() -> None:
+    """Killing the process that runs the sandbox (SIGKILL: no clean-up code runs) kills it."""
+    marker = uuid.uuid4().hex
+    # spelled backwards, so that only the sandboxed shell's command line holds the marker
+    program = (
+        "import os\n"
+        "os.execv('/bin/sh', ['sh', '-c', 'while :; do sleep 1; done', "
+        f"'{marker[::-1]}'[::-1]])\n"
+    )
+    script = (
+        "from assay.sandbox import Limits, run_python\n"
+        f"run_python({program!r}, Limits(timeout_s=600, cpu_s=600))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    assay = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        assert _wait_for(lambda: bool(_host_processes_with(marker)))
+        assert assay.poll() is None
+    finally:
+        assay.kill()
+        assay.wait()
+    assert _wait_for(lambda: not _host_processes_with(marker)), _host_processes_with(marker)
