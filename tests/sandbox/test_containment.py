@@ -450,3 +450,40 @@ def test_the_sandbox_dies_with_assay() -> None:
         assay.kill()
         assay.wait()
     assert _wait_for(lambda: not _host_processes_with(marker)), _host_processes_with(marker)
+
+
+SCAN_ANCESTORS = (
+    "import os, re\nfound, pid = [], os.getpid()\n"
+    "while pid > 0:  # up the chain of parents, as far as /proc shows it\n"
+    "    try:\n"
+    "        for name in ('environ', 'cmdline'):\n"
+    "            data = open(f'/proc/{pid}/{name}', 'rb').read()\n"
+    "            found += re.findall(rb'secret-[0-9a-f]{32}', data)\n"
+    "        pid = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+    "    except OSError:\n"
+    "        break\n"
+    "print(sorted(set(found)))\n"
+)
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "none"])
+def test_the_parents_environment_and_command_line_stay_secret(mode: str) -> None:
+    secret = f"secret-{uuid.uuid4().hex}"
+    script = (
+        "import sys\nfrom assay.sandbox import run_python\n"
+        f"print(run_python({SCAN_ANCESTORS!r}).stdout)\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "ASSAY_PARENT_SECRET": secret,
+        "ASSAY_SANDBOX": mode,
+    }
+    parent = subprocess.run(
+        [sys.executable, "-c", script, secret], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert parent.returncode == 0, parent.stderr
+    if mode == "bwrap":
+        assert secret not in parent.stdout and parent.stdout.strip() == "[]", parent.stdout
+    else:  # the control: unconfined, the same program finds it
+        assert secret in parent.stdout, parent.stdout
