@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.sandbox.conftest import usable_sandbox  # noqa: F401 - the fixture
 
 from assay.metrics import code
 from assay.metrics.code import outcomes, pass_at, sandbox_results
 from assay.sandbox import Limits, Outcome, run_python
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)"
-)
+pytestmark = pytest.mark.usefixtures("usable_sandbox")
 
 
 def _humaneval(data_dir: Path) -> list[dict[str, Any]]:

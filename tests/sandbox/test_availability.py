@@ -107,7 +107,7 @@ def test_a_chosen_interpreter_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_pa
         run_python("pass")
 
 
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+@pytest.mark.usefixtures("usable_sandbox")
 def test_a_chosen_interpreter_runs_the_program(monkeypatch: pytest.MonkeyPatch) -> None:
     chosen = shutil.which("python3", path="/usr/bin:/usr/local/bin") or sys.executable
     monkeypatch.setenv("ASSAY_SANDBOX_PYTHON", chosen)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,10 +24,7 @@ import pytest
 from assay.sandbox import Limits, Outcome, run_python
 from assay.sandbox.bwrap import SANDBOX_UID, interpreter
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("bwrap") is None,
-    reason="bubblewrap is not installed (apt-get install bubblewrap): the boundary is untested",
-)
+pytestmark = pytest.mark.usefixtures("usable_sandbox")
 
 FAST = Limits(timeout_s=20, cpu_s=10, memory_bytes=512 << 20)
 

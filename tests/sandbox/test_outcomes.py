@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from assay.sandbox import Limits, Outcome, run_python
 from assay.sandbox.outcome import classify, read_result, signal_name
 
-needs_bwrap = pytest.mark.skipif(
-    shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)"
-)
+needs_bwrap = pytest.mark.usefixtures("usable_sandbox")
 FAST = Limits(timeout_s=20, cpu_s=10, memory_bytes=512 << 20)
 
 CHECKED = """\
