@@ -105,6 +105,13 @@ def test_a_chosen_interpreter_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("ASSAY_SANDBOX_PYTHON", str(tmp_path / "no-python"))
     with pytest.raises(SandboxUnavailable, match="ASSAY_SANDBOX_PYTHON"):
         run_python("pass")
+    boundary.interpreter.cache_clear()
+    not_python = tmp_path / "not-python"
+    not_python.write_text("#!/bin/sh\nexit 3\n")
+    not_python.chmod(0o755)
+    monkeypatch.setenv("ASSAY_SANDBOX_PYTHON", str(not_python))
+    with pytest.raises(SandboxUnavailable, match="does not run as a Python interpreter"):
+        run_python("pass")
 
 
 @pytest.mark.usefixtures("usable_sandbox")

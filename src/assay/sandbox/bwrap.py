@@ -83,15 +83,18 @@ def _reachable_by_others(path: str) -> bool:
 
 
 def _prefix_of(executable: str) -> str:
-    probe = subprocess.run(
-        [executable, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"PATH": SANDBOX_PATH},
-        check=False,
-    )
-    if probe.returncode != 0 or not probe.stdout.strip():
+    try:
+        probe = subprocess.run(
+            [executable, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"PATH": SANDBOX_PATH},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        probe = None
+    if probe is None or probe.returncode != 0 or not probe.stdout.strip():
         raise SandboxUnavailable(
             f"{executable} does not run as a Python interpreter: set {PYTHON_VARIABLE} to a "
             "python3 executable"
@@ -108,7 +111,9 @@ def interpreter() -> Interpreter:
     if chosen:
         executable = shutil.which(chosen) or chosen
         if not os.path.isfile(executable):
-            raise SandboxUnavailable(f"{PYTHON_VARIABLE}={chosen!r} is not a file: {INSTALL}")
+            raise SandboxUnavailable(
+                f"{PYTHON_VARIABLE}={chosen!r} is not a file: set it to a python3 executable"
+            )
         return Interpreter(os.path.realpath(executable), _prefix_of(executable))
     own = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
     if not _runs_as_other_user() or _reachable_by_others(own):
