@@ -10,8 +10,8 @@ DATA ?= $(abspath ../shared/data)
 DEMO_EXTRAS := llamacpp,web
 DEMO_BENCHMARKS := mmlu gsm8k boolq truthfulqa openbookqa narrativeqa
 TEST_EXTRAS := dev,llamacpp,server,hf,gemma,helm,math,export,web,metrics,providers,postgres
-# Debian packages the slow tests use.
-SYSTEM_PACKAGES := chromium postgresql
+# Debian packages the tests use (bubblewrap: the code sandbox that HumanEval runs in).
+SYSTEM_PACKAGES := chromium postgresql bubblewrap
 # A slim, portable llama.cpp build: about 3-11 minutes on two cores, once.
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 

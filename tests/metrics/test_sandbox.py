@@ -1,105 +1,84 @@
-"""Each escape attempt fails its own program and leaves the host and other programs alone."""
+"""pass@k through the sandbox: hostile samples fail alone, correct programs still pass, and
+each program's structured result is kept for storing without running it again.
+
+The escapes themselves are tried in tests/sandbox/test_containment.py."""
 
 from __future__ import annotations
 
-import contextlib
+import gzip
 import json
-import os
-import socket
-import threading
-import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tests.sandbox.conftest import usable_sandbox  # noqa: F401 - the fixture
 
-from assay.metrics.code import pass_at
-from assay.sandbox import Limits, run_python
+from assay.metrics import code
+from assay.metrics.code import outcomes, pass_at, sandbox_results
+from assay.sandbox import Limits, Outcome, run_python
 
-FAST = Limits(timeout_s=5, cpu_s=3, memory_bytes=512 << 20)
-
-
-def test_a_clean_program_passes_and_a_failing_one_fails() -> None:
-    assert run_python("assert sum([1, 2]) == 3", FAST).passed
-    outcome = run_python("assert 1 == 2", FAST)
-    assert not outcome.passed and "AssertionError" in outcome.stderr
+pytestmark = pytest.mark.usefixtures("usable_sandbox")
 
 
-def test_network_is_unreachable() -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(3)
-    port = server.getsockname()[1]
-    accepted: list[object] = []
-
-    def accept() -> None:
-        with contextlib.suppress(OSError):
-            accepted.append(server.accept())
-
-    thread = threading.Thread(target=accept)
-    thread.start()
-    program = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"
-    outcome = run_python(program, FAST)
-    thread.join()
-    server.close()
-    assert not outcome.passed
-    assert accepted == []
+def _humaneval(data_dir: Path) -> list[dict[str, Any]]:
+    with gzip.open(data_dir / "humaneval" / "HumanEval.jsonl.gz", "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
-def test_fork_bomb_fails_fast_and_leaves_no_processes() -> None:
-    marker = uuid.uuid4().hex
-    program = f"import os\n# {marker}\nwhile True:\n    os.fork()"
-    outcome = run_python(program, FAST)
-    assert not outcome.passed and outcome.wall_s < 5
-    leftovers = [
-        p for p in Path("/proc").iterdir() if p.name.isdigit() and marker.encode() in _cmdline(p)
-    ]
-    assert leftovers == []
-    assert not run_python("import subprocess\nsubprocess.run(['true'])", FAST).passed
-
-
-def _cmdline(proc: Path) -> bytes:
-    try:
-        return (proc / "cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def test_writing_outside_the_working_directory_fails(tmp_path: Path) -> None:
-    target = tmp_path / "escaped.txt"
-    outcome = run_python(f"open({str(target)!r}, 'w').write('x')", FAST)
-    assert not outcome.passed and not target.exists()
-    assert not run_python(f"import os\nos.remove({str(tmp_path)!r})", FAST).passed
-    assert tmp_path.exists()
-    inside = run_python(
-        "open('scratch.txt', 'w').write('ok')\nassert open('scratch.txt').read()", FAST
-    )
-    assert inside.passed
-
-
-def test_huge_allocation_and_huge_file_fail() -> None:
-    assert "MemoryError" in run_python("x = bytearray(50 * 1024**3)", FAST).stderr
-    big = run_python("f = open('big', 'wb')\nfor _ in range(64):\n    f.write(b'x' * 2**20)", FAST)
-    assert not big.passed
-
-
-def test_infinite_loop_hits_the_time_limit() -> None:
-    outcome = run_python("while True:\n    pass", Limits(timeout_s=1.5, cpu_s=30))
-    assert outcome.status == "timeout" and outcome.wall_s < 5
-
-
-def test_ctypes_is_refused() -> None:
-    assert not run_python("import ctypes\nctypes.CDLL(None).fork()", FAST).passed
+def _test_of(row: dict[str, Any]) -> str:
+    return f"{row['test']}\n\ncheck({row['entry_point']})\n"
 
 
 def test_an_escaping_sample_fails_alone() -> None:
-    """pass@k over [bomb, network, correct] counts exactly one correct program."""
+    """pass@1 over [bomb, network, reader of the host, correct] counts one correct program."""
     test = "assert add(2, 3) == 5"
     programs = [
-        "import os\ndef add(a, b):\n    while True: os.fork()",
-        "import socket\nsocket.socket()\ndef add(a, b): return a + b",
+        "import os\ndef add(a, b):\n    while True: os.fork()\nadd(1, 1)",
+        "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)\n"
+        "def add(a, b): return a + b",
+        "def add(a, b): return a + b\nassert open('/etc/shadow').read()",
         "def add(a, b):\n    return a + b",
     ]
-    score = pass_at(1)(json.dumps(programs), [test])
-    assert score == pytest.approx(1 / 3)
-    assert os.getpid() > 0
+    assert pass_at(1)(json.dumps(programs), [test]) == pytest.approx(1 / 4)
+    statuses = [r["status"] for r in sandbox_results(json.dumps(programs), [test])]
+    assert statuses == ["limit", "error", "error", "passed"]
+
+
+def test_results_are_kept_per_program_and_not_run_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+
+    def counting(program: str, limits: Limits | None = None) -> Outcome:
+        ran.append(program)
+        return run_python(program, limits)
+
+    monkeypatch.setattr(code, "run_python", counting)
+    monkeypatch.setattr(code, "_RESULTS", {})
+    answer = json.dumps(["def sq(x): return x * x", "def sq(x): return x + x", "def sq(x): 1/0"])
+    test = "assert sq(3) == 9"
+    assert pass_at(1)(answer, [test]) == pytest.approx(1 / 3)
+    assert pass_at(2)(answer, [test]) == pytest.approx(2 / 3)
+    results = sandbox_results(answer, [test])
+    assert len(ran) == 3
+    assert [r["status"] for r in results] == ["passed", "failed", "error"]
+    assert results[1]["source"] == "assert sq(3) == 9" and results[1]["line"] == 3
+    assert results[2]["exception"] == "ZeroDivisionError"
+    assert sandbox_results(None, [test]) == [] and sandbox_results(answer, []) == []
+
+
+def _canonical_pass_at_1(rows: list[dict[str, Any]]) -> float:
+    scores = [
+        pass_at(1)(json.dumps([r["prompt"] + r["canonical_solution"]]), [_test_of(r)]) for r in rows
+    ]
+    return sum(scores) / len(scores)
+
+
+def test_canonical_solutions_pass_and_broken_ones_say_why(data_dir: Path) -> None:
+    rows = _humaneval(data_dir)[::10]  # 17 problems spread over the set
+    assert _canonical_pass_at_1(rows) == 1.0
+    broken = outcomes([r["prompt"] + "    return None\n" for r in rows[:1]], _test_of(rows[0]))
+    assert broken[0].status in ("failed", "error") and broken[0].line is not None
+
+
+@pytest.mark.slow
+def test_every_canonical_solution_passes(data_dir: Path) -> None:
+    assert _canonical_pass_at_1(_humaneval(data_dir)) == 1.0

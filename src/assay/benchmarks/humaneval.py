@@ -3,7 +3,7 @@
 Paper: Chen et al., "Evaluating Large Language Models Trained on Code" (2021). License: MIT.
 Version: the 164 problems of openai/human-eval. Main metric: pass@1, with pass@k for every k
 up to `samples` (the unbiased estimator; k in 5, 10, 20, 100). Programs run in
-`assay.sandbox` (separate process, resource limits, timeout, no network, own directory).
+`assay.sandbox` (bubblewrap: own user, read-only system, no network, limits; docs/sandbox.md).
 Hub: `openai/openai_humaneval` (task_id, prompt, canonical_solution, test, entry_point).
 Mirror: `humaneval/HumanEval.jsonl.gz`.
 

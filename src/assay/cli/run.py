@@ -19,10 +19,12 @@ from assay.execution.executor import Executor
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
+from assay.metrics.code import SANDBOXED_METRICS
 from assay.metrics.registry import require_metric_packages
 from assay.models.base import Model
 from assay.models.batch import BatchPending, batch_api
 from assay.models.registry import create_model
+from assay.sandbox import require_sandbox
 from assay.store.db import Store, resolve_url
 
 
@@ -38,6 +40,8 @@ def main(args: argparse.Namespace) -> int:
         perturbations = [parse_perturbation(p) for p in args.perturb]
         tasks = [perturb(task, perturbations) for task in tasks]
     require_metric_packages(m for task in tasks for m in task.metrics)
+    if any(SANDBOXED_METRICS.intersection(task.metrics) for task in tasks):
+        require_sandbox()  # before any run exists: no way to run generated code, no run
     models = [create_model(m) for m in args.models]
     store = Store(resolve_url(args.db))
     policy = RetryPolicy(

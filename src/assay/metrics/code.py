@@ -6,21 +6,26 @@ drawn without replacement from the n passes. Computed as a product to stay exact
 
 The answer is a JSON list of programs (one per sample drawn for the problem, see the HumanEval
 prompt format); the first reference is the test program, appended to each. Each program runs
-in `assay.sandbox`; results are cached per (program, test) so pass@1 and pass@10 of the same
-run execute each program once. With fewer than k programs (a provider that ignored the
-request for n), pass@k falls back to pass@n and the docs say so.
+in `assay.sandbox`, the programs of one answer side by side (one per CPU); each program's
+`Outcome` is cached per (program, test), so pass@1 and pass@10 of the same answer, and
+`sandbox_results` for storing how each program ended, execute each program once. With fewer
+than k programs (a provider that ignored the request for n), pass@k falls back to pass@n and
+the docs say so.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import orjson
 
-from assay.sandbox import Limits, run_python
+from assay.sandbox import Limits, Outcome, run_python
 
-_RESULTS: dict[bytes, bool] = {}
+_RESULTS: dict[bytes, Outcome] = {}
 _CACHE_SIZE = 4096
 
 
@@ -49,13 +54,45 @@ def programs(answer: str | None) -> list[str]:
     return [answer]
 
 
+def _key(program: str, test: str) -> bytes:
+    return hashlib.blake2b(f"{program}\0{test}".encode(), digest_size=16).digest()
+
+
+def outcomes(programs: Sequence[str], test: str, limits: Limits | None = None) -> list[Outcome]:
+    """How each program ended when followed by `test`, running the uncached ones in parallel."""
+    keys = [_key(p, test) for p in programs]
+    known = {k: _RESULTS[k] for k in keys if k in _RESULTS}
+    todo = {k: p for k, p in zip(keys, programs, strict=True) if k not in known}
+    if todo:
+
+        def run(program: str) -> Outcome:
+            return run_python(f"{program}\n\n{test}\n", limits)
+
+        workers = min(len(todo), os.cpu_count() or 1)
+        if workers == 1:
+            ran = [run(p) for p in todo.values()]
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="sandbox") as pool:
+                ran = list(pool.map(run, todo.values()))
+        for key, outcome in zip(todo, ran, strict=True):
+            known[key] = outcome
+            while len(_RESULTS) >= _CACHE_SIZE:
+                _RESULTS.pop(next(iter(_RESULTS)))
+            _RESULTS[key] = outcome
+    return [known[k] for k in keys]
+
+
 def passes(program: str, test: str, limits: Limits | None = None) -> bool:
-    key = hashlib.blake2b(f"{program}\0{test}".encode(), digest_size=16).digest()
-    if key not in _RESULTS:
-        if len(_RESULTS) >= _CACHE_SIZE:
-            _RESULTS.pop(next(iter(_RESULTS)))
-        _RESULTS[key] = run_python(f"{program}\n\n{test}\n", limits).passed
-    return _RESULTS[key]
+    return outcomes([program], test, limits)[0].passed
+
+
+def sandbox_results(answer: str | None, references: Sequence[str]) -> list[dict[str, Any]]:
+    """How each program of an answer ended (`Outcome.to_dict()`), in the answer's order;
+    cached, so calling it after pass@k runs nothing again."""
+    candidates = programs(answer)
+    if not candidates or not references:
+        return []
+    return [o.to_dict() for o in outcomes(candidates, references[0])]
 
 
 def pass_at(k: int) -> Callable[[str | None, Sequence[str]], float]:
@@ -65,7 +102,7 @@ def pass_at(k: int) -> Callable[[str | None, Sequence[str]], float]:
         candidates = programs(answer)
         if not candidates or not references:
             return 0.0
-        correct = sum(passes(p, references[0]) for p in candidates)
+        correct = sum(o.passed for o in outcomes(candidates, references[0]))
         return pass_at_k(len(candidates), correct, min(k, len(candidates)))
 
     score.__name__ = f"pass_at_{k}"
@@ -73,3 +110,4 @@ def pass_at(k: int) -> Callable[[str | None, Sequence[str]], float]:
 
 
 PASS_AT = {f"pass@{k}": pass_at(k) for k in (1, 5, 10, 20, 100)}
+SANDBOXED_METRICS = frozenset(PASS_AT)  # metrics that run generated code
