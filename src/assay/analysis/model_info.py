@@ -45,11 +45,6 @@ class ModelInfo:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float | None:
-        if self.price_input is None or self.price_output is None:
-            return None
-        return (input_tokens * self.price_input + output_tokens * self.price_output) / 1e6
-
 
 BUILTIN: dict[str, ModelInfo] = {
     "mock/*": ModelInfo("assay", "open", 0.0, None, 0.0, 0.0),

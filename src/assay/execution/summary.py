@@ -22,8 +22,14 @@ from assay.store import schema
 
 
 def summarise(
-    conn: Connection, run_id: str, main_metric: str, run_metrics: Sequence[RunMetric] = ()
+    conn: Connection,
+    run_id: str,
+    main_metric: str,
+    run_metrics: Sequence[RunMetric] = (),
+    *,
+    batch: bool = False,
 ) -> dict[str, Any]:
+    """`batch`: the run went through a provider batch API, so it is priced at the batch rate."""
     s, rq = schema.samples, schema.requests
     status_counts: dict[str, int] = dict(
         conn.execute(
@@ -59,6 +65,7 @@ def summarise(
         [r[0] for r in answered],
         [r[1] for r in answered],
         [r[2] for r in answered],
+        batch=batch,
     )
     n_errors = int(status_counts.get("error", 0))
     n_unparsed = int(status_counts.get("unparsed", 0))
@@ -76,6 +83,7 @@ def summarise(
         "output_tokens": int(usage[2] or 0),
         "cache_hits": int(usage[3] or 0),
         **figures,
+        "batch": batch,
         "run_metrics": _run_metrics(conn, run_id, run_metrics),
     }
 
