@@ -57,7 +57,11 @@ def breakdown_fields(viewer: Viewer, run_id: str) -> list[str]:
         for key, value in meta.items():
             if isinstance(value, (str, int, bool)) and len(str(value)) <= 80:
                 values.setdefault(key, set()).add(str(value))
-    fields = [k for k, v in values.items() if 1 < len(v) <= min(MAX_GROUPS, max(2, len(rows) // 2))]
+    fields = [
+        k
+        for k, v in values.items()
+        if 1 < len(v) <= MAX_GROUPS and (k in PREFERRED or len(v) < len(rows))
+    ]
     return sorted(
         fields, key=lambda k: (k not in PREFERRED, PREFERRED.index(k) if k in PREFERRED else 0, k)
     )

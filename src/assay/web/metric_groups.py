@@ -61,6 +61,16 @@ class GroupTable:
     columns: list[GroupColumn] = field(default_factory=list)
     cells: dict[tuple[str, str], GroupValue] = field(default_factory=dict)  # (model, key)
 
+    def spans(self) -> list[tuple[str, int]]:
+        """(benchmark, number of its consecutive columns): the header's first row."""
+        out: list[tuple[str, int]] = []
+        for c in self.columns:
+            if out and out[-1][0] == c.benchmark:
+                out[-1] = (c.benchmark, out[-1][1] + 1)
+            else:
+                out.append((c.benchmark, 1))
+        return out
+
     def add(self, model: str, column: GroupColumn, value: GroupValue) -> None:
         if all(c.key != column.key for c in self.columns):
             self.columns.append(column)
@@ -106,8 +116,8 @@ def group_tables(runs: list[dict[str, Any]]) -> dict[str, GroupTable]:
             if not mine:
                 continue
             hib = bool(run["higher_is_better"])
-            picks = [(main, f"{main} (original)"), (f"{main}_worst", f"{main} worst case")]
-            picks += [(f"{main}_{p}", f"{main} under {p}") for p in mine]
+            picks = [(main, f"{main}: original"), (f"{main}_worst", "worst case")]
+            picks += [(f"{main}_{p}", p) for p in mine]
             for metric, label in picks:
                 found = _stat(summary, metric, run["id"])
                 if found is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ def word_diff(original: str, changed: str) -> list[Piece]:
     a, b = _TOKENS.findall(original), _TOKENS.findall(changed)
     pieces: list[Piece] = []
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in _merged(matcher.get_opcodes(), a):
         if op == "equal":
             words = a[i1:i2]
             keep = CONTEXT_WORDS * 2  # tokens alternate word / space
@@ -72,6 +73,30 @@ def word_diff(original: str, changed: str) -> list[Piece]:
         if j2 > j1:
             pieces.append(Piece("ins", "".join(b[j1:j2])))
     return pieces
+
+
+Opcode = tuple[str, int, int, int, int]
+
+
+def _merged(opcodes: Sequence[Opcode], a: list[str]) -> list[Opcode]:
+    """Changes separated only by whitespace become one change (`The Cat` -> `the cat`)."""
+    out: list[Opcode] = []
+    for op in opcodes:
+        if (
+            len(out) >= 2
+            and op[0] != "equal"
+            and out[-2][0] != "equal"
+            and out[-1][0] == "equal"
+            and not "".join(a[out[-1][1] : out[-1][2]]).strip()
+        ):
+            first, _ = out[-2], out.pop()
+            out[-1] = ("replace", first[1], op[2], first[3], op[4])
+        elif out and op[0] != "equal" and out[-1][0] != "equal":
+            first = out[-1]
+            out[-1] = ("replace", first[1], op[2], first[3], op[4])
+        else:
+            out.append(op)
+    return out
 
 
 def request_diffs(detail: dict[str, Any], labels: list[str | None]) -> list[list[Piece] | None]:
