@@ -122,6 +122,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def breakable(name: str) -> str:
+    """A variant name a narrow column may wrap after its `:`, `,` and `+` (zero-width spaces)."""
+    return name.replace(":", ":\u200b").replace(",", ",\u200b").replace("+", "+\u200b")
+
+
 def when(stamp: float | None) -> str:
     if not stamp:
         return "–"
@@ -142,6 +147,7 @@ class Viewer:
             lstrip_blocks=True,
         )
         self.env.globals.update(sample_url=sample_url, fmt=fmt, clip=clip, pretty=pretty, when=when)
+        self.env.filters["breakable"] = breakable
         self.env.filters["qs"] = lambda params: urlencode(
             [(k, v) for k, v in params if v not in (None, "")], doseq=True
         )
@@ -313,6 +319,9 @@ class Viewer:
             if r["id"] != run["id"]
         ][:20]
         labels = sample_extras.perturbation_labels(run.get("spec"), len(detail["requests"]))
+        code = sample_extras.code_view(run, detail)
+        if code is not None:  # the sandbox results have their own section
+            detail["metadata"] = {k: v for k, v in detail["metadata"].items() if k != "sandbox"}
         return self.render(
             "sample.html",
             run=run,
@@ -321,7 +330,7 @@ class Viewer:
             labels=labels,
             diffs=sample_extras.request_diffs(detail, labels),
             cut_off=any(sample_extras.truncated(rq) for rq in detail["requests"]),
-            code=sample_extras.code_view(run, detail),
+            code=code,
         )
 
     # -- comparisons -------------------------------------------------------------------------
