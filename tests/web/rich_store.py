@@ -11,6 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from assay.cli import main
+from assay.execution.summary import summarise
 from assay.store import schema
 
 SUITE = "rich"
@@ -67,5 +68,8 @@ def build_rich_store(folder: Path, data_dir: Path) -> tuple[Path, dict[str, str]
             .values(response={**response, "finish_reason": "length"})
         )
         ids["truncated"] = sample
+        old = conn.execute(sa.select(r.c.summary).where(r.c.id == run)).scalar_one()
+        fresh = summarise(conn, run, old["main_metric"])  # as a re-summarised run would be
+        conn.execute(r.update().where(r.c.id == run).values(summary=fresh))
     engine.dispose()
     return db, ids

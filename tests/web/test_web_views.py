@@ -220,11 +220,13 @@ def test_truncated_answer_is_marked_on_the_sample_and_in_the_list(rich_client: A
     sample = client.get(f"/runs/{run}/samples/{quote(cut)}").text
     assert 'id="truncated"' in sample
     listing = client.get(f"/runs/{run}").text
+    assert "answers cut off at the token limit: 1<" in listing
     rows = re.findall(r'<tr class="[^"]*">.*?</tr>', between(listing, 'id="samples-table"'), re.S)
     marked = [r for r in rows if "badge truncated" in r]
     assert len(marked) == 1 and quote(cut, safe="/") in marked[0]
-    other = ids["gsm8k|mock/constant"]
-    assert "badge truncated" not in client.get(f"/runs/{other}").text
+    other = client.get(f"/runs/{ids['gsm8k|mock/constant']}").text
+    assert "badge truncated" not in other
+    assert "answers cut off at the token limit: 0<" in other
 
 
 def test_model_page_metadata_runs_and_strengths(rich_client: Any) -> None:

@@ -18,6 +18,7 @@ from assay.analysis.scores import load_all_run_scores
 from assay.analysis.stats import mean_ci
 from assay.benchmarks.base import RunMetric
 from assay.metrics.efficiency import efficiency
+from assay.requests import TRUNCATED_FINISH_REASONS
 from assay.store import schema
 
 
@@ -48,6 +49,13 @@ def summarise(
             sa.func.sum(sa.cast(rq.c.cached, sa.Integer)),
         ).where(rq.c.run_id == run_id)
     ).one()
+    truncated = conn.execute(
+        sa.select(sa.func.count()).where(
+            rq.c.run_id == run_id,
+            rq.c.error.is_(None),
+            rq.c.response["finish_reason"].as_string().in_(TRUNCATED_FINISH_REASONS),
+        )
+    ).scalar_one()
     errors_by_kind: dict[str, int] = {}
     for (error,) in conn.execute(
         sa.select(rq.c.error).where(rq.c.run_id == run_id, rq.c.error.is_not(None))
@@ -77,6 +85,7 @@ def summarise(
         "n_scored": n_total - n_errors,
         "n_errors": n_errors,
         "n_unparsed": n_unparsed,
+        "n_truncated": int(truncated or 0),
         "errors_by_kind": errors_by_kind,
         "requests": int(usage[0] or 0),
         "input_tokens": int(usage[1] or 0),

@@ -16,13 +16,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from assay.requests import TRUNCATED_FINISH_REASONS
 from assay.store import schema
 from assay.store.browse import json_text_head
 from assay.store.db import Store
 
 TAIL = 600  # characters read from the end of each input
 SHORT = 240  # an input at most this long is shown whole
-TRUNCATED = ("length", "max_tokens")  # finish reasons meaning the token limit cut the answer
 
 
 @dataclass
@@ -63,10 +63,14 @@ def page_extras(store: Store, run_id: str, sample_ids: Sequence[str]) -> dict[st
     if not sample_ids:
         return {}
     s, rq = schema.samples, schema.requests
-    reason = rq.c.response["finish_reason"].as_string()
+    cut_off = rq.c.response["finish_reason"].as_string().in_(TRUNCATED_FINISH_REASONS)
     truncated = (
         sa.select(rq.c.sample_id)
-        .where(rq.c.run_id == run_id, rq.c.sample_id.in_(sample_ids), reason.in_(TRUNCATED))
+        .where(
+            rq.c.run_id == run_id,
+            rq.c.sample_id.in_(sample_ids),
+            cut_off,
+        )
         .distinct()
     )
     query = sa.select(

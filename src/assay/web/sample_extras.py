@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.metrics.code import programs
+from assay.requests import TRUNCATED_FINISH_REASONS
 
-TRUNCATED = ("length", "max_tokens")
 CONTEXT_WORDS = 12  # unchanged words kept on each side of a change
 _TOKENS = re.compile(r"\s+|[^\s]+")
 
@@ -115,7 +115,7 @@ def request_diffs(detail: dict[str, Any], labels: list[str | None]) -> list[list
 
 
 def truncated(rq: dict[str, Any]) -> bool:
-    return str((rq.get("response") or {}).get("finish_reason") or "") in TRUNCATED
+    return str((rq.get("response") or {}).get("finish_reason") or "") in TRUNCATED_FINISH_REASONS
 
 
 def code_view(run: dict[str, Any], detail: dict[str, Any]) -> dict[str, Any] | None:
