@@ -366,10 +366,16 @@ def main() -> int:
     ok &= report("model page", *measure(client, model_urls * 3))
     benchmarks = sorted({b for _, b, _, _ in runs_models})
     bench_urls = [f"/benchmarks/{quote(b, safe='')}?suite=default" for b in benchmarks]
-    cold = measure(client, bench_urls)
-    report("benchmark page, first load (by subject)", *cold)
-    print("  (the first load groups every run's samples by subject; kept for finished runs)")
-    ok &= report("benchmark page, again", *measure(client, bench_urls * 3))
+    from assay.web.benchmark_page import wait_breakdowns
+
+    ok &= report("benchmark page, first load", *measure(client, bench_urls))
+    started = time.perf_counter()
+    wait_breakdowns(timeout=3600)
+    print(
+        "  by-subject breakdowns (background, once per finished run): "
+        f"{time.perf_counter() - started:.1f}s more"
+    )
+    ok &= report("benchmark page, with breakdown", *measure(client, bench_urls * 3))
     print("all pages within target" if ok else "some pages over target")
     return 0
 

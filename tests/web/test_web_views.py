@@ -19,6 +19,7 @@ from assay.analysis.leaderboard import leaderboard_from_store
 from assay.metrics.code import failure
 from assay.store import schema
 from assay.store.db import Store
+from assay.web.benchmark_page import wait_breakdowns
 from assay.web.metric_groups import perturbation_family
 from assay.web.run_extras import question_of
 from assay.web.sample_extras import word_diff
@@ -242,8 +243,10 @@ def test_model_page_metadata_runs_and_strengths(rich_client: Any) -> None:
 
 def test_benchmark_page_description_metrics_and_subject_breakdown(rich_client: Any) -> None:
     client, store, ids = rich_client
+    client.get(f"/benchmarks/mmlu?suite={SUITE}")  # starts grouping the runs' samples
+    wait_breakdowns()
     html = client.get(f"/benchmarks/mmlu?suite={SUITE}").text
-    assert "57 subjects" in html
+    assert "57 subjects" in html and 'id="breakdown-pending"' not in html
     table = between(html, 'id="breakdown-table"')
     counts = [int(n) for n in re.findall(r"n=(\d+)", table)]
     assert sum(counts) == 2 * 12  # every scored sample of both models, once

@@ -17,6 +17,7 @@ from tests.web.rich_store import PERTURBED, SUITE
 from tests.web.test_web_browser import ARGS, CHROMIUM, free_port, shoot
 
 from assay.store.db import Store
+from assay.web.benchmark_page import wait_breakdowns
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +116,8 @@ def test_model_and_benchmark_pages_from_the_leaderboard(wide: Any, rich_server: 
     wide.goto(f"{base}/?suite={SUITE}")
     wide.locator("#leaderboard th", has_text="mmlu").first.locator("a.about").click()
     wide.wait_for_url("**/benchmarks/mmlu**")
+    wait_breakdowns()
+    wide.reload()
     assert wide.locator("#breakdown-table tbody tr").count() > 1
     assert wide.evaluate("document.documentElement.scrollWidth") <= 1440
 

@@ -2,14 +2,17 @@
 the main metric by a metadata field (MMLU's subject, BBQ's category, ...).
 
 The breakdown groups a run's scored samples by one metadata value in the database; a finished
-run's breakdown never changes, so it is computed once per (run, field) and kept.
+run's breakdown never changes, so it is computed once per (run, field), on a background thread
+(the page says so meanwhile), and kept.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import sys
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +30,12 @@ if TYPE_CHECKING:
 PREFERRED = ("subject", "category", "subcategory", "type", "task", "source", "domain", "language")
 PROBE = 200  # samples read to find fields worth grouping by
 MAX_GROUPS = 200
-_cache: OrderedDict[tuple[Any, ...], list[tuple[str, float, int]]] = OrderedDict()
+RECENT = 30.0
+Group = tuple[str, float, int]
+_cache: OrderedDict[tuple[Any, ...], tuple[float, list[Group]]] = OrderedDict()
+_busy: set[tuple[Any, ...]] = set()
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def describe(name: str) -> tuple[str, str]:
@@ -67,13 +74,7 @@ def breakdown_fields(viewer: Viewer, run_id: str) -> list[str]:
     )
 
 
-def breakdown(viewer: Viewer, run: dict[str, Any], field: str) -> list[tuple[str, float, int]]:
-    """(value, mean main metric, n) per value of metadata `field` in the run."""
-    key = (run["id"], run["status"], run.get("finished_at"), field)
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
+def _breakdown_query(viewer: Viewer, run: dict[str, Any], field: str) -> list[Group]:
     s, sc = schema.samples, schema.scores
     value = s.c.metadata[field].as_string()
     query = (
@@ -87,13 +88,52 @@ def breakdown(viewer: Viewer, run: dict[str, Any], field: str) -> list[tuple[str
         .limit(MAX_GROUPS + 1)
     )
     with viewer.store.connect() as conn:
-        found = [(str(v), float(m), int(n)) for v, m, n in conn.execute(query) if v is not None]
-    if run["status"] != "running":
+        return [(str(v), float(m), int(n)) for v, m, n in conn.execute(query) if v is not None]
+
+
+def _key(run: dict[str, Any], field: str) -> tuple[Any, ...]:
+    return (run["id"], run["status"], run.get("finished_at"), field)
+
+
+def breakdown(viewer: Viewer, run: dict[str, Any], field: str) -> list[Group] | None:
+    """(value, mean main metric, n) per value of metadata `field` in the run, or None while it
+    is being computed on a background thread (grouping a large run takes longer than a page
+    should). A finished run's breakdown is kept; a running one's is recomputed after RECENT s."""
+    key = _key(run, field)
+    with _lock:
+        found = _cache.get(key)
+        if found is not None and (run["status"] != "running" or time.time() - found[0] < RECENT):
+            _cache.move_to_end(key)
+            return found[1]
+        if key in _busy:
+            return found[1] if found else None
+        _busy.add(key)
+    threading.Thread(target=_compute, args=(viewer, run, field), daemon=True).start()
+    return found[1] if found else None
+
+
+def _compute(viewer: Viewer, run: dict[str, Any], field: str) -> None:
+    key = _key(run, field)
+    try:
+        groups = _breakdown_query(viewer, run, field)
+    except Exception:  # the page says it is missing; the log says why
+        log.exception("breakdown of run %s by %r failed", run["id"], field)
+        groups = []
+    with _lock:
+        _cache[key] = (time.time(), groups)
+        _busy.discard(key)
+        while len(_cache) > 2_000:
+            _cache.popitem(last=False)
+
+
+def wait_breakdowns(timeout: float = 30.0) -> None:
+    """Block until no breakdown is being computed (tests and benchmarks use this)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         with _lock:
-            _cache[key] = found
-            while len(_cache) > 2_000:
-                _cache.popitem(last=False)
-    return found
+            if not _busy:
+                return
+        time.sleep(0.02)
 
 
 async def benchmark_page(request: Request) -> Response:
@@ -122,10 +162,13 @@ async def benchmark_page(request: Request) -> Response:
             400, f"by must be one of {', '.join(fields) or 'no field'}, not {field!r}"
         )
     table: dict[str, dict[str, tuple[float, int]]] = {}
-    if field:
-        for r in runs:
-            for value, mean, n in breakdown(viewer, r, field):
-                table.setdefault(value, {})[r["model"]] = (mean, n)
+    pending = 0
+    for r in runs if field else []:
+        found = breakdown(viewer, r, field)
+        if found is None:
+            pending += 1
+        for value, mean, n in found or []:
+            table.setdefault(value, {})[r["model"]] = (mean, n)
     return viewer.render(
         "benchmark.html",
         bench=name,
@@ -142,4 +185,5 @@ async def benchmark_page(request: Request) -> Response:
         field=field,
         breakdown=sorted(table.items()),
         capped=len(table) > MAX_GROUPS,
+        pending=pending,
     )
