@@ -109,8 +109,8 @@ def listed() -> Callable[..., list[str]]:
 
 
 @pytest.fixture(scope="session")
-def rich(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, dict[str, str]]:
-    """The store of tests/web/rich_store.py and its run ids (`benchmark|model`)."""
+def rich(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Any:
+    """The store of tests/web/rich_store.py (SQLite) with its run ids."""
     from tests.web.rich_store import build_rich_store
 
     return build_rich_store(tmp_path_factory.mktemp("rich"), data_dir)

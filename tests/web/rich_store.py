@@ -6,6 +6,7 @@ one answer cut off at the token limit. Suite `rich` (not `default`); built throu
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -33,15 +34,22 @@ MODELS = ["mock/oracle", "mock/constant"]
 PRICES = "models:\n  mock/constant: {input: 3, output: 6}\n"
 
 
-def build_rich_store(folder: Path, data_dir: Path) -> tuple[Path, dict[str, str]]:
-    """The store, and (benchmark|model -> run id); sets ASSAY_PRICES while it runs."""
-    db = folder / "rich.db"
+@dataclass
+class RichStore:
+    url: str  # database URL
+    ids: dict[str, str]  # "benchmark|model" -> run id; "truncated" -> the cut-off sample
+    prices: Path  # the ASSAY_PRICES file the runs were priced with
+
+
+def build_rich_store(folder: Path, data_dir: Path, url: str | None = None) -> RichStore:
+    """Fill `url` (default: a SQLite file in `folder`); sets ASSAY_PRICES while it runs."""
+    url = url or f"sqlite:///{folder / 'rich.db'}"
     prices = folder / "prices.yaml"
     prices.write_text(PRICES)
     before = os.environ.get("ASSAY_PRICES")
     os.environ["ASSAY_PRICES"] = str(prices)
     try:
-        common = ["--db", str(db), "--no-progress", "--data-dir", str(data_dir), "--suite", SUITE]
+        common = ["--db", url, "--no-progress", "--data-dir", str(data_dir), "--suite", SUITE]
         models = [arg for m in MODELS for arg in ("-m", m)]
         assert main(["run", *BENCHMARKS, *models, "--limit", "12", *common]) == 0
         perturb = ["--perturb", "typos:rate=0.3", "--perturb", "lowercase", "--perturb", "dialect"]
@@ -51,7 +59,7 @@ def build_rich_store(folder: Path, data_dir: Path) -> tuple[Path, dict[str, str]
             os.environ.pop("ASSAY_PRICES", None)
         else:
             os.environ["ASSAY_PRICES"] = before
-    engine = sa.create_engine(f"sqlite:///{db}")
+    engine = sa.create_engine(url)
     r, rq = schema.runs, schema.requests
     with engine.begin() as conn:
         ids = {
@@ -72,4 +80,4 @@ def build_rich_store(folder: Path, data_dir: Path) -> tuple[Path, dict[str, str]
         fresh = summarise(conn, run, old["main_metric"])  # as a re-summarised run would be
         conn.execute(r.update().where(r.c.id == run).values(summary=fresh))
     engine.dispose()
-    return db, ids
+    return RichStore(url, ids, prices)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from tests.web.rich_store import PERTURBED, SUITE
+from tests.web.rich_store import PERTURBED, SUITE, RichStore
 
 from assay.analysis.leaderboard import leaderboard_from_store
 from assay.metrics.code import failure
@@ -28,20 +27,20 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def rich_client(rich: tuple[Path, dict[str, str]]) -> Iterator[tuple[Any, Store, dict[str, str]]]:
+def rich_client(rich: RichStore) -> Iterator[tuple[Any, Store, dict[str, str]]]:
     from starlette.testclient import TestClient
 
     from assay.web.app import create_app
 
-    store = Store(f"sqlite:///{rich[0]}", readonly=True)
+    store = Store(rich.url, readonly=True)
     with TestClient(create_app(store)) as client:
-        yield client, store, rich[1]
+        yield client, store, rich.ids
     store.close()
 
 
 @pytest.fixture
-def priced(rich: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASSAY_PRICES", str(rich[0].parent / "prices.yaml"))
+def priced(rich: RichStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSAY_PRICES", str(rich.prices))
 
 
 def text(html: str) -> str:

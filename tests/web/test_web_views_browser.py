@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.web.rich_store import PERTURBED, SUITE
+from tests.web.rich_store import PERTURBED, SUITE, RichStore
 from tests.web.test_web_browser import ARGS, CHROMIUM, free_port, shoot
 
 from assay.store.db import Store
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def rich_server(rich: tuple[Path, dict[str, str]]) -> Iterator[tuple[str, dict[str, str]]]:
+def rich_server(rich: RichStore) -> Iterator[tuple[str, dict[str, str]]]:
     import uvicorn
 
     from assay.web.app import create_app
 
-    store = Store(f"sqlite:///{rich[0]}", readonly=True)
+    store = Store(rich.url, readonly=True)
     app = create_app(store)
     port = free_port()
     instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -43,7 +43,7 @@ def rich_server(rich: tuple[Path, dict[str, str]]) -> Iterator[tuple[str, dict[s
     with urllib.request.urlopen(f"{base}/?suite={SUITE}", timeout=10) as first:
         assert first.status == 200
     app.state.viewer.standings.wait()
-    yield base, rich[1]
+    yield base, rich.ids
     instance.should_exit = True
     thread.join(timeout=10)
     store.close()
