@@ -295,3 +295,13 @@ def test_failure_reads_the_failing_assert() -> None:
         "source": "assert candidate(2) == 5",
     }
     assert failure("") == {}
+
+
+def test_every_model_link_opens_its_page_even_with_settings_in_the_label(client: Any) -> None:
+    html = client.get("/").text
+    links = re.findall(r'<a class="model-link" href="([^"]+)">([^<]+)</a>', html)
+    assert {unescape(name) for _, name in links} >= {"mock/random?seed=1", "mock/oracle"}
+    for href, name in links:
+        page = client.get(unescape(href))
+        assert page.status_code == 200
+        assert f'<h1 class="model-name">{name}</h1>' in page.text
