@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import queue
 import sys
 import threading
 import time
@@ -34,6 +35,8 @@ RECENT = 30.0
 Group = tuple[str, float, int]
 _cache: OrderedDict[tuple[Any, ...], tuple[float, list[Group]]] = OrderedDict()
 _busy: set[tuple[Any, ...]] = set()
+_todo: queue.Queue[tuple[Viewer, dict[str, Any], str]] = queue.Queue()
+_worker: threading.Thread | None = None
 _lock = threading.Lock()
 log = logging.getLogger(__name__)
 
@@ -108,22 +111,30 @@ def breakdown(viewer: Viewer, run: dict[str, Any], field: str) -> list[Group] | 
         if key in _busy:
             return found[1] if found else None
         _busy.add(key)
-    threading.Thread(target=_compute, args=(viewer, run, field), daemon=True).start()
+        global _worker
+        if _worker is None or not _worker.is_alive():
+            _worker = threading.Thread(target=_work, daemon=True, name="assay-breakdowns")
+            _worker.start()
+    _todo.put((viewer, run, field))
     return found[1] if found else None
 
 
-def _compute(viewer: Viewer, run: dict[str, Any], field: str) -> None:
-    key = _key(run, field)
-    try:
-        groups = _breakdown_query(viewer, run, field)
-    except Exception:  # the page says it is missing; the log says why
-        log.exception("breakdown of run %s by %r failed", run["id"], field)
-        groups = []
-    with _lock:
-        _cache[key] = (time.time(), groups)
-        _busy.discard(key)
-        while len(_cache) > 2_000:
-            _cache.popitem(last=False)
+def _work() -> None:
+    """One worker computes breakdowns one at a time: several large GROUP BYs at once would
+    slow every page the server is answering meanwhile."""
+    while True:
+        viewer, run, field = _todo.get()
+        key = _key(run, field)
+        try:
+            groups = _breakdown_query(viewer, run, field)
+        except Exception:  # the page says it is missing; the log says why
+            log.exception("breakdown of run %s by %r failed", run["id"], field)
+            groups = []
+        with _lock:
+            _cache[key] = (time.time(), groups)
+            _busy.discard(key)
+            while len(_cache) > 2_000:
+                _cache.popitem(last=False)
 
 
 def wait_breakdowns(timeout: float = 30.0) -> None:
