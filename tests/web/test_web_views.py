@@ -224,6 +224,11 @@ def test_truncated_answer_is_marked_on_the_sample_and_in_the_list(rich_client: A
     rows = re.findall(r'<tr class="[^"]*">.*?</tr>', between(listing, 'id="samples-table"'), re.S)
     marked = [r for r in rows if "badge truncated" in r]
     assert len(marked) == 1 and quote(cut, safe="/") in marked[0]
+    runs = client.get(f"/runs?suite={SUITE}").text
+    badges = re.findall(
+        r'<a class="badge truncated" href="/runs/([0-9a-f]+)"[^>]*>1 truncated', runs
+    )
+    assert badges == [run]  # in the run list, only on the run with a cut-off answer
     other = client.get(f"/runs/{ids['gsm8k|mock/constant']}").text
     assert "badge truncated" not in other
     assert "answers cut off at the token limit: 0<" in other
