@@ -1,6 +1,7 @@
 """A store holding what issue 10's "the store holds and the page doesn't show" is about: ten
 benchmarks (more than fit a screen), HumanEval with sandbox results, BBQ's bias scores, IFEval's
-pooled accuracy, an MMLU run asked with robustness and fairness perturbations, priced models and
+pooled accuracy, an MMLU run asked with robustness and fairness perturbations, one scored by
+log-likelihood (calibration), priced models and
 one answer cut off at the token limit. Suite `rich` (not `default`); built through the CLI."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ BENCHMARKS = [
     "openbookqa",
 ]
 PERTURBED = "mmlu:perturb=typos(rate=0.3)+lowercase+dialect"
+LOGPROB = "mmlu:format=multiple_choice_logprob,shots=0"  # gives confidences: calibration
 MODELS = ["mock/oracle", "mock/constant"]
 # mock/constant priced through ASSAY_PRICES: $3 per million input tokens, $6 per million output
 PRICES = "models:\n  mock/constant: {input: 3, output: 6}\n"
@@ -54,6 +56,7 @@ def build_rich_store(folder: Path, data_dir: Path, url: str | None = None) -> Ri
         assert main(["run", *BENCHMARKS, *models, "--limit", "12", *common]) == 0
         perturb = ["--perturb", "typos:rate=0.3", "--perturb", "lowercase", "--perturb", "dialect"]
         assert main(["run", "mmlu", *models, "--limit", "12", *perturb, *common]) == 0
+        assert main(["run", LOGPROB, *models, "--limit", "12", *common]) == 0
     finally:
         if before is None:
             os.environ.pop("ASSAY_PRICES", None)

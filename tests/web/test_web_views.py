@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from tests.web.rich_store import PERTURBED, SUITE, RichStore
+from tests.web.rich_store import LOGPROB, PERTURBED, SUITE, RichStore
 
 from assay.analysis.leaderboard import leaderboard_from_store
 from assay.metrics.code import failure
@@ -81,6 +81,11 @@ def test_tabs_show_each_metric_group(rich_client: Any) -> None:
     bias = client.get(f"/?suite={SUITE}&tab=bias").text
     expected = summary(store, ids["bbq|mock/constant"])["run_metrics"]["bias_ambiguous"]
     assert "bias_ambiguous" in bias and f"{expected:.3f}" in bias
+    calibration = client.get(f"/?suite={SUITE}&tab=calibration").text
+    assert labels(calibration) == ["ece_10_bin", "selective_accuracy_auc"]
+    ece = summary(store, ids[f"{LOGPROB}|mock/constant"])["run_metrics"]["ece_10_bin"]
+    row = re.search(r"mock/constant</a></td>(.*?)</tr>", calibration, re.S)
+    assert row is not None and text(row.group(1)).startswith(f"{ece:.3f}")
     empty = client.get(f"/?suite={SUITE}&tab=safety")
     assert empty.status_code == 200 and 'id="group-empty"' in empty.text
     assert client.get(f"/?suite={SUITE}&tab=nonsense").status_code == 400

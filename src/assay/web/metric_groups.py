@@ -33,7 +33,7 @@ METRIC_GROUPS = (
     "efficiency",
 )
 _FAIRNESS_MODULE = Dialect.__module__
-CALIBRATION = ("ece_10_bin", "selective_accuracy_auc", "confidence_mean")
+CALIBRATION = ("ece_10_bin", "selective_accuracy_auc")
 # run metrics where lower is better (an error or a bias score near 0 is the goal)
 LOWER_IS_BETTER = ("ece_10_bin", "bias_ambiguous", "bias_disambiguated")
 
