@@ -3,7 +3,9 @@
 Generates a store with `--samples` samples (default 1,000,000) spread over models x benchmarks,
 written straight into the store's tables with executemany, then loads pages through the viewer
 app in-process and reads the app's `Server-Timing` header (time to the response start, template
-rendering included). Targets: every page under 100 KB, p95 under 50 ms.
+rendering included). Targets: every page under 100 KB, p95 under 50 ms. Covers the leaderboard
+and its metric-group tabs, run pages with every filter and sort, sample, compare, model and
+benchmark pages.
 
     python bench/viewer.py                      # generate (once) and measure
     python bench/viewer.py --db /tmp/v.db --samples 200000 --regenerate
@@ -21,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import sqlalchemy as sa
@@ -273,6 +276,9 @@ def main() -> int:
     from starlette.testclient import TestClient
 
     from assay.web.app import create_app
+    from assay.web.metric_groups import METRIC_GROUPS
+
+    tab_urls = [f"/?tab={t}" for t in METRIC_GROUPS]
 
     url = resolve_url(args.db)
     path = Path(args.db)
@@ -289,9 +295,15 @@ def main() -> int:
     store = Store(url, readonly=True)
     with store.connect() as conn:
         n_samples = conn.execute(sa.select(sa.func.count()).select_from(schema.samples)).scalar()
-        runs = conn.execute(
-            sa.select(schema.runs.c.id, schema.runs.c.benchmark, schema.runs.c.n_samples)
+        runs_models = conn.execute(
+            sa.select(
+                schema.runs.c.id,
+                schema.runs.c.benchmark,
+                schema.runs.c.n_samples,
+                schema.runs.c.model,
+            )
         ).all()
+        runs = [(r[0], r[1], r[2]) for r in runs_models]
         rng = random.Random(1)
         picks = []
         for run_id, _, n in runs:
@@ -348,6 +360,22 @@ def main() -> int:
     ok &= report("compare two models", *measure(client, [compare] * 5))
     ok &= report("compare: disagreements", *measure(client, [compare + "&differ=score"] * 5))
     ok &= report("live progress JSON", *measure(client, [f"/api/runs/{big}/progress"] * 5))
+    ok &= report("leaderboard, each metric-group tab", *measure(client, tab_urls * 3))
+    models = sorted({m for _, _, _, m in runs_models})
+    model_urls = [f"/models/{quote(m, safe='/')}?suite=default" for m in models]
+    ok &= report("model page", *measure(client, model_urls * 3))
+    benchmarks = sorted({b for _, b, _, _ in runs_models})
+    bench_urls = [f"/benchmarks/{quote(b, safe='')}?suite=default" for b in benchmarks]
+    from assay.web.benchmark_page import wait_breakdowns
+
+    ok &= report("benchmark page, first load", *measure(client, bench_urls))
+    started = time.perf_counter()
+    wait_breakdowns(timeout=3600)
+    print(
+        "  by-subject breakdowns (background, once per finished run): "
+        f"{time.perf_counter() - started:.1f}s more"
+    )
+    ok &= report("benchmark page, with breakdown", *measure(client, bench_urls * 3))
     print("all pages within target" if ok else "some pages over target")
     return 0
 

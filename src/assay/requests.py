@@ -88,6 +88,11 @@ class ErrorInfo:
         }
 
 
+# finish reasons meaning the answer stopped at the token limit (OpenAI and most servers: length,
+# Anthropic: max_tokens): the answer may be incomplete, and the viewer marks it
+TRUNCATED_FINISH_REASONS = ("length", "max_tokens")
+
+
 @dataclass(slots=True)
 class Response:
     text: str = ""

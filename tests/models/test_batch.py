@@ -14,6 +14,7 @@ from tests.models.stubs.openai_stub import OpenAIStub
 from assay.errors import UserError
 from assay.models.batch import BatchPending, BatchStatus, provider_batches, run_batch
 from assay.models.registry import create_model
+from assay.pricing import cost
 from assay.requests import Request
 from assay.store.db import Store
 
@@ -150,9 +151,17 @@ async def test_bad_custom_ids_are_refused(openai_stub: OpenAIStub, store: Store)
 
 
 def test_assay_run_batch_end_to_end(
-    cli: Any, data_dir: Path, tmp_path: Path, openai_stub: OpenAIStub
+    cli: Any,
+    data_dir: Path,
+    tmp_path: Path,
+    openai_stub: OpenAIStub,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`assay run --batch`: left running, resumed by the same command, collected, then cached."""
+    """`assay run --batch`: left running, resumed by the same command, collected, then cached;
+    priced at the batch rate."""
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("models:\n  openai/gpt-x: {input: 2, output: 8}\n")
+    monkeypatch.setenv("ASSAY_PRICES", str(prices))
     openai_stub.answer = lambda prompt: "B"
     openai_stub.polls_to_finish = 4
     db = tmp_path / "runs.db"
@@ -186,6 +195,13 @@ def test_assay_run_batch_end_to_end(
     assert second.code == 0, second.err
     assert "exact_match" in second.out and "n=6" in second.out
     assert posts(openai_stub, "/v1/batches") == 1  # resumed, not submitted twice
+    runs = Store(f"sqlite:///{db}", readonly=True)
+    with runs.connect() as conn:
+        summary = conn.execute(sa.select(schema.runs.c.summary)).scalar_one()
+    runs.close()
+    full = cost("openai/gpt-x", summary["input_tokens"], summary["output_tokens"])
+    assert summary["batch"] is True and full is not None and full > 0
+    assert summary["cost_usd"] == pytest.approx(full * 0.5)
     third = cli(*command)
     assert "resumed 6 done" in third.out
     assert posts(openai_stub, "/v1/batches") == 1

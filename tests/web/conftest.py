@@ -106,3 +106,11 @@ def find_run(store: Store) -> Callable[[str, str], str]:
 @pytest.fixture
 def listed() -> Callable[..., list[str]]:
     return rows_of
+
+
+@pytest.fixture(scope="session")
+def rich(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Any:
+    """The store of tests/web/rich_store.py (SQLite) with its run ids."""
+    from tests.web.rich_store import build_rich_store
+
+    return build_rich_store(tmp_path_factory.mktemp("rich"), data_dir)

@@ -87,7 +87,7 @@ def shoot(page: Any, name: str) -> None:
 
 
 def models_in_order(page: Any) -> list[str]:
-    return [t.strip() for t in page.locator("#leaderboard td.model").all_inner_texts()]
+    return [t.strip() for t in page.locator("#leaderboard td.model a.model-link").all_inner_texts()]
 
 
 def test_leaderboard_run_filter_search_sample(page: Any, server: str) -> None:

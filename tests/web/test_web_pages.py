@@ -40,16 +40,24 @@ def test_leaderboard_shows_models_with_cis_and_sorts(client: Any, store: Store) 
     page = client.get("/")
     assert page.status_code == 200
     html = page.text
-    models = re.findall(r'<td class="model">(.*?)</td>', html)
+    models = re.findall(r'<td class="model"><a class="model-link"[^>]*>(.*?)</a>', html)
     assert unescape(models[0]) == "mock/oracle"  # best mean win rate first
     assert set(map(unescape, models)) == {"mock/oracle", "mock/constant", "mock/random?seed=1"}
     assert re.search(r'class="ci">\[\d\.\d{3}, \d\.\d{3}\]', html)
     assert "<svg" in html and "mean win rate" in html
     by_name = client.get("/?sort=model&desc=0").text
-    names = [unescape(m) for m in re.findall(r'<td class="model">(.*?)</td>', by_name)]
+    names = [
+        unescape(m)
+        for m in re.findall(r'<td class="model"><a class="model-link"[^>]*>(.*?)</a>', by_name)
+    ]
     assert names == sorted(names, key=str.lower)
     worst_first = client.get("/?sort=winrate&desc=0").text
-    assert unescape(re.findall(r'<td class="model">(.*?)</td>', worst_first)[-1]) == "mock/oracle"
+    assert (
+        unescape(
+            re.findall(r'<td class="model"><a class="model-link"[^>]*>(.*?)</a>', worst_first)[-1]
+        )
+        == "mock/oracle"
+    )
 
 
 def test_run_page_lists_every_sample_with_summary(

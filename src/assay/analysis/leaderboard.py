@@ -21,6 +21,7 @@ from assay.analysis.model_info import ModelCatalog, ModelFilter, ModelInfo
 from assay.analysis.scores import RunScores, load_run_scores
 from assay.analysis.stats import DEFAULT_RESAMPLES, mean_ci, resample_counts
 from assay.analysis.winrate import mean_win_rate_array, mean_win_rates, ranks_from_scores
+from assay.pricing import Price, cost
 from assay.store.db import Store
 from assay.store.queries import latest_suite_runs
 
@@ -214,6 +215,7 @@ def build_leaderboard(suite: str, runs: list[dict[str, Any]]) -> Leaderboard:
             se=_finite(stats.get("se")),
             clusters=stats.get("clusters"),
             latency_s=_finite(summary.get("latency_mean_s")),
+            cost_usd=_finite(summary.get("cost_usd")),
             benchmark_version=run.get("benchmark_version"),
             older_runs=list(run.get("older_runs") or ()),
         )
@@ -268,16 +270,27 @@ def leaderboard_from_store(
             cell.mean, cell.n, cell.clusters = stats.mean, stats.n, stats.clusters
             cell.ci_lo, cell.ci_hi = _finite(stats.lo), _finite(stats.hi)
             cell.se = _finite(stats.se)
-            info = catalog.get(run["model"])
-            summary = run.get("summary") or {}
-            if info is not None:
-                cell.cost_usd = info.cost(
-                    int(summary.get("input_tokens") or 0), int(summary.get("output_tokens") or 0)
-                )
+            cell.cost_usd = run_cost(run, catalog.get(run["model"]))
     board.model_info = {m: catalog.get(m) for m in board.models}
     board.warnings = version_warnings(runs)
     _add_standings(board, scores, win_rate_resamples, seed)
     return board
+
+
+def run_cost(run: dict[str, Any], info: ModelInfo | None) -> float | None:
+    """A run's cost from its summary's token counts: `assay.pricing.cost`, with the model
+    metadata's prices when it gives them and the batch rate for a batch run."""
+    summary = run.get("summary") or {}
+    price = None
+    if info is not None and info.price_input is not None and info.price_output is not None:
+        price = Price(info.price_input, info.price_output)
+    return cost(
+        run["model"],
+        int(summary.get("input_tokens") or 0),
+        int(summary.get("output_tokens") or 0),
+        batch=bool(summary.get("batch")),
+        price=price,
+    )
 
 
 def version_warnings(runs: Sequence[dict[str, Any]]) -> list[str]:

@@ -8,8 +8,8 @@ Metadata comes from a YAML file that maps model labels (or fnmatch patterns such
       access: open          # open | closed | limited
       parameters: 0.135     # billions
       release_date: 2024-11-01
-      price_input: 0        # USD per million input tokens
-      price_output: 0       # USD per million output tokens
+      price_input: 0        # USD per million input tokens (optional: overrides the price
+      price_output: 0       # table of assay.pricing for this model on leaderboards)
 
 The file is `--model-info PATH` or `$ASSAY_MODEL_INFO`; a few packaged models are known without
 one. Exact labels win over patterns; a label with settings (`mock/random?seed=1`) also matches
@@ -45,16 +45,13 @@ class ModelInfo:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float | None:
-        if self.price_input is None or self.price_output is None:
-            return None
-        return (input_tokens * self.price_input + output_tokens * self.price_output) / 1e6
 
-
+# Prices of these come from the price table (`assay.pricing`), like every model's; a user's
+# model-info file may still set `price_input`/`price_output`, which then win.
 BUILTIN: dict[str, ModelInfo] = {
-    "mock/*": ModelInfo("assay", "open", 0.0, None, 0.0, 0.0),
-    "llamacpp/smollm2*": ModelInfo("Hugging Face", "open", 0.135, "2024-11-01", 0.0, 0.0),
-    "llamacpp/gemma3*": ModelInfo("Google", "open", 0.27, "2025-08-14", 0.0, 0.0),
+    "mock/*": ModelInfo("assay", "open", 0.0, None),
+    "llamacpp/smollm2*": ModelInfo("Hugging Face", "open", 0.135, "2024-11-01"),
+    "llamacpp/gemma3*": ModelInfo("Google", "open", 0.27, "2025-08-14"),
 }
 
 

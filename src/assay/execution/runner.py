@@ -359,7 +359,13 @@ class Runner:
             self._forget(self._written)
             status, data_hash, n_selected = "interrupted", None, None
         with self.store.begin() as conn:
-            summary = summarise(conn, self.run_id, self.task.main_metric or "", self.run_metrics)
+            summary = summarise(
+                conn,
+                self.run_id,
+                self.task.main_metric or "",
+                self.run_metrics,
+                batch=self.batch is not None,
+            )
             if failure is not None:
                 summary["failure"] = failure
             values: dict[str, Any] = {
@@ -477,6 +483,7 @@ class Runner:
         sample = item.sample
         stamp = now()
         failed = next((r.error for r in responses if r.error is not None), None)
+        details: dict[str, Any] = {}
         prediction = None
         confidence = None
         scores: dict[str, float] = {}
@@ -494,6 +501,7 @@ class Runner:
                 scores[f"{name}_worst"] = worst(values)
             confidence = read.confidence
             status = "ok" if read.parsed else "unparsed"
+            details = self._details(read.answer, references)
         else:
             status = "error"
             self._errors += 1
@@ -506,7 +514,7 @@ class Runner:
                 "references": sample.references,
                 "choices": sample.choices,
                 "correct": sample.correct,
-                "metadata": sample.metadata,
+                "metadata": {**sample.metadata, **details} if details else sample.metadata,
                 "split": sample.split,
                 "status": status,
                 "prediction": prediction,
@@ -558,6 +566,15 @@ class Runner:
             )
         self._written.append(sample.id)
         self.progress.advance(1, self._errors)
+
+    def _details(self, answer: str | None, references: list[str]) -> dict[str, Any]:
+        """What metrics with an `explain` hook say about this answer (HumanEval: the sandbox's
+        result per program), stored in the sample's metadata; each hook runs once."""
+        out: dict[str, Any] = {}
+        hooks = {id(h): h for fn in self.metrics.values() if (h := getattr(fn, "explain", None))}
+        for hook in hooks.values():
+            out.update(hook(answer, references))
+        return out
 
     def _lower_is_better(self, metric: str) -> bool:
         """The task's direction is its main metric's; every other per-sample metric in assay

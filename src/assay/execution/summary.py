@@ -18,12 +18,19 @@ from assay.analysis.scores import load_all_run_scores
 from assay.analysis.stats import mean_ci
 from assay.benchmarks.base import RunMetric
 from assay.metrics.efficiency import efficiency
+from assay.requests import TRUNCATED_FINISH_REASONS
 from assay.store import schema
 
 
 def summarise(
-    conn: Connection, run_id: str, main_metric: str, run_metrics: Sequence[RunMetric] = ()
+    conn: Connection,
+    run_id: str,
+    main_metric: str,
+    run_metrics: Sequence[RunMetric] = (),
+    *,
+    batch: bool = False,
 ) -> dict[str, Any]:
+    """`batch`: the run went through a provider batch API, so it is priced at the batch rate."""
     s, rq = schema.samples, schema.requests
     status_counts: dict[str, int] = dict(
         conn.execute(
@@ -42,6 +49,13 @@ def summarise(
             sa.func.sum(sa.cast(rq.c.cached, sa.Integer)),
         ).where(rq.c.run_id == run_id)
     ).one()
+    truncated = conn.execute(
+        sa.select(sa.func.count()).where(
+            rq.c.run_id == run_id,
+            rq.c.error.is_(None),
+            rq.c.response["finish_reason"].as_string().in_(TRUNCATED_FINISH_REASONS),
+        )
+    ).scalar_one()
     errors_by_kind: dict[str, int] = {}
     for (error,) in conn.execute(
         sa.select(rq.c.error).where(rq.c.run_id == run_id, rq.c.error.is_not(None))
@@ -59,6 +73,7 @@ def summarise(
         [r[0] for r in answered],
         [r[1] for r in answered],
         [r[2] for r in answered],
+        batch=batch,
     )
     n_errors = int(status_counts.get("error", 0))
     n_unparsed = int(status_counts.get("unparsed", 0))
@@ -70,12 +85,14 @@ def summarise(
         "n_scored": n_total - n_errors,
         "n_errors": n_errors,
         "n_unparsed": n_unparsed,
+        "n_truncated": int(truncated or 0),
         "errors_by_kind": errors_by_kind,
         "requests": int(usage[0] or 0),
         "input_tokens": int(usage[1] or 0),
         "output_tokens": int(usage[2] or 0),
         "cache_hits": int(usage[3] or 0),
         **figures,
+        "batch": batch,
         "run_metrics": _run_metrics(conn, run_id, run_metrics),
     }
 

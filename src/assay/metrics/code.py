@@ -11,6 +11,11 @@ in `assay.sandbox`, the programs of one answer side by side (one per CPU); each 
 `sandbox_results` for storing how each program ended, execute each program once. With fewer
 than k programs (a provider that ignored the request for n), pass@k falls back to pass@n and
 the docs say so.
+
+Each pass@k metric carries `explain` (see `assay.metrics.registry`): per program, how the sandbox
+said it ended (`Outcome.to_dict()`: status, the exception and the assert that failed, the limit
+hit, stderr's tail, time), which the runner stores with the sample so a pass@1 of 0 can be
+understood.
 """
 
 from __future__ import annotations
@@ -106,7 +111,23 @@ def pass_at(k: int) -> Callable[[str | None, Sequence[str]], float]:
         return pass_at_k(len(candidates), correct, min(k, len(candidates)))
 
     score.__name__ = f"pass_at_{k}"
+    score.explain = explain  # type: ignore[attr-defined]
     return score
+
+
+def explain(answer: str | None, references: Sequence[str]) -> dict[str, Any]:
+    """`{"sandbox": [...]}`: one record per program in the answer, from the cached outcomes."""
+    records = sandbox_results(answer, references)
+    for record in records:
+        if isinstance(record.get("wall_s"), float):
+            record["wall_s"] = round(record["wall_s"], 3)
+        if record.get("exception") and record.get("message"):
+            record["exception"] = f"{record['exception']}: {record.pop('message')}"
+        for stream in ("stderr", "stdout"):
+            text = record.pop(stream, None)
+            if text:
+                record[f"{stream}_tail"] = text
+    return {"sandbox": records} if records else {}
 
 
 PASS_AT = {f"pass@{k}": pass_at(k) for k in (1, 5, 10, 20, 100)}

@@ -4,8 +4,9 @@ Latencies are the model's own time per request (a cached response keeps the late
 that produced it, so a run replayed from the cache reports the same figures). Percentiles
 interpolate linearly (numpy's default). `output_tokens_per_s` is the decoding rate one request
 sees: output tokens over the summed latency of the requests that report output tokens.
-`cost_usd` prices every answered request's tokens with `assay.models.pricing` (what the run
-costs from scratch, cache hits included, at standard rates); None for an unpriced model.
+`cost_usd` prices every answered request's tokens with `assay.pricing` (what the run costs
+from scratch, cache hits included; at the batch rate for a run sent through a provider batch API);
+None for an unpriced model.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from assay.models.pricing import cost
+from assay.pricing import cost
 
 
 def efficiency(
@@ -22,6 +23,8 @@ def efficiency(
     latencies: Sequence[float | None],
     input_tokens: Sequence[int | None],
     output_tokens: Sequence[int | None],
+    *,
+    batch: bool = False,
 ) -> dict[str, float | int | None]:
     """Figures for one run's answered requests (each sequence has one entry per request)."""
     timed = np.asarray([t for t in latencies if t is not None], dtype=float)
@@ -35,5 +38,5 @@ def efficiency(
         "latency_p50_s": float(np.percentile(timed, 50)) if timed.size else None,
         "latency_p95_s": float(np.percentile(timed, 95)) if timed.size else None,
         "output_tokens_per_s": tokens_out / decoding_time if decoding_time > 0 else None,
-        "cost_usd": cost(model, tokens_in, tokens_out),
+        "cost_usd": cost(model, tokens_in, tokens_out, batch=batch),
     }

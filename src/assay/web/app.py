@@ -24,11 +24,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assay.analysis.leaderboard import Leaderboard, build_leaderboard
+from assay.analysis.model_info import ModelCatalog
 from assay.analysis.winrate import mean_win_rates
 from assay.store import browse
 from assay.store.db import Store
 from assay.store.queries import latest_suite_runs, suite_names
-from assay.web import charts
+from assay.web import charts, sample_extras
+from assay.web.benchmark_page import benchmark_page
+from assay.web.metric_groups import METRIC_GROUPS, tab_context
+from assay.web.model_page import model_page
+from assay.web.run_extras import page_extras
 from assay.web.standings import StandingsCache
 
 MAX_BLOCK = 20_000  # characters of one prompt, response or JSON block shown on a page
@@ -117,6 +122,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def breakable(name: str) -> str:
+    """A variant name a narrow column may wrap after its `:`, `,` and `+` (zero-width spaces)."""
+    return name.replace(":", ":\u200b").replace(",", ",\u200b").replace("+", "+\u200b")
+
+
 def when(stamp: float | None) -> str:
     if not stamp:
         return "–"
@@ -127,6 +137,7 @@ class Viewer:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.standings = StandingsCache(store)
+        self.catalog = ModelCatalog.load()
         self._histograms: dict[tuple[Any, ...], list[tuple[float, float, int]]] = {}
         self.env = Environment(
             loader=PackageLoader("assay.web", "templates"),
@@ -136,6 +147,7 @@ class Viewer:
             lstrip_blocks=True,
         )
         self.env.globals.update(sample_url=sample_url, fmt=fmt, clip=clip, pretty=pretty, when=when)
+        self.env.filters["breakable"] = breakable
         self.env.filters["qs"] = lambda params: urlencode(
             [(k, v) for k, v in params if v not in (None, "")], doseq=True
         )
@@ -175,8 +187,10 @@ class Viewer:
             rate = board.win_rates.get(m)
             if samples and tokens and rate is not None:
                 cost.append((m, tokens / samples, rate))
+        tab = _choice(request, "tab", METRIC_GROUPS) or "accuracy"
         return self.render(
             "leaderboard.html",
+            **tab_context(runs, models, self.catalog, tab),
             suite=suite,
             suites=suites,
             board=board,
@@ -240,6 +254,7 @@ class Viewer:
         hist = self._histogram(run)
         return self.render(
             "run.html",
+            extras=page_extras(self.store, run["id"], [r["sample_id"] for r in page.rows]),
             run=run,
             summary=summary,
             sq=sq,
@@ -303,7 +318,20 @@ class Viewer:
             )
             if r["id"] != run["id"]
         ][:20]
-        return self.render("sample.html", run=run, s=detail, others=others)
+        labels = sample_extras.perturbation_labels(run.get("spec"), len(detail["requests"]))
+        code = sample_extras.code_view(run, detail)
+        if code is not None:  # the sandbox results have their own section
+            detail["metadata"] = {k: v for k, v in detail["metadata"].items() if k != "sandbox"}
+        return self.render(
+            "sample.html",
+            run=run,
+            s=detail,
+            others=others,
+            labels=labels,
+            diffs=sample_extras.request_diffs(detail, labels),
+            cut_off=any(sample_extras.truncated(rq) for rq in detail["requests"]),
+            code=code,
+        )
 
     # -- comparisons -------------------------------------------------------------------------
     def _compare_runs(self, request: Request) -> list[dict[str, Any]]:
@@ -434,6 +462,8 @@ def create_app(store: Store) -> Starlette:
         Route("/api/runs/{run_id}/progress", viewer.progress),
         Route("/compare", viewer.compare),
         Route("/compare/sample", viewer.compare_sample),
+        Route("/models/{model:path}", model_page),
+        Route("/benchmarks/{benchmark:path}", benchmark_page),
         Mount("/static", StaticFiles(packages=[("assay.web", "static")]), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers=handlers)
