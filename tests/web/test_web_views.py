@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from tests.web.rich_store import LOGPROB, PERTURBED, SUITE, RichStore
 
 from assay.analysis.leaderboard import leaderboard_from_store
-from assay.metrics.code import failure
 from assay.store import schema
 from assay.store.db import Store
 from assay.web.benchmark_page import wait_breakdowns
@@ -183,10 +182,11 @@ def test_humaneval_sample_shows_programs_tests_and_sandbox_results(rich_client: 
             sa.select(s.c.sample_id, s.c.metadata).where(s.c.run_id == run).limit(1)
         ).one()
     records = meta["sandbox"]
-    assert records and records[0]["status"] == "failed" and records[0]["exception"]
+    # a constant answer is no program: the sandbox says how it ended (NameError: "error")
+    assert records and records[0]["status"] in ("failed", "error") and records[0]["exception"]
     html = client.get(f"/runs/{run}/samples/{quote(sample_id)}").text
     view = between(html, 'id="code-view"', "</section>")
-    assert 'class="sandbox-status failed"' in view
+    assert f'class="sandbox-status {records[0]["status"]}"' in view
     assert unescape(records[0]["exception"]) in unescape(view)
     test_program = re.search(r'<pre class="program test">(.*?)</pre>', view, re.S)
     assert test_program is not None and "def check(candidate):\n" in unescape(test_program.group(1))
@@ -288,23 +288,6 @@ def test_question_of_long_and_short_inputs() -> None:
     passage = "Lorem ipsum dolor. " * 40 + "\nQuestion: is it long?\nAnswer:"
     assert question_of(passage) == "Question: is it long?"
     assert question_of("Short question?") == "Short question?"
-
-
-def test_failure_reads_the_failing_assert() -> None:
-    stderr = (
-        "Traceback (most recent call last):\n"
-        '  File "/tmp/x/program.py", line 12, in <module>\n'
-        "    check(f)\n"
-        '  File "/tmp/x/program.py", line 9, in check\n'
-        "    assert candidate(2) == 5\n"
-        "AssertionError\n"
-    )
-    assert failure(stderr) == {
-        "exception": "AssertionError",
-        "line": 9,
-        "source": "assert candidate(2) == 5",
-    }
-    assert failure("") == {}
 
 
 def test_every_model_link_opens_its_page_even_with_settings_in_the_label(client: Any) -> None:
