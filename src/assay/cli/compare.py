@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assay.analysis.comparison import ComparisonRow, compare_models
+from assay.cli.leaderboard import pick_suite
 from assay.store.db import Store, resolve_url
 
 
@@ -18,7 +19,7 @@ def main(args: argparse.Namespace) -> int:
     store = Store(resolve_url(args.db), readonly=True)
     rows = compare_models(
         store,
-        args.suite,
+        pick_suite(store, args.suite),
         args.models,
         benchmarks=args.benchmarks,
         metric=args.metric,

@@ -15,6 +15,39 @@ def suite_names(store: Store) -> list[str]:
         return [r[0] for r in conn.execute(sa.select(schema.suites.c.name).order_by("name"))]
 
 
+def default_suite(store: Store, *, prefer: str | None = None) -> str | None:
+    """The suite to show when none is named: `prefer` if the store has it, else the most
+    recently updated suite (its newest run started, finished or was added), else None.
+
+    The CLI prefers `default` (where `assay run` writes without `--suite`); the viewer's
+    front page prefers nothing and opens the suite that changed last.
+    """
+    names = suite_names(store)
+    if prefer is not None and prefer in names:
+        return prefer
+    if len(names) <= 1:
+        return names[0] if names else None
+    s, r, sr = schema.suites, schema.runs, schema.suite_runs
+    touched = sa.func.max(
+        sa.func.coalesce(r.c.finished_at, r.c.started_at, r.c.created_at, sr.c.added_at)
+    )
+    newest = (
+        sa.select(sr.c.suite, touched.label("touched"))
+        .join(r, r.c.id == sr.c.run_id)
+        .group_by(sr.c.suite)
+        .subquery()
+    )
+    query = (
+        sa.select(s.c.name)
+        .select_from(s.outerjoin(newest, newest.c.suite == s.c.name))
+        .order_by(sa.func.coalesce(newest.c.touched, s.c.created_at).desc(), s.c.name)
+        .limit(1)
+    )
+    with store.connect() as conn:
+        found: str | None = conn.execute(query).scalar()
+    return found
+
+
 def latest_suite_runs(store: Store, suite: str) -> list[dict[str, Any]]:
     """The newest run with a summary for each (benchmark, model) in the suite."""
     r, sr = schema.runs, schema.suite_runs

@@ -1,0 +1,99 @@
+"""The compare page's statistics: is model A better than model B, and how sure.
+
+The numbers are `assay compare`'s (`assay.analysis.comparison.compare_models`: the paired
+difference on shared samples with its bootstrap CI, McNemar's exact test or the paired
+permutation test, Holm-adjusted over every benchmark the models share), computed once per set
+of runs and kept; agreement counts come from the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.analysis.comparison import ComparisonRow, compare_models
+from assay.errors import UserError
+from assay.store import browse
+from assay.store.db import Store
+from assay.store.queries import latest_suite_runs
+
+ALPHA = 0.05
+
+
+@dataclass
+class PairStats:
+    model_a: str
+    model_b: str
+    here: ComparisonRow | None  # the page's benchmark
+    rows: list[ComparisonRow]  # every shared benchmark, Holm-adjusted together
+    agreement: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+    def verdict(self, row: ComparisonRow) -> str:
+        r = row.result
+        p = r.p_holm if r.p_holm is not None else r.p_value
+        if p != p or p >= ALPHA:
+            return "no significant difference"
+        a_better = (r.diff > 0) == row.higher_is_better
+        return f"{row.model_a if a_better else row.model_b} better"
+
+
+class CompareStats:
+    """Paired statistics for pairs of runs, cached by the runs' ids and states."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[Any, ...], PairStats] = {}
+
+    def pairs(self, suite: str, runs: list[dict[str, Any]]) -> list[PairStats]:
+        """A against each other selected run (the first run is A)."""
+        if len(runs) < 2 or not suite:
+            return []
+        return [self._pair(suite, runs[0], other) for other in runs[1:]]
+
+    def _pair(self, suite: str, a: dict[str, Any], b: dict[str, Any]) -> PairStats:
+        key = (
+            suite,
+            a["id"],
+            a["status"],
+            a["finished_at"],
+            b["id"],
+            b["status"],
+            b["finished_at"],
+        )
+        with self._lock:
+            found = self._cache.get(key)
+        if found is not None:
+            return found
+        stats = self._compute(suite, a, b)
+        with self._lock:
+            if len(self._cache) > 500:
+                self._cache.clear()
+            self._cache[key] = stats
+        return stats
+
+    def _compute(self, suite: str, a: dict[str, Any], b: dict[str, Any]) -> PairStats:
+        agreement = browse.agreement(self.store, a, b)
+        if a["model"] == b["model"]:
+            note = "both runs are of one model: pick runs of two models for a paired test"
+            return PairStats(a["model"], b["model"], None, [], agreement, note)
+        latest = {
+            (r["model"], r["benchmark"]): r["id"] for r in latest_suite_runs(self.store, suite)
+        }
+        note = ""
+        if (
+            latest.get((a["model"], a["benchmark"])) != a["id"]
+            or latest.get((b["model"], b["benchmark"])) != b["id"]
+        ):
+            note = (
+                f"the tests use each model's latest finished run in suite {suite!r}, "
+                "which is not the run picked here"
+            )
+        try:
+            rows = compare_models(self.store, suite, [a["model"], b["model"]])
+        except UserError as exc:
+            return PairStats(a["model"], b["model"], None, [], agreement, str(exc))
+        here = next((r for r in rows if r.benchmark == a["benchmark"]), None)
+        return PairStats(a["model"], b["model"], here, rows, agreement, note)
