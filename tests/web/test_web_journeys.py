@@ -240,20 +240,27 @@ def test_previous_and_next_follow_the_filtered_list(tab: Tab, server: str, store
     assert "page=2" in second_page
 
 
-def test_charts_keep_long_names_whiskers_and_distinct_ticks(tab: Tab, server: str) -> None:
+def test_charts_keep_long_names_whiskers_and_distinct_ticks(
+    tab: Tab, server: str, app: Any
+) -> None:
+    tab.goto(server + "/?suite=demo")
+    app.state.viewer.standings.wait()  # the win-rate intervals, drawn as whiskers
     tab.goto(server + "/?suite=demo")
     chart = tab.page.locator("svg.chart").first
-    labels = chart.locator("text.label").all_inner_texts()
+    labels = chart.locator("text.label").all_text_contents()
     assert LONG in labels  # the whole name, not cut
     box = chart.bounding_box()
     for label in chart.locator("text.label").all():
         assert label.bounding_box()["x"] >= box["x"] - 1  # not clipped at the left edge
+    whiskers = 0
     for group in chart.locator("g").all():
         whisker = group.locator("line.whisker")
         if whisker.count():
+            whiskers += 1
             w, v = whisker.bounding_box(), group.locator("text.value").bounding_box()
             assert v["x"] >= w["x"] + w["width"]  # the value label clear of the whisker
-    ticks = tab.page.locator("svg.chart").nth(1).locator("text.tick").all_inner_texts()
+    assert whiskers == 3
+    ticks = tab.page.locator("svg.chart").nth(1).locator("text.tick").all_text_contents()
     x_ticks = ticks[: len(ticks) - 5] if len(ticks) > 5 else ticks
     assert len(x_ticks) == len(set(x_ticks)) >= 2
 

@@ -17,7 +17,7 @@ def suite_names(store: Store) -> list[str]:
 
 def default_suite(store: Store, *, prefer: str | None = None) -> str | None:
     """The suite to show when none is named: `prefer` if the store has it, else the most
-    recently updated suite (its newest run started, finished or was added), else None.
+    recently updated suite (a run of it added, started or finished last), else None.
 
     The CLI prefers `default` (where `assay run` writes without `--suite`); the viewer's
     front page prefers nothing and opens the suite that changed last.
@@ -28,24 +28,20 @@ def default_suite(store: Store, *, prefer: str | None = None) -> str | None:
     if len(names) <= 1:
         return names[0] if names else None
     s, r, sr = schema.suites, schema.runs, schema.suite_runs
-    touched = sa.func.max(
-        sa.func.coalesce(r.c.finished_at, r.c.started_at, r.c.created_at, sr.c.added_at)
-    )
-    newest = (
-        sa.select(sr.c.suite, touched.label("touched"))
-        .join(r, r.c.id == sr.c.run_id)
-        .group_by(sr.c.suite)
-        .subquery()
-    )
     query = (
-        sa.select(s.c.name)
-        .select_from(s.outerjoin(newest, newest.c.suite == s.c.name))
-        .order_by(sa.func.coalesce(newest.c.touched, s.c.created_at).desc(), s.c.name)
-        .limit(1)
+        sa.select(
+            s.c.name,
+            s.c.created_at,
+            sa.func.max(sr.c.added_at),
+            sa.func.max(sa.func.coalesce(r.c.finished_at, r.c.started_at, r.c.created_at)),
+        )
+        .select_from(s.outerjoin(sr, sr.c.suite == s.c.name).outerjoin(r, r.c.id == sr.c.run_id))
+        .group_by(s.c.name, s.c.created_at)
     )
     with store.connect() as conn:
-        found: str | None = conn.execute(query).scalar()
-    return found
+        rows = conn.execute(query).all()
+    latest = {name: max(t for t in times if t is not None) for name, *times in rows}
+    return max(sorted(latest), key=lambda name: latest[name])
 
 
 def latest_suite_runs(store: Store, suite: str) -> list[dict[str, Any]]:

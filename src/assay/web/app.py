@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -377,8 +377,12 @@ class Viewer:
         named = request.query_params.get("benchmark")
         ids = list(dict.fromkeys(request.query_params.getlist("run")))[:6]
         runs = [self._run(i) for i in ids]
-        if named:  # a benchmark picked in the form: the runs ticked for the last one go
-            runs = [r for r in runs if r["benchmark"] == named]
+        if named and any(r["benchmark"] != named for r in runs):
+            # a benchmark picked in the form: the runs ticked for the last one go, and the
+            # address says so
+            kept = [(k, v) for k, v in request.query_params.multi_items() if k != "run"]
+            kept += [("run", r["id"]) for r in runs if r["benchmark"] == named]
+            return RedirectResponse(f"/compare?{_qs(kept)}", status_code=303)
         elif len({r["benchmark"] for r in runs}) > 1:
             raise HTTPException(400, "compare runs of one benchmark variant: their samples match")
         benchmark = named or (runs[0]["benchmark"] if runs else "")
