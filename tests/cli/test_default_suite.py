@@ -37,9 +37,7 @@ def test_default_is_preferred_else_the_newest_suite(
     assert default_suite(store) == "alpha"  # newest, though "zeta" was made first
     with Store(f"sqlite:///{db}").begin() as conn:  # zeta's run finishes later
         zeta = sa.select(schema.suite_runs.c.run_id).where(schema.suite_runs.c.suite == "zeta")
-        conn.execute(
-            schema.runs.update().where(schema.runs.c.id.in_(zeta)).values(finished_at=4e9)
-        )
+        conn.execute(schema.runs.update().where(schema.runs.c.id.in_(zeta)).values(finished_at=4e9))
     assert default_suite(store) == "zeta"
     board = cli("leaderboard", "--db", db, "--format", "json")
     assert board.code == 0 and '"suite": "zeta"' in board.out

@@ -4,6 +4,8 @@ built-in benchmark (a few samples each, mock models) and an imported HELM run: n
 
 from __future__ import annotations
 
+import contextlib
+import io
 import urllib.error
 import urllib.request
 from collections import deque
@@ -26,11 +28,29 @@ FILES = (".csv", ".json")  # downloads: fetched, not opened as pages
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[Store]:
-    db = tmp_path_factory.mktemp("crawl") / "crawl.db"
+    folder = tmp_path_factory.mktemp("crawl")
+    db = folder / "crawl.db"
+    pairs = folder / "pairs.jsonl"  # translation reads a file of pairs or the hub
+    pairs.write_text(
+        '{"source": "Der Hund schläft.", "target": "The dog sleeps."}\n'
+        '{"source": "Es regnet <b>heute</b>.", "target": ["It rains today.", "It is raining."]}\n'
+    )
+    variants = {"translation": f"translation:file={pairs}"}
     common = ["--db", str(db), "--no-progress", "--data-dir", str(data_dir), "--limit", "3"]
-    names = sorted(all_benchmarks())
     models = ["-m", "mock/oracle", "-m", "mock/constant"]
-    assert main(["run", *names, *models, "--suite", "everything", *common]) == 0
+    ran, offline = [], []
+    for name in sorted(all_benchmarks()):
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said):
+            code = main(
+                ["run", variants.get(name, name), *models, "--suite", "everything", *common]
+            )
+        if code == 2 and "is missing" in said.getvalue():
+            offline.append(name)  # no copy under shared/data: the hub only
+            continue
+        assert code == 0, name
+        ran.append(name)
+    assert len(ran) >= 20 and len(offline) <= 3, (ran, offline)
     if HELM.is_dir():
         assert main(["import-helm", str(HELM), "--db", str(db), "--suite", "helm"]) == 0
     found = Store(f"sqlite:///{db}", readonly=True)
@@ -49,12 +69,17 @@ def status_of(url: str) -> int:
 
 def shape(url: str) -> tuple[str, ...]:
     """What kind of page a link opens: links of a new shape are opened first, so that the
-    capped crawl reaches one sample page of every run before a second of any."""
+    capped crawl reaches every run's page and one sample page of every run before it opens
+    a second page of any shape."""
     parts = urlparse(url)
     path = parts.path.split("/")
     keys = tuple(sorted({k.split("=")[0] for k in parts.query.split("&") if k}))
     if len(path) > 3 and path[1] == "runs" and path[3] == "samples":
-        return ("sample", path[2], *keys)
+        return ("sample", path[2])
+    if len(path) == 3 and path[1] == "runs":
+        return ("run", path[2]) if not keys else ("run view", *keys)
+    if len(path) == 4 and path[1] == "runs":
+        return ("run download", path[3])
     return (parts.path, *keys)
 
 
