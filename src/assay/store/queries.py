@@ -40,7 +40,9 @@ def default_suite(store: Store, *, prefer: str | None = None) -> str | None:
     )
     with store.connect() as conn:
         rows = conn.execute(query).all()
-    latest = {name: max(t for t in times if t is not None) for name, *times in rows}
+    latest: dict[str, float] = {
+        str(name): max(float(t) for t in times if t is not None) for name, *times in rows
+    }
     return max(sorted(latest), key=lambda name: latest[name])
 
 
