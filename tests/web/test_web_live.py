@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.web.browser import chromium, serve
 
 from assay.store import schema
 from assay.store.db import Store
-from tests.web.browser import chromium, serve
 
 pytestmark = pytest.mark.slow
 
