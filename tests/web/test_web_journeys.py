@@ -350,3 +350,20 @@ def test_compare_answers_which_model_is_better(
     assert count == agree["a-only"] + agree["b-only"]
     tab.page.locator("#compare-table a.sample-link").first.click()
     tab.page.wait_for_url("**/compare/sample**")
+
+
+def test_numeric_metadata_filters_and_is_suggested(tab: Tab, server: str, store: Store) -> None:
+    run = run_of(store, "quac", "mock/oracle")
+    s = schema.samples
+    with store.connect() as conn:
+        turns = [
+            m["turn"]
+            for m in conn.execute(sa.select(s.c.metadata).where(s.c.run_id == run["id"])).scalars()
+        ]
+    assert all(isinstance(t, int) for t in turns)
+    tab.goto(f"{server}/runs/{run['id']}")
+    offered = tab.page.locator("#meta-values option").evaluate_all("els => els.map(e => e.value)")
+    assert {str(t) for t in turns} <= set(offered)
+    turn = turns[0]
+    tab.goto(f"{server}/runs/{run['id']}?meta=turn&value={turn}")
+    assert int(tab.page.locator("#match-count").inner_text().split()[0]) == turns.count(turn)
