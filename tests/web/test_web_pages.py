@@ -101,6 +101,18 @@ def test_metadata_filter_by_subject(client: Any, store: Store, find_run: Any, li
     assert got and all(sample.startswith(subject[1] + "/") for sample in got)
 
 
+def test_metadata_values_offered_are_every_value_of_the_run(
+    client: Any, store: Store, find_run: Any
+) -> None:
+    run = find_run("mmlu", "mock/oracle")
+    s = schema.samples
+    with store.connect() as conn:
+        metas = list(conn.execute(sa.select(s.c.metadata).where(s.c.run_id == run)).scalars())
+    html = client.get(f"/runs/{run}").text
+    offered = set(re.findall(r'<option value="([^"]+)">subject</option>', html))
+    assert offered == {m["subject"] for m in metas}
+
+
 def test_search_finds_a_word_in_prompts_and_responses(
     client: Any, store: Store, find_run: Any, listed: Any
 ) -> None:

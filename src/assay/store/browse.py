@@ -633,10 +633,60 @@ class MetadataFields:
     complete: bool  # every sample of the run was read
 
 
+_META_PAIRS = {
+    # (key, JSON type, the value as text) for each scalar metadata value of a run's samples
+    "sqlite": "SELECT j.key AS key, j.type AS type, j.atom AS value "
+    "FROM samples AS s, json_each(s.metadata) AS j WHERE s.run_id = :run",
+    "postgresql": "SELECT j.key AS key, jsonb_typeof(j.value) AS type, j.value #>> '{}' AS value "
+    "FROM samples AS s, jsonb_each(s.metadata) AS j WHERE s.run_id = :run",
+}
+_SCALAR = {"text", "integer", "real", "true", "false", "string", "number", "boolean"}
+
+
 def metadata_fields(store: Store, run_id: str) -> MetadataFields:
-    """Every metadata key of the run's samples (up to META_SCAN of them, in sample order) with
-    its distinct scalar values; a key with more than META_VALUES values (ids, free text) is
-    listed without suggestions."""
+    """Every metadata key of the run's samples with its distinct scalar values; a key with more
+    than META_VALUES values (ids, free text) is listed without suggestions. The database
+    unnests the JSON (SQLite's json_each, PostgreSQL's jsonb_each): two scans of the run in C,
+    not a Python loop over its rows."""
+    with store.connect() as conn:
+        pairs = _META_PAIRS.get(conn.dialect.name)
+        if pairs is None:  # another database: read the first META_SCAN samples in Python
+            return _metadata_fields_python(conn, run_id)
+        scalar = "p.type IN :scalar"
+        keys = sa.text(
+            f"SELECT p.key, COUNT(DISTINCT CASE WHEN {scalar} THEN p.value END), "
+            f"MAX(CASE WHEN {scalar} THEN LENGTH(p.value) END) FROM ({pairs}) AS p "
+            "GROUP BY p.key"
+        ).bindparams(sa.bindparam("scalar", expanding=True))
+        found = conn.execute(keys, {"run": run_id, "scalar": sorted(_SCALAR)}).all()
+        few = [k for k, n, longest in found if 0 < n <= META_VALUES and (longest or 0) <= 200]
+        values: dict[str, set[str]] = {str(k): set() for k, _, _ in found}
+        if few:
+            distinct = sa.text(
+                f"SELECT DISTINCT p.key, p.type, p.value FROM ({pairs}) AS p "
+                f"WHERE p.type IN :scalar AND p.key IN :few"
+            ).bindparams(
+                sa.bindparam("scalar", expanding=True), sa.bindparam("few", expanding=True)
+            )
+            rows = conn.execute(distinct, {"run": run_id, "scalar": sorted(_SCALAR), "few": few})
+            for key, kind, value in rows:
+                values[str(key)].add(_scalar_text(str(kind), value))
+        size = run_size(conn, run_id)
+    return MetadataFields({k: sorted(v) for k, v in values.items()}, size, True)
+
+
+def _scalar_text(kind: str, value: Any) -> str:
+    """A value from the database's JSON unnesting, spelled as `meta_value_text` spells it."""
+    if kind in ("true", "false"):
+        return kind
+    if kind == "boolean":
+        return "true" if str(value).lower() in ("true", "1") else "false"
+    if kind == "real" and value is not None:
+        return str(float(value))
+    return str(value)
+
+
+def _metadata_fields_python(conn: Connection, run_id: str) -> MetadataFields:
     s = schema.samples
     query = (
         sa.select(s.c.metadata)
@@ -648,22 +698,21 @@ def metadata_fields(store: Store, run_id: str) -> MetadataFields:
     fields: dict[str, set[str]] = {}
     crowded: set[str] = set()
     scanned = 0
-    with store.connect() as conn:
-        for (meta,) in conn.execute(query):
-            scanned += 1
-            if scanned > META_SCAN:
-                break
-            for key, value in (meta or {}).items():
-                seen = fields.setdefault(key, set())
-                if key in crowded or isinstance(value, (list, dict)) or value is None:
-                    continue
-                text = meta_value_text(value)
-                if len(text) > 200:
-                    crowded.add(key)
-                    continue
-                seen.add(text)
-                if len(seen) > META_VALUES:
-                    crowded.add(key)
+    for (meta,) in conn.execute(query):
+        scanned += 1
+        if scanned > META_SCAN:
+            break
+        for key, value in (meta or {}).items():
+            seen = fields.setdefault(key, set())
+            if key in crowded or isinstance(value, (list, dict)) or value is None:
+                continue
+            text = meta_value_text(value)
+            if len(text) > 200:
+                crowded.add(key)
+                continue
+            seen.add(text)
+            if len(seen) > META_VALUES:
+                crowded.add(key)
     values = {k: ([] if k in crowded else sorted(v)) for k, v in sorted(fields.items())}
     return MetadataFields(values, min(scanned, META_SCAN), scanned <= META_SCAN)
 
