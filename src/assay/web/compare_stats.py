@@ -8,7 +8,9 @@ of runs and kept; agreement counts come from the store.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,7 @@ from assay.store import browse
 from assay.store.db import Store
 from assay.store.queries import latest_suite_runs
 
+log = logging.getLogger(__name__)
 ALPHA = 0.05
 
 
@@ -40,20 +43,23 @@ class PairStats:
 
 
 class CompareStats:
-    """Paired statistics for pairs of runs, cached by the runs' ids and states."""
+    """Paired statistics for pairs of runs, computed off the request path (the bootstrap over
+    every shared benchmark takes seconds on a large store) and kept by the runs' ids and
+    states: the page shows them once they are ready."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], PairStats] = {}
+        self._busy: set[tuple[Any, ...]] = set()
 
-    def pairs(self, suite: str, runs: list[dict[str, Any]]) -> list[PairStats]:
-        """A against each other selected run (the first run is A)."""
+    def pairs(self, suite: str, runs: list[dict[str, Any]]) -> list[PairStats | None]:
+        """A against each other selected run (the first run is A); None: being computed."""
         if len(runs) < 2 or not suite:
             return []
         return [self._pair(suite, runs[0], other) for other in runs[1:]]
 
-    def _pair(self, suite: str, a: dict[str, Any], b: dict[str, Any]) -> PairStats:
+    def _pair(self, suite: str, a: dict[str, Any], b: dict[str, Any]) -> PairStats | None:
         key = (
             suite,
             a["id"],
@@ -65,14 +71,32 @@ class CompareStats:
         )
         with self._lock:
             found = self._cache.get(key)
-        if found is not None:
-            return found
-        stats = self._compute(suite, a, b)
+            if found is not None or key in self._busy:
+                return found
+            self._busy.add(key)
+        threading.Thread(target=self._fill, args=(key, suite, a, b), daemon=True).start()
+        return None
+
+    def _fill(self, key: tuple[Any, ...], suite: str, a: dict[str, Any], b: dict[str, Any]) -> None:
+        try:
+            stats = self._compute(suite, a, b)
+        except Exception as exc:  # the page says why instead of waiting forever
+            log.exception("paired comparison failed")
+            stats = PairStats(a["model"], b["model"], None, [], {}, f"the tests failed: {exc}")
         with self._lock:
             if len(self._cache) > 500:
                 self._cache.clear()
             self._cache[key] = stats
-        return stats
+            self._busy.discard(key)
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Block until no comparison is being computed (tests use this)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._busy:
+                    return
+            time.sleep(0.02)
 
     def _compute(self, suite: str, a: dict[str, Any], b: dict[str, Any]) -> PairStats:
         agreement = browse.agreement(self.store, a, b)
