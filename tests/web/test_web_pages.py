@@ -113,6 +113,31 @@ def test_metadata_values_offered_are_every_value_of_the_run(
     assert offered == {m["subject"] for m in metas}
 
 
+def test_a_large_runs_metadata_values_are_read_in_the_background(
+    store: Store, find_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from assay.store import browse
+    from assay.web import app as web_app
+
+    monkeypatch.setattr(web_app, "META_INLINE", 10)  # "large": over 10 samples
+    monkeypatch.setattr(browse, "META_PROBE", 5)
+    run = find_run("mmlu", "mock/oracle")
+    s = schema.samples
+    with store.connect() as conn:
+        metas = list(conn.execute(sa.select(s.c.metadata).where(s.c.run_id == run)).scalars())
+    viewer_app = web_app.create_app(store)
+    with TestClient(viewer_app) as fresh:
+        first = fresh.get(f"/runs/{run}").text
+        assert 'id="meta-partial"' in first and "first 5 samples" in first
+        viewer_app.state.viewer.wait_for_metadata()
+        second = fresh.get(f"/runs/{run}").text
+    assert 'id="meta-partial"' not in second
+    offered = set(re.findall(r'<option value="([^"]+)">subject</option>', second))
+    assert offered == {m["subject"] for m in metas}
+
+
 def test_search_finds_a_word_in_prompts_and_responses(
     client: Any, store: Store, find_run: Any, listed: Any
 ) -> None:

@@ -25,7 +25,8 @@ from assay.store.db import Store
 
 COUNT_CAP = 1_000
 SEARCH_WINDOW = 10_000
-META_SCAN = 200_000  # samples read for metadata value suggestions
+META_SCAN = 200_000  # samples read for metadata value suggestions without JSON unnesting
+META_PROBE = 500  # samples read for the quick, partial suggestions while the rest are read
 META_VALUES = 200  # a key with more distinct values gets no suggestions (ids, free text)
 SNIPPET = 240
 SMALL = 5_000  # a status filter leaving at most this many samples sorts them directly
@@ -686,13 +687,21 @@ def _scalar_text(kind: str, value: Any) -> str:
     return str(value)
 
 
-def _metadata_fields_python(conn: Connection, run_id: str) -> MetadataFields:
+def metadata_probe(store: Store, run_id: str) -> MetadataFields:
+    """Metadata keys and values from the run's first META_PROBE samples only: quick, partial."""
+    with store.connect() as conn:
+        return _metadata_fields_python(conn, run_id, META_PROBE)
+
+
+def _metadata_fields_python(
+    conn: Connection, run_id: str, limit: int = META_SCAN
+) -> MetadataFields:
     s = schema.samples
     query = (
         sa.select(s.c.metadata)
         .where(s.c.run_id == run_id)
         .order_by(s.c.idx)
-        .limit(META_SCAN + 1)
+        .limit(limit + 1)
         .execution_options(yield_per=5_000)
     )
     fields: dict[str, set[str]] = {}
@@ -700,7 +709,7 @@ def _metadata_fields_python(conn: Connection, run_id: str) -> MetadataFields:
     scanned = 0
     for (meta,) in conn.execute(query):
         scanned += 1
-        if scanned > META_SCAN:
+        if scanned > limit:
             break
         for key, value in (meta or {}).items():
             seen = fields.setdefault(key, set())
@@ -714,7 +723,7 @@ def _metadata_fields_python(conn: Connection, run_id: str) -> MetadataFields:
             if len(seen) > META_VALUES:
                 crowded.add(key)
     values = {k: ([] if k in crowded else sorted(v)) for k, v in sorted(fields.items())}
-    return MetadataFields(values, min(scanned, META_SCAN), scanned <= META_SCAN)
+    return MetadataFields(values, min(scanned, limit), scanned <= limit)
 
 
 def meta_value_text(value: Any) -> str:

@@ -9,6 +9,7 @@ script, so a response holding `<script>` shows as text.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -35,6 +36,7 @@ from assay.web.compare_stats import CompareStats
 from assay.web.standings import StandingsCache
 
 log = logging.getLogger(__name__)
+META_INLINE = 5_000  # runs up to this size get their metadata values read on the request
 MAX_BLOCK = 20_000  # characters of one prompt, response or JSON block shown on a page
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -164,6 +166,8 @@ class Viewer:
         )
         self.env.filters["qs"] = _qs
         self._meta: dict[tuple[Any, ...], browse.MetadataFields] = {}
+        self._meta_busy: set[tuple[Any, ...]] = set()
+        self._meta_lock = threading.Lock()
         self.compare_stats = CompareStats(store)
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -301,15 +305,48 @@ class Viewer:
         return found
 
     def _metadata(self, run: dict[str, Any], size: int) -> browse.MetadataFields:
-        """Metadata keys and values of a run: read once per finished run."""
+        """Metadata keys and every value of a run: read once per run state. A large run's
+        values are read on a background thread (a scan of the whole run); until they are
+        in, the page offers those of its first samples and says so."""
         key = (run["id"], run["status"], run["finished_at"], size)
-        found = self._meta.get(key)
-        if found is None:
+        with self._meta_lock:
+            found = self._meta.get(key)
+            if found is not None:
+                return found
+            busy = key in self._meta_busy
+            if not busy and size > META_INLINE:
+                self._meta_busy.add(key)
+        if size <= META_INLINE:
             found = browse.metadata_fields(self.store, run["id"])
+            self._keep_metadata(key, found)
+            return found
+        if not busy:
+            threading.Thread(target=self._read_metadata, args=(key, run["id"]), daemon=True).start()
+        return browse.metadata_probe(self.store, run["id"])
+
+    def _read_metadata(self, key: tuple[Any, ...], run_id: str) -> None:
+        try:
+            self._keep_metadata(key, browse.metadata_fields(self.store, run_id))
+        except Exception:
+            log.exception("could not read the metadata values of run %s", run_id)
+        finally:
+            with self._meta_lock:
+                self._meta_busy.discard(key)
+
+    def _keep_metadata(self, key: tuple[Any, ...], fields: browse.MetadataFields) -> None:
+        with self._meta_lock:
             if len(self._meta) > 1_000:
                 self._meta.clear()
-            self._meta[key] = found
-        return found
+            self._meta[key] = fields
+
+    def wait_for_metadata(self, timeout: float = 60.0) -> None:
+        """Block until no run's metadata values are being read (tests use this)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._meta_lock:
+                if not self._meta_busy:
+                    return
+            time.sleep(0.02)
 
     def progress(self, request: Request) -> Response:
         data = browse.progress(self.store, request.path_params["run_id"])
