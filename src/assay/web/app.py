@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -437,7 +438,8 @@ class Viewer:
             else None
         )
         base = [("suite", suite), ("benchmark", benchmark)] + [("run", r["id"]) for r in runs]
-        return self.render(
+        pairs = self.compare_stats.pairs(suite, runs)
+        response = self.render(
             "compare.html",
             suite=suite,
             suites=suite_names(self.store),
@@ -449,9 +451,12 @@ class Viewer:
             page=page,
             page_no=page_no,
             base=base,
-            pairs=self.compare_stats.pairs(suite, runs),
+            pairs=pairs,
             count_cap=browse.COUNT_CAP,
         )
+        if any(p is None for p in pairs):
+            response.background = BackgroundTask(self.compare_stats.run_queued)
+        return response
 
     def compare_sample(self, request: Request) -> Response:
         runs = self._compare_runs(request)

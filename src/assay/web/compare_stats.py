@@ -43,15 +43,16 @@ class PairStats:
 
 
 class CompareStats:
-    """Paired statistics for pairs of runs, computed off the request path (the bootstrap over
-    every shared benchmark takes seconds on a large store) and kept by the runs' ids and
-    states: the page shows them once they are ready."""
+    """Paired statistics for pairs of runs, computed after the page that asked for them is sent
+    (the bootstrap over every shared benchmark takes seconds on a large store) and kept by the
+    runs' ids and states: the page shows them once they are ready."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._cache: dict[tuple[Any, ...], PairStats] = {}
         self._busy: set[tuple[Any, ...]] = set()
+        self._queued: list[tuple[tuple[Any, ...], str, dict[str, Any], dict[str, Any]]] = []
 
     def pairs(self, suite: str, runs: list[dict[str, Any]]) -> list[PairStats | None]:
         """A against each other selected run (the first run is A); None: being computed."""
@@ -74,8 +75,18 @@ class CompareStats:
             if found is not None or key in self._busy:
                 return found
             self._busy.add(key)
-        threading.Thread(target=self._fill, args=(key, suite, a, b), daemon=True).start()
+            self._queued.append((key, suite, a, b))
         return None
+
+    def run_queued(self) -> None:
+        """Compute the pairs pages asked for: the page runs this after its response is sent,
+        so the first load is not slowed by the bootstrap."""
+        while True:
+            with self._lock:
+                if not self._queued:
+                    return
+                key, suite, a, b = self._queued.pop(0)
+            self._fill(key, suite, a, b)
 
     def _fill(self, key: tuple[Any, ...], suite: str, a: dict[str, Any], b: dict[str, Any]) -> None:
         try:
