@@ -370,3 +370,28 @@ def test_numeric_metadata_filters_and_is_suggested(tab: Tab, server: str, store:
     turn = turns[0]
     tab.goto(f"{server}/runs/{run['id']}?meta=turn&value={turn}")
     assert int(tab.page.locator("#match-count").inner_text().split()[0]) == turns.count(turn)
+
+
+def test_a_large_runs_metadata_field_offers_every_value_once_used(
+    tab: Tab, server: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect
+
+    from assay.store import browse
+    from assay.web import app as web_app
+
+    monkeypatch.setattr(web_app, "META_INLINE", 10)  # this 300-sample run counts as large
+    monkeypatch.setattr(browse, "META_PROBE", 5)
+    run = run_of(store, "mmlu", LONG)
+    s = schema.samples
+    with store.connect() as conn:
+        metas = list(conn.execute(sa.select(s.c.metadata).where(s.c.run_id == run["id"])).scalars())
+    subjects = {m["subject"] for m in metas}
+    tab.goto(f"{server}/runs/{run['id']}")
+    assert tab.page.locator("#meta-values option").count() < len(subjects)
+    tab.page.focus("#meta-value")
+    expect(tab.page.locator("#meta-values option")).to_have_count(len(subjects))
+    offered = tab.page.locator("#meta-values option").evaluate_all("els => els.map(e => e.value)")
+    assert set(offered) == subjects
+    assert "every value" in tab.page.locator("#meta-partial").inner_text()
+    assert tab.errors == []

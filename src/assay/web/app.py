@@ -9,7 +9,6 @@ script, so a response holding `<script>` shows as text.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -37,7 +36,7 @@ from assay.web.compare_stats import CompareStats
 from assay.web.standings import StandingsCache
 
 log = logging.getLogger(__name__)
-META_INLINE = 5_000  # runs up to this size get their metadata values read on the request
+META_INLINE = 5_000  # runs up to this size get every metadata value on the page itself
 MAX_BLOCK = 20_000  # characters of one prompt, response or JSON block shown on a page
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -167,8 +166,6 @@ class Viewer:
         )
         self.env.filters["qs"] = _qs
         self._meta: dict[tuple[Any, ...], browse.MetadataFields] = {}
-        self._meta_busy: set[tuple[Any, ...]] = set()
-        self._meta_lock = threading.Lock()
         self.compare_stats = CompareStats(store)
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -306,48 +303,37 @@ class Viewer:
         return found
 
     def _metadata(self, run: dict[str, Any], size: int) -> browse.MetadataFields:
-        """Metadata keys and every value of a run: read once per run state. A large run's
-        values are read on a background thread (a scan of the whole run); until they are
-        in, the page offers those of its first samples and says so."""
+        """What the run page offers at once: a small run's every metadata value, a large run's
+        values from its first samples (the page's script asks `metadata` for the rest when
+        the value field is used: a scan of the whole run, too slow for every page load)."""
         key = (run["id"], run["status"], run["finished_at"], size)
-        with self._meta_lock:
-            found = self._meta.get(key)
-            if found is not None:
-                return found
-            busy = key in self._meta_busy
-            if not busy and size > META_INLINE:
-                self._meta_busy.add(key)
-        if size <= META_INLINE:
-            found = browse.metadata_fields(self.store, run["id"])
-            self._keep_metadata(key, found)
+        found = self._meta.get(key)
+        if found is not None:
             return found
-        if not busy:
-            threading.Thread(target=self._read_metadata, args=(key, run["id"]), daemon=True).start()
-        return browse.metadata_probe(self.store, run["id"])
+        if size > META_INLINE:
+            return browse.metadata_probe(self.store, run["id"])
+        return self._every_metadata_value(run, size)
 
-    def _read_metadata(self, key: tuple[Any, ...], run_id: str) -> None:
-        try:
-            self._keep_metadata(key, browse.metadata_fields(self.store, run_id))
-        except Exception:
-            log.exception("could not read the metadata values of run %s", run_id)
-        finally:
-            with self._meta_lock:
-                self._meta_busy.discard(key)
-
-    def _keep_metadata(self, key: tuple[Any, ...], fields: browse.MetadataFields) -> None:
-        with self._meta_lock:
+    def _every_metadata_value(self, run: dict[str, Any], size: int) -> browse.MetadataFields:
+        key = (run["id"], run["status"], run["finished_at"], size)
+        found = self._meta.get(key)
+        if found is None:
+            found = browse.metadata_fields(self.store, run["id"])
             if len(self._meta) > 1_000:
                 self._meta.clear()
-            self._meta[key] = fields
+            self._meta[key] = found
+        return found
 
-    def wait_for_metadata(self, timeout: float = 60.0) -> None:
-        """Block until no run's metadata values are being read (tests use this)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._meta_lock:
-                if not self._meta_busy:
-                    return
-            time.sleep(0.02)
+    def metadata(self, request: Request) -> Response:
+        """Every metadata key of a run with every value (none for keys with too many)."""
+        run = self._run(request.path_params["run_id"])
+        with self.store.connect() as conn:
+            size = browse.run_size(conn, run["id"])
+        found = self._every_metadata_value(run, size)
+        return Response(
+            orjson.dumps({"fields": found.values, "samples": found.scanned}),
+            media_type="application/json",
+        )
 
     def progress(self, request: Request) -> Response:
         data = browse.progress(self.store, request.path_params["run_id"])
@@ -594,6 +580,7 @@ def create_app(store: Store) -> Starlette:
         Route("/runs/{run_id}", viewer.run_page),
         Route("/runs/{run_id}/samples/{sample_id:path}", viewer.sample_page),
         Route("/api/runs/{run_id}/progress", viewer.progress),
+        Route("/api/runs/{run_id}/metadata", viewer.metadata),
         Route("/compare", viewer.compare),
         Route("/compare/sample", viewer.compare_sample),
         Route("/leaderboard.{fmt}", partial(downloads.leaderboard_file, viewer)),
