@@ -384,8 +384,9 @@ class _Keys:
     positions: tuple[int, int] | None = None
 
 
-def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int) -> _Keys:
-    """The sample ids of one page of a samples query, and how many samples match."""
+def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int | None) -> _Keys:
+    """The sample ids of one page of a samples query, and how many samples match (`size`:
+    the run's sample count, None when the caller needs no count)."""
     offset = (max(sq.page, 1) - 1) * sq.per_page
     if sq.windowed:
         keys, window, positions = _window_keys(conn, run, sq)
@@ -399,7 +400,9 @@ def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int) -> 
     # the page's ids come from an index in page order; its rows are then read by key
     plan = _plan(conn, run, sq)
     wanted = _page_keys(conn, plan, offset, sq.per_page + 1, None if sq.filtered else size)
-    if not sq.filtered:
+    if size is None:
+        total = 0
+    elif not sq.filtered:
         total = size
     else:
         counted = plan.count.limit(COUNT_CAP + 1).subquery()
@@ -479,7 +482,7 @@ def neighbours(
     """The samples before and after `sample_id` in the list `sq` describes (with the list page
     each is on), or None when the sample is not on page `sq.page` of that list."""
     with store.connect() as conn:
-        size = run_size(conn, run["id"])
+        size = None  # no counts needed
         here = _keys(conn, run, sq, size)
         if sample_id not in here.ids:
             return None
