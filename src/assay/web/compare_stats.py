@@ -114,21 +114,17 @@ class CompareStats:
         if a["model"] == b["model"]:
             note = "both runs are of one model: pick runs of two models for a paired test"
             return PairStats(a["model"], b["model"], None, [], agreement, note)
-        latest = {
-            (r["model"], r["benchmark"]): r["id"] for r in latest_suite_runs(self.store, suite)
-        }
+        latest = {r["id"]: r for r in latest_suite_runs(self.store, suite)}
         note = ""
-        if (
-            latest.get((a["model"], a["benchmark"])) != a["id"]
-            or latest.get((b["model"], b["benchmark"])) != b["id"]
-        ):
+        if a["id"] not in latest or b["id"] not in latest:
             note = (
                 f"the tests use each model's latest finished run in suite {suite!r}, "
                 "which is not the run picked here"
             )
+        label = latest.get(a["id"], a)["benchmark"]  # the leaderboard column of this benchmark
         try:
             rows = compare_models(self.store, suite, [a["model"], b["model"]])
         except UserError as exc:
             return PairStats(a["model"], b["model"], None, [], agreement, str(exc))
-        here = next((r for r in rows if r.benchmark == a["benchmark"]), None)
+        here = next((r for r in rows if r.benchmark == label), None)
         return PairStats(a["model"], b["model"], here, rows, agreement, note)
