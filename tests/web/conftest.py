@@ -92,7 +92,7 @@ def rows_of(html: str, table: str = "samples-table") -> list[str]:
     for link in links:
         link = unescape(link)
         if "/samples/" in link:
-            out.append(unquote(link.split("/samples/", 1)[1]))
+            out.append(unquote(link.split("/samples/", 1)[1].split("?", 1)[0]))
         else:
             out.append(unquote(link.split("id=", 1)[1].split("&", 1)[0]))
     return out

@@ -109,6 +109,41 @@ def test_metadata_filter_by_subject(client: Any, store: Store, find_run: Any, li
     assert got and all(sample.startswith(subject[1] + "/") for sample in got)
 
 
+def test_metadata_values_offered_are_every_value_of_the_run(
+    client: Any, store: Store, find_run: Any
+) -> None:
+    run = find_run("mmlu", "mock/oracle")
+    s = schema.samples
+    with store.connect() as conn:
+        metas = list(conn.execute(sa.select(s.c.metadata).where(s.c.run_id == run)).scalars())
+    html = client.get(f"/runs/{run}").text
+    offered = set(re.findall(r'<option value="([^"]+)">subject</option>', html))
+    assert offered == {m["subject"] for m in metas}
+
+
+def test_a_large_run_offers_its_first_values_and_serves_every_value_on_request(
+    store: Store, find_run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from assay.store import browse
+    from assay.web import app as web_app
+
+    monkeypatch.setattr(web_app, "META_INLINE", 10)  # "large": over 10 samples
+    monkeypatch.setattr(browse, "META_PROBE", 5)
+    run = find_run("mmlu", "mock/oracle")
+    s = schema.samples
+    with store.connect() as conn:
+        metas = list(conn.execute(sa.select(s.c.metadata).where(s.c.run_id == run)).scalars())
+    with TestClient(web_app.create_app(store)) as fresh:
+        first = fresh.get(f"/runs/{run}").text
+        assert 'id="meta-partial"' in first and "first 5 samples" in first
+        assert "/static/metadata.js" in first
+        every = fresh.get(f"/api/runs/{run}/metadata").json()
+    assert set(every["fields"]["subject"]) == {m["subject"] for m in metas}
+    assert every["samples"] == len(metas)
+
+
 def test_search_finds_a_word_in_prompts_and_responses(
     client: Any, store: Store, find_run: Any, listed: Any
 ) -> None:

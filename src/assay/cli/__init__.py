@@ -22,6 +22,11 @@ COMMANDS = {
 }
 
 
+SUITE_HELP = (
+    "suite to read (default: `default` if the store has it, else the most recently updated)"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assay",
@@ -130,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def board_args(p: argparse.ArgumentParser) -> None:
         """What a leaderboard shows and for which models (leaderboard, export)."""
-        p.add_argument("--suite", default="default")
+        p.add_argument("--suite", help=SUITE_HELP)
         p.add_argument(
             "--view",
             choices=["benchmarks", "groups"],
@@ -174,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
         "Holm-adjusted over all comparisons made.",
     )
     compare.add_argument("models", nargs="+", metavar="MODEL", help="two or more model labels")
-    compare.add_argument("--suite", default="default")
+    compare.add_argument("--suite", help=SUITE_HELP)
     compare.add_argument(
         "--benchmark", action="append", dest="benchmarks", help="only this benchmark (repeatable)"
     )

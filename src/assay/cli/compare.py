@@ -13,6 +13,7 @@ from rich.text import Text
 
 from assay.analysis.comparison import ComparisonRow, compare_models
 from assay.checks import check_distinct, check_range, check_seed
+from assay.cli.leaderboard import pick_suite
 from assay.store.db import Store, resolve_url
 
 
@@ -23,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
     store = Store(resolve_url(args.db), readonly=True)
     rows = compare_models(
         store,
-        args.suite,
+        pick_suite(store, args.suite),
         args.models,
         benchmarks=args.benchmarks,
         metric=args.metric,

@@ -11,7 +11,7 @@ from assay.checks import check_range, check_seed
 from assay.cli.render import render
 from assay.errors import UserError
 from assay.store.db import Store, resolve_url
-from assay.store.queries import suite_names
+from assay.store.queries import default_suite, suite_names
 
 
 def check_board_options(args: argparse.Namespace) -> None:
@@ -26,6 +26,7 @@ def check_board_options(args: argparse.Namespace) -> None:
 def load_board(args: argparse.Namespace) -> Leaderboard:
     check_board_options(args)
     store = Store(resolve_url(args.db), readonly=True)
+    args.suite = pick_suite(store, args.suite)
     model_filter = ModelFilter(
         creator=args.creator,
         access=args.access,
@@ -50,6 +51,16 @@ def load_board(args: argparse.Namespace) -> Leaderboard:
         hint = f"suites here: {', '.join(known)}" if known else "run `assay run` first"
         raise UserError(f"suite {args.suite!r} has no finished runs in {store.location} ({hint})")
     return board
+
+
+def pick_suite(store: Store, named: str | None) -> str:
+    """The suite named on the command line, else `default`, else the most recently updated."""
+    if named:
+        return named
+    found = default_suite(store, prefer="default")
+    if found is None:
+        raise UserError(f"{store.location} holds no suites yet: run `assay run` first")
+    return found
 
 
 def main(args: argparse.Namespace) -> int:

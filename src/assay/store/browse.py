@@ -2,14 +2,16 @@
 
 Every query here is bounded by the size of the page it serves, not by the size of the store:
 lists are paginated with LIMIT on an index in the page's order (see `_plan`), counts that
-would need a scan of a whole run stop at `COUNT_CAP`, full-text search and the metadata filter
-scan at most `SEARCH_WINDOW` samples of a run per request (in sample order, with a link to the
-next window) and metadata values are read from the first `PROBE` samples. The SQL is
+would need a scan of a whole run stop at `COUNT_CAP`, and full-text search and the metadata
+filter scan at most `SEARCH_WINDOW` of the run's samples per request (the run's own samples in
+sample order, whatever their dataset positions: a run that small is searched completely, a
+larger one says which of its samples were searched and links to the next block). The SQL is
 SQLAlchemy Core that runs on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +25,9 @@ from assay.store.db import Store
 
 COUNT_CAP = 1_000
 SEARCH_WINDOW = 10_000
-PROBE = 500
+META_SCAN = 200_000  # samples read for metadata value suggestions without JSON unnesting
+META_PROBE = 500  # samples read for the quick, partial suggestions while the rest are read
+META_VALUES = 200  # a key with more distinct values gets no suggestions (ids, free text)
 SNIPPET = 240
 SMALL = 5_000  # a status filter leaving at most this many samples sorts them directly
 CORRECT_AT = 0.5
@@ -85,7 +89,15 @@ def suite_run_list(
 def running_runs(store: Store, suite: str) -> list[dict[str, Any]]:
     r, sr = schema.runs, schema.suite_runs
     query = (
-        sa.select(r.c.id, r.c.benchmark, r.c.model, r.c.started_at)
+        sa.select(
+            r.c.id,
+            r.c.benchmark,
+            r.c.model,
+            r.c.started_at,
+            r.c.main_metric,
+            r.c.higher_is_better,
+            r.c.groups,
+        )
         .join(sr, sr.c.run_id == r.c.id)
         .where(sr.c.suite == suite, r.c.status == "running")
         .order_by(r.c.started_at.desc())
@@ -135,7 +147,7 @@ class SampleQuery:
     meta_key: str | None = None
     meta_value: str | None = None
     q: str | None = None  # full-text search in the sample's input and the response
-    window: int = 0  # with q or meta: which SEARCH_WINDOW of samples (by position) to scan
+    window: int = 0  # with q or meta: which block of SEARCH_WINDOW of the run's samples to scan
     sort: str = "idx"
     desc: bool = False
     page: int = 1
@@ -170,9 +182,10 @@ class SamplePage:
     total: int  # matches, at most COUNT_CAP
     capped: bool  # True when there are more than COUNT_CAP matches
     has_next: bool
-    window: tuple[int, int] | None = None  # positions searched, when searching
+    window: tuple[int, int] | None = None  # the run's samples searched: [first, last) ranks
     window_more: bool = False  # samples beyond the searched window exist
     run_size: int = 0
+    positions: tuple[int, int] | None = None  # dataset positions of the searched samples
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -353,6 +366,50 @@ def _page_keys(
     return keys + list(more.scalars())
 
 
+def run_size(conn: Connection, run_id: str) -> int:
+    s = schema.samples
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(s).where(s.c.run_id == run_id)
+        ).scalar_one()
+    )
+
+
+@dataclass
+class _Keys:
+    ids: list[str]  # the page's sample ids, in page order
+    has_next: bool
+    total: int  # matches, up to COUNT_CAP + 1
+    window: tuple[int, int] | None = None
+    positions: tuple[int, int] | None = None
+
+
+def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int | None) -> _Keys:
+    """The sample ids of one page of a samples query, and how many samples match (`size`:
+    the run's sample count, None when the caller needs no count)."""
+    offset = (max(sq.page, 1) - 1) * sq.per_page
+    if sq.windowed:
+        keys, window, positions = _window_keys(conn, run, sq)
+        return _Keys(
+            keys[offset : offset + sq.per_page],
+            len(keys) > offset + sq.per_page,
+            len(keys),
+            window,
+            positions,
+        )
+    # the page's ids come from an index in page order; its rows are then read by key
+    plan = _plan(conn, run, sq)
+    wanted = _page_keys(conn, plan, offset, sq.per_page + 1, None if sq.filtered else size)
+    if size is None:
+        total = 0
+    elif not sq.filtered:
+        total = size
+    else:
+        counted = plan.count.limit(COUNT_CAP + 1).subquery()
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(counted)).scalar_one())
+    return _Keys(wanted[: sq.per_page], len(wanted) > sq.per_page, total)
+
+
 def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePage:
     s = schema.samples
     run_id = run["id"]
@@ -373,59 +430,92 @@ def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePag
         rq.c.output_tokens,
         sc.c.value.label("score"),
     )
-    offset = (max(sq.page, 1) - 1) * sq.per_page
-    window: tuple[int, int] | None = None
     with store.connect() as conn:
-        run_size = int(
-            conn.execute(
-                sa.select(sa.func.count()).select_from(s).where(s.c.run_id == run_id)
-            ).scalar_one()
-        )
-        if sq.windowed:
-            keys, total, window = _window_keys(conn, run, sq, base, sc, rq)
-            wanted = keys[offset : offset + sq.per_page]
-            has_next = total > offset + sq.per_page
-        else:
-            # the page's ids come from an index in page order; its rows are then read by key
-            plan = _plan(conn, run, sq)
-            known = None if sq.filtered else run_size
-            wanted = _page_keys(conn, plan, offset, sq.per_page + 1, known)
-            has_next = len(wanted) > sq.per_page
-            wanted = wanted[: sq.per_page]
-            if not sq.filtered:
-                total = run_size
-            else:
-                counted = plan.count.limit(COUNT_CAP + 1).subquery()
-                total = int(
-                    conn.execute(sa.select(sa.func.count()).select_from(counted)).scalar_one()
-                )
+        size = run_size(conn, run_id)
+        keys = _keys(conn, run, sq, size)
         found = {
             m["sample_id"]: dict(m)
             for m in conn.execute(
                 sa.select(*columns)
                 .select_from(base)
-                .where(s.c.run_id == run_id, s.c.sample_id.in_(wanted))
+                .where(s.c.run_id == run_id, s.c.sample_id.in_(keys.ids))
             ).mappings()
         }
-    rows = [found[k] for k in wanted if k in found]
-    capped = total > COUNT_CAP
-    total = min(total, COUNT_CAP)
+    rows = [found[k] for k in keys.ids if k in found]
     for row in rows:
         row["input_text"] = json_text_head(row.pop("input_head") or "", SNIPPET)
         row["correct"] = _is_correct(row["score"], higher)
-    window_more = bool(window and run_size > 0 and window[1] < _max_idx(store, run_id) + 1)
-    return SamplePage(rows, total, capped, has_next, window, window_more, run_size)
+    window_more = bool(keys.window and keys.window[1] < size)
+    return SamplePage(
+        rows,
+        min(keys.total, COUNT_CAP),
+        keys.total > COUNT_CAP,
+        keys.has_next,
+        keys.window,
+        window_more,
+        size,
+        positions=keys.positions,
+    )
+
+
+LIST_CAP = 1_000_000  # rows in one download of a samples list
+
+
+def list_rows(store: Store, run: dict[str, Any], sq: SampleQuery) -> list[dict[str, Any]]:
+    """Every sample the query selects (all its pages, up to LIST_CAP), with the samples
+    table's columns, in the list's order; a search or metadata filter gives its block's
+    matches (up to COUNT_CAP + 1, as on the page)."""
+    out: list[dict[str, Any]] = []
+    page = 1
+    while len(out) < LIST_CAP:
+        chunk = sample_page(store, run, sq.with_(page=page, per_page=1_000))
+        out += chunk.rows
+        if not chunk.has_next or not chunk.rows:
+            break
+        page += 1
+    return out[:LIST_CAP]
+
+
+def neighbours(
+    store: Store, run: dict[str, Any], sq: SampleQuery, sample_id: str
+) -> tuple[tuple[str, int] | None, tuple[str, int] | None] | None:
+    """The samples before and after `sample_id` in the list `sq` describes (with the list page
+    each is on), or None when the sample is not on page `sq.page` of that list."""
+    with store.connect() as conn:
+        size = None  # no counts needed
+        here = _keys(conn, run, sq, size)
+        if sample_id not in here.ids:
+            return None
+        at = here.ids.index(sample_id)
+        before: tuple[str, int] | None = None
+        after: tuple[str, int] | None = None
+        if at > 0:
+            before = (here.ids[at - 1], sq.page)
+        elif sq.page > 1:
+            ids = _keys(conn, run, sq.with_(page=sq.page - 1), size).ids
+            before = (ids[-1], sq.page - 1) if ids else None
+        if at + 1 < len(here.ids):
+            after = (here.ids[at + 1], sq.page)
+        elif here.has_next:
+            ids = _keys(conn, run, sq.with_(page=sq.page + 1), size).ids
+            after = (ids[0], sq.page + 1) if ids else None
+    return before, after
 
 
 def _window_keys(
-    conn: Connection, run: dict[str, Any], sq: SampleQuery, base: Any, sc: Any, rq: Any
-) -> tuple[list[str], int, tuple[int, int]]:
+    conn: Connection, run: dict[str, Any], sq: SampleQuery
+) -> tuple[list[str], tuple[int, int], tuple[int, int] | None]:
     """Full-text search and the metadata filter test every row they read, with no index to
-    help (the metadata keys are open): they scan one SEARCH_WINDOW of samples by position, and
-    that one scan finds every match there (the count and the page at once, up to COUNT_CAP + 1
-    of them, sorted)."""
+    help (the metadata keys are open): they scan one block of SEARCH_WINDOW of the run's own
+    samples in sample order, and that one scan finds every match there (the count and the page
+    at once, up to COUNT_CAP + 1 of them, sorted). Returns the ids, the block as ranks
+    [first, last) among the run's samples, and its dataset positions (None when empty)."""
     s = schema.samples
     run_id = run["id"]
+    sc, sc_on = _score_join(run_id, run["main_metric"])
+    rq = schema.requests.alias("rq")
+    rq_on = sa.and_(rq.c.run_id == run_id, rq.c.sample_id == s.c.sample_id, rq.c.idx == 0)
+    base = s.outerjoin(sc, sc_on).outerjoin(rq, rq_on)
     conds: list[Any] = [s.c.run_id == run_id]
     if sq.status in STATUSES:
         conds.append(s.c.status == sq.status)
@@ -437,11 +527,28 @@ def _window_keys(
         conds.append(sc.c.value >= sq.score_min)
     if sq.score_max is not None:
         conds.append(sc.c.value <= sq.score_max)
-    if sq.meta_key and sq.meta_value not in (None, ""):
-        conds.append(s.c.metadata[sq.meta_key].as_string() == sq.meta_value)
-    lo = max(sq.window, 0) * SEARCH_WINDOW
-    window = (lo, lo + SEARCH_WINDOW)
-    conds += [s.c.idx >= window[0], s.c.idx < window[1]]
+    if sq.meta_key and sq.meta_value:
+        conds.append(_meta_match(conn, sq.meta_key, sq.meta_value))
+    first = max(sq.window, 0) * SEARCH_WINDOW
+
+    def position_at(rank: int) -> int | None:
+        found = conn.execute(
+            sa.select(s.c.idx).where(s.c.run_id == run_id).order_by(s.c.idx).offset(rank).limit(1)
+        ).scalar()
+        return None if found is None else int(found)
+
+    lo = position_at(first)
+    if lo is None:  # the block starts past the run's last sample
+        return [], (first, first), None
+    hi = position_at(first + SEARCH_WINDOW)  # the next block's first position, if any
+    last = position_at(first + SEARCH_WINDOW - 1) if hi is not None else None
+    conds.append(s.c.idx >= lo)
+    if hi is not None:
+        conds.append(s.c.idx < hi)
+    else:
+        last = int(
+            conn.execute(sa.select(sa.func.max(s.c.idx)).where(s.c.run_id == run_id)).scalar_one()
+        )
     if sq.q:
         conds.append(sa.or_(_like(conn, _text(s.c.input), sq.q), _like(conn, rq.c.text, sq.q)))
     order_col: Any = {
@@ -464,16 +571,25 @@ def _window_keys(
             .limit(COUNT_CAP + 1)
         ).scalars()
     )
-    return keys, len(keys), window
+    end = first + SEARCH_WINDOW if hi is not None else run_size(conn, run_id)
+    return keys, (first, end), (lo, last if last is not None else lo)
 
 
-def _max_idx(store: Store, run_id: str) -> int:
-    s = schema.samples
-    with store.connect() as conn:
-        value = conn.execute(
-            sa.select(s.c.idx).where(s.c.run_id == run_id).order_by(s.c.idx.desc()).limit(1)
-        ).scalar()
-    return int(value) if value is not None else -1
+def _meta_match(conn: Connection, key: str, value: str) -> Any:
+    """The sample's metadata value under `key` spelled `value` (see `meta_value_text`).
+
+    PostgreSQL's ->> gives JSON numbers and booleans as their text; SQLite's json_extract
+    gives them as SQL numbers, which never equal a text, so there the number is compared too.
+    """
+    field = schema.samples.c.metadata[key]
+    alternatives = [field.as_string() == value]
+    if conn.dialect.name == "sqlite":
+        if value in ("true", "false"):
+            alternatives.append(field.as_integer() == (1 if value == "true" else 0))
+        else:
+            with contextlib.suppress(ValueError):
+                alternatives.append(field.as_float() == float(value))
+    return sa.or_(*alternatives)
 
 
 def _is_correct(score: float | None, higher: bool) -> bool | None:
@@ -512,17 +628,113 @@ def json_text_head(raw: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def metadata_fields(store: Store, run_id: str) -> dict[str, list[str]]:
-    """Metadata keys with their values, read from the run's first PROBE samples."""
-    s = schema.samples
-    query = sa.select(s.c.metadata).where(s.c.run_id == run_id).order_by(s.c.idx).limit(PROBE)
-    fields: dict[str, set[str]] = {}
+@dataclass
+class MetadataFields:
+    """Metadata keys of a run with their distinct values (empty: too many to suggest)."""
+
+    values: dict[str, list[str]]
+    scanned: int  # samples read
+    complete: bool  # every sample of the run was read
+
+
+_META_PAIRS = {
+    # (key, JSON type, the value as text) for each scalar metadata value of a run's samples
+    "sqlite": "SELECT j.key AS key, j.type AS type, j.atom AS value "
+    "FROM samples AS s, json_each(s.metadata) AS j WHERE s.run_id = :run",
+    "postgresql": "SELECT j.key AS key, jsonb_typeof(j.value) AS type, j.value #>> '{}' AS value "
+    "FROM samples AS s, jsonb_each(s.metadata) AS j WHERE s.run_id = :run",
+}
+_SCALAR = {"text", "integer", "real", "true", "false", "string", "number", "boolean"}
+
+
+def metadata_fields(store: Store, run_id: str) -> MetadataFields:
+    """Every metadata key of the run's samples with its distinct scalar values; a key with more
+    than META_VALUES values (ids, free text) is listed without suggestions. The database
+    unnests the JSON (SQLite's json_each, PostgreSQL's jsonb_each): two scans of the run in C,
+    not a Python loop over its rows."""
     with store.connect() as conn:
-        for (meta,) in conn.execute(query):
-            for key, value in (meta or {}).items():
-                if isinstance(value, (str, int, float, bool)) and len(str(value)) <= 200:
-                    fields.setdefault(key, set()).add(str(value))
-    return {k: sorted(v)[:200] for k, v in sorted(fields.items()) if len(v) < PROBE}
+        pairs = _META_PAIRS.get(conn.dialect.name)
+        if pairs is None:  # another database: read the first META_SCAN samples in Python
+            return _metadata_fields_python(conn, run_id)
+        scalar = "p.type IN :scalar"
+        keys = sa.text(
+            f"SELECT p.key, COUNT(DISTINCT CASE WHEN {scalar} THEN p.value END), "
+            f"MAX(CASE WHEN {scalar} THEN LENGTH(p.value) END) FROM ({pairs}) AS p "
+            "GROUP BY p.key"
+        ).bindparams(sa.bindparam("scalar", expanding=True))
+        found = conn.execute(keys, {"run": run_id, "scalar": sorted(_SCALAR)}).all()
+        few = [k for k, n, longest in found if 0 < n <= META_VALUES and (longest or 0) <= 200]
+        values: dict[str, set[str]] = {str(k): set() for k, _, _ in found}
+        if few:
+            distinct = sa.text(
+                f"SELECT DISTINCT p.key, p.type, p.value FROM ({pairs}) AS p "
+                f"WHERE p.type IN :scalar AND p.key IN :few"
+            ).bindparams(
+                sa.bindparam("scalar", expanding=True), sa.bindparam("few", expanding=True)
+            )
+            rows = conn.execute(distinct, {"run": run_id, "scalar": sorted(_SCALAR), "few": few})
+            for key, kind, value in rows:
+                values[str(key)].add(_scalar_text(str(kind), value))
+        size = run_size(conn, run_id)
+    return MetadataFields({k: sorted(v) for k, v in values.items()}, size, True)
+
+
+def _scalar_text(kind: str, value: Any) -> str:
+    """A value from the database's JSON unnesting, spelled as `meta_value_text` spells it."""
+    if kind in ("true", "false"):
+        return kind
+    if kind == "boolean":
+        return "true" if str(value).lower() in ("true", "1") else "false"
+    if kind == "real" and value is not None:
+        return str(float(value))
+    return str(value)
+
+
+def metadata_probe(store: Store, run_id: str) -> MetadataFields:
+    """Metadata keys and values from the run's first META_PROBE samples only: quick, partial."""
+    with store.connect() as conn:
+        return _metadata_fields_python(conn, run_id, META_PROBE)
+
+
+def _metadata_fields_python(
+    conn: Connection, run_id: str, limit: int = META_SCAN
+) -> MetadataFields:
+    s = schema.samples
+    query = (
+        sa.select(s.c.metadata)
+        .where(s.c.run_id == run_id)
+        .order_by(s.c.idx)
+        .limit(limit + 1)
+        .execution_options(yield_per=5_000)
+    )
+    fields: dict[str, set[str]] = {}
+    crowded: set[str] = set()
+    scanned = 0
+    for (meta,) in conn.execute(query):
+        scanned += 1
+        if scanned > limit:
+            break
+        for key, value in (meta or {}).items():
+            seen = fields.setdefault(key, set())
+            if key in crowded or isinstance(value, (list, dict)) or value is None:
+                continue
+            text = meta_value_text(value)
+            if len(text) > 200:
+                crowded.add(key)
+                continue
+            seen.add(text)
+            if len(seen) > META_VALUES:
+                crowded.add(key)
+    values = {k: ([] if k in crowded else sorted(v)) for k, v in sorted(fields.items())}
+    return MetadataFields(values, min(scanned, limit), scanned <= limit)
+
+
+def meta_value_text(value: Any) -> str:
+    """A scalar metadata value as the metadata filter matches it: JSON's spelling for
+    booleans, the plain text of strings and numbers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def score_histogram(
@@ -686,9 +898,42 @@ def compare_page(
     return ComparePage(rows, min(total, COUNT_CAP), total > COUNT_CAP, len(raw) > per_page)
 
 
+def agreement(store: Store, a: dict[str, Any], b: dict[str, Any]) -> dict[str, int]:
+    """On the samples both runs scored: how many both got right, only A, only B, neither
+    ("right" as on the samples list: the main score on the good side of CORRECT_AT)."""
+    sa_, sb = schema.scores.alias("sa"), schema.scores.alias("sb")
+
+    def right(sc: Any, run: dict[str, Any]) -> Any:
+        good = sc.c.value >= CORRECT_AT if run["higher_is_better"] else sc.c.value <= CORRECT_AT
+        return sa.case((good, 1), else_=0)
+
+    pairs = (
+        sa.select(right(sa_, a).label("a"), right(sb, b).label("b"))
+        .select_from(
+            sa_.join(sb, sa.and_(sb.c.sample_id == sa_.c.sample_id, sb.c.run_id == b["id"]))
+        )
+        .where(
+            sa_.c.run_id == a["id"],
+            sa_.c.metric == a["main_metric"],
+            sb.c.metric == b["main_metric"],
+        )
+        .subquery()
+    )
+    query = sa.select(pairs.c.a, pairs.c.b, sa.func.count()).group_by(pairs.c.a, pairs.c.b)
+    with store.connect() as conn:
+        counts = {(int(x), int(y)): int(n) for x, y, n in conn.execute(query)}
+    return {
+        "both_right": counts.get((1, 1), 0),
+        "a_only": counts.get((1, 0), 0),
+        "b_only": counts.get((0, 1), 0),
+        "both_wrong": counts.get((0, 0), 0),
+    }
+
+
 # -- a run in progress ---------------------------------------------------------------------------
 def progress(store: Store, run_id: str, latest: int = 10) -> dict[str, Any] | None:
-    """What a live page polls: status, samples done so far by status, running main mean."""
+    """What a live page polls: status, samples done so far by status, the running mean of the
+    main metric with a 95% normal-approximation CI, and the latest samples."""
     r, s, sc = schema.runs, schema.samples, schema.scores
     with store.connect() as conn:
         run = (
@@ -709,10 +954,10 @@ def progress(store: Store, run_id: str, latest: int = 10) -> dict[str, Any] | No
                 .group_by(s.c.status)
             ).all()
         )
-        mean, n = conn.execute(
-            sa.select(sa.func.avg(sc.c.value), sa.func.count()).where(
-                sc.c.run_id == run_id, sc.c.metric == run["main_metric"]
-            )
+        mean, square, n = conn.execute(
+            sa.select(
+                sa.func.avg(sc.c.value), sa.func.avg(sc.c.value * sc.c.value), sa.func.count()
+            ).where(sc.c.run_id == run_id, sc.c.metric == run["main_metric"])
         ).one()
         recent = [
             dict(m)
@@ -725,6 +970,11 @@ def progress(store: Store, run_id: str, latest: int = 10) -> dict[str, Any] | No
         ]
     spec = run["spec"] or {}
     done = int(sum(by_status.values()))
+    ci_lo = ci_hi = None
+    if mean is not None and int(n) > 1:
+        variance = max(float(square) - float(mean) ** 2, 0.0) * int(n) / (int(n) - 1)
+        half = 1.96 * (variance / int(n)) ** 0.5
+        ci_lo, ci_hi = float(mean) - half, float(mean) + half
     return {
         "status": run["status"],
         "done": done,
@@ -734,6 +984,8 @@ def progress(store: Store, run_id: str, latest: int = 10) -> dict[str, Any] | No
         "errors": int(by_status.get("error", 0)),
         "main_metric": run["main_metric"],
         "mean": float(mean) if mean is not None else None,
+        "ci_lo": ci_lo,
+        "ci_hi": ci_hi,
         "scored": int(n),
         "recent": recent,
     }

@@ -17,6 +17,37 @@ def suite_names(store: Store) -> list[str]:
         return [r[0] for r in conn.execute(sa.select(schema.suites.c.name).order_by("name"))]
 
 
+def default_suite(store: Store, *, prefer: str | None = None) -> str | None:
+    """The suite to show when none is named: `prefer` if the store has it, else the most
+    recently updated suite (a run of it added, started or finished last), else None.
+
+    The CLI prefers `default` (where `assay run` writes without `--suite`); the viewer's
+    front page prefers nothing and opens the suite that changed last.
+    """
+    names = suite_names(store)
+    if prefer is not None and prefer in names:
+        return prefer
+    if len(names) <= 1:
+        return names[0] if names else None
+    s, r, sr = schema.suites, schema.runs, schema.suite_runs
+    query = (
+        sa.select(
+            s.c.name,
+            s.c.created_at,
+            sa.func.max(sr.c.added_at),
+            sa.func.max(sa.func.coalesce(r.c.finished_at, r.c.started_at, r.c.created_at)),
+        )
+        .select_from(s.outerjoin(sr, sr.c.suite == s.c.name).outerjoin(r, r.c.id == sr.c.run_id))
+        .group_by(s.c.name, s.c.created_at)
+    )
+    with store.connect() as conn:
+        rows = conn.execute(query).all()
+    latest: dict[str, float] = {
+        str(name): max(float(t) for t in times if t is not None) for name, *times in rows
+    }
+    return max(sorted(latest), key=lambda name: latest[name])
+
+
 def latest_suite_runs(store: Store, suite: str) -> list[dict[str, Any]]:
     """The newest run with a summary for each (benchmark, source, model) in the suite.
 

@@ -8,17 +8,20 @@ script, so a response holding `<script>` shows as text.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,14 +31,17 @@ from assay.analysis.model_info import ModelCatalog
 from assay.analysis.winrate import mean_win_rates
 from assay.store import browse
 from assay.store.db import Store
-from assay.store.queries import latest_suite_runs, suite_names
-from assay.web import charts, sample_extras
+from assay.store.queries import default_suite, latest_suite_runs, suite_names
+from assay.web import charts, downloads, live, sample_extras
 from assay.web.benchmark_page import benchmark_page
+from assay.web.compare_stats import CompareStats
 from assay.web.metric_groups import METRIC_GROUPS, tab_context
 from assay.web.model_page import model_page
 from assay.web.run_extras import page_extras
 from assay.web.standings import StandingsCache
 
+log = logging.getLogger(__name__)
+META_INLINE = 5_000  # runs up to this size get every metadata value on the page itself
 MAX_BLOCK = 20_000  # characters of one prompt, response or JSON block shown on a page
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -110,8 +116,23 @@ def pretty(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
-def sample_url(run_id: str, sample_id: str) -> str:
-    return f"/runs/{quote(run_id, safe='')}/samples/{quote(sample_id, safe='/')}"
+def sample_url(run_id: str, sample_id: str, params: Any = ()) -> str:
+    """A sample's page; `params`: the run view's query (filter, sort, search, page) it was
+    opened from, which the page's previous/next and breadcrumb follow."""
+    url = f"/runs/{quote(run_id, safe='')}/samples/{quote(sample_id, safe='/')}"
+    query = _qs(params)
+    return f"{url}?{query}" if query else url
+
+
+def _qs(params: Any) -> str:
+    return urlencode([(k, v) for k, v in params if v not in (None, "")], doseq=True)
+
+
+def meta_text(value: Any) -> str:
+    """A metadata value of any JSON type as text: strings as they are, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -146,24 +167,37 @@ class Viewer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.globals.update(sample_url=sample_url, fmt=fmt, clip=clip, pretty=pretty, when=when)
-        self.env.filters["breakable"] = breakable
-        self.env.filters["qs"] = lambda params: urlencode(
-            [(k, v) for k, v in params if v not in (None, "")], doseq=True
+        self.env.globals.update(
+            sample_url=sample_url,
+            fmt=fmt,
+            clip=clip,
+            pretty=pretty,
+            when=when,
+            meta_text=meta_text,
         )
+        self.env.filters["breakable"] = breakable
+        self.env.filters["qs"] = _qs
+        self._meta: dict[tuple[Any, ...], browse.MetadataFields] = {}
+        self.compare_stats = CompareStats(store)
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        """A page; `nav_suite` (the suite the menu's links keep) defaults to the page's suite."""
+        context.setdefault("nav_suite", context.get("suite") or "")
         html = self.env.get_template(name).render(**context)
         return HTMLResponse(html, status_code=status_code)
+
+    def suite_of(self, request: Request) -> str:
+        """The suite a page shows: the one named in the URL, else the most recently updated."""
+        return request.query_params.get("suite") or default_suite(self.store) or ""
 
     # -- leaderboard -------------------------------------------------------------------------
     def leaderboard(self, request: Request) -> Response:
         suites = suite_names(self.store)
-        suite = request.query_params.get("suite") or ("default" if "default" in suites else "")
-        if not suite and suites:
-            suite = suites[0]
+        suite = self.suite_of(request)
         runs = latest_suite_runs(self.store, suite) if suite else []
         board = self.standings.get(suite, runs) or build_leaderboard(suite, runs)
+        running = browse.running_runs(self.store, suite) if suite else []
+        board = live.with_running(board, self.store, running)
         groups = {g: [c.benchmark for c in board.columns if g in c.groups] for g in board.groups}
         group_rates = {g: _group_rates(board, g, bs) for g, bs in groups.items()}
         intervals = {
@@ -201,7 +235,7 @@ class Viewer:
             pending=bool(runs) and not board.standings,
             sort=sort,
             desc=desc,
-            running=browse.running_runs(self.store, suite) if suite else [],
+            running=running,
             win_chart=charts.win_rate_bars(
                 [(m, board.win_rates.get(m), intervals.get(m)) for m in models]
             ),
@@ -211,7 +245,7 @@ class Viewer:
         )
 
     def run_list(self, request: Request) -> Response:
-        suite = request.query_params.get("suite") or "default"
+        suite = self.suite_of(request)
         page = _int(request, "page", 1, 1)
         per_page = 100
         rows, total = browse.suite_run_list(
@@ -220,6 +254,7 @@ class Viewer:
         return self.render(
             "runs.html",
             suite=suite,
+            suites=suite_names(self.store),
             rows=rows,
             total=total,
             page=page,
@@ -227,6 +262,9 @@ class Viewer:
         )
 
     # -- one run -----------------------------------------------------------------------------
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self._run(run_id)
+
     def _run(self, run_id: str) -> dict[str, Any]:
         run = browse.run_row(self.store, run_id)
         if run is None:
@@ -235,32 +273,24 @@ class Viewer:
 
     def run_page(self, request: Request) -> Response:
         run = self._run(request.path_params["run_id"])
-        sq = browse.SampleQuery(
-            outcome=_choice(request, "outcome", browse.OUTCOMES),
-            status=_choice(request, "status", browse.STATUSES),
-            score_min=_float(request, "min"),
-            score_max=_float(request, "max"),
-            meta_key=request.query_params.get("meta") or None,
-            meta_value=request.query_params.get("value") or None,
-            q=(request.query_params.get("q") or "").strip()[:200] or None,
-            window=_int(request, "window", 0, 0, 10**6),
-            sort=_choice(request, "sort", browse.SORTS) or "idx",
-            desc=request.query_params.get("desc") == "1",
-            page=_int(request, "page", 1, 1, 10**6),
-            per_page=_int(request, "per_page", 50, 10, 200),
-        )
+        sq = sample_query(request)
         page = browse.sample_page(self.store, run, sq)
         summary = run.get("summary") or {}
         hist = self._histogram(run)
+        meta = self._metadata(run, page.run_size)
         return self.render(
             "run.html",
             extras=page_extras(self.store, run["id"], [r["sample_id"] for r in page.rows]),
             run=run,
+            suite=(run["suites"] or [""])[0],
             summary=summary,
             sq=sq,
             page=page,
+            pages=page_count(sq, page),
             params=_sample_params(sq),
-            meta_fields=browse.metadata_fields(self.store, run["id"]),
+            meta_fields=meta.values,
+            meta=meta,
+            progress=browse.progress(self.store, run["id"]) if run["status"] == "running" else None,
             hist_chart=charts.histogram(hist),
             live=run["status"] == "running",
             window_size=browse.SEARCH_WINDOW,
@@ -286,6 +316,39 @@ class Viewer:
                     self._histograms.clear()
                 self._histograms[key] = found
         return found
+
+    def _metadata(self, run: dict[str, Any], size: int) -> browse.MetadataFields:
+        """What the run page offers at once: a small run's every metadata value, a large run's
+        values from its first samples (the page's script asks `metadata` for the rest when
+        the value field is used: a scan of the whole run, too slow for every page load)."""
+        key = (run["id"], run["status"], run["finished_at"], size)
+        found = self._meta.get(key)
+        if found is not None:
+            return found
+        if size > META_INLINE:
+            return browse.metadata_probe(self.store, run["id"])
+        return self._every_metadata_value(run, size)
+
+    def _every_metadata_value(self, run: dict[str, Any], size: int) -> browse.MetadataFields:
+        key = (run["id"], run["status"], run["finished_at"], size)
+        found = self._meta.get(key)
+        if found is None:
+            found = browse.metadata_fields(self.store, run["id"])
+            if len(self._meta) > 1_000:
+                self._meta.clear()
+            self._meta[key] = found
+        return found
+
+    def metadata(self, request: Request) -> Response:
+        """Every metadata key of a run with every value (none for keys with too many)."""
+        run = self._run(request.path_params["run_id"])
+        with self.store.connect() as conn:
+            size = browse.run_size(conn, run["id"])
+        found = self._every_metadata_value(run, size)
+        return Response(
+            orjson.dumps({"fields": found.values, "samples": found.scanned}),
+            media_type="application/json",
+        )
 
     def progress(self, request: Request) -> Response:
         data = browse.progress(self.store, request.path_params["run_id"])
@@ -322,11 +385,27 @@ class Viewer:
         code = sample_extras.code_view(run, detail)
         if code is not None:  # the sandbox results have their own section
             detail["metadata"] = {k: v for k, v in detail["metadata"].items() if k != "sandbox"}
+        sq = sample_query(request)
+        params = _sample_params(sq)
+        near = browse.neighbours(self.store, run, sq, sample_id)
+        if near is None:  # not on the list page it names: the run's order, unfiltered
+            sq = browse.SampleQuery()
+            params = []
+            near = (
+                (detail["prev"], 1) if detail["prev"] else None,
+                (detail["next"], 1) if detail["next"] else None,
+            )
+        page_of = [("page", sq.page if sq.page > 1 else None)]
         return self.render(
             "sample.html",
             run=run,
+            suite=(run["suites"] or [""])[0],
             s=detail,
             others=others,
+            back=params + page_of,
+            prev_url=_neighbour_url(run["id"], params, near[0]),
+            next_url=_neighbour_url(run["id"], params, near[1]),
+            filtered=sq.filtered or sq.sort != "idx" or sq.desc,
             labels=labels,
             diffs=sample_extras.request_diffs(detail, labels),
             cut_off=any(sample_extras.truncated(rq) for rq in detail["requests"]),
@@ -342,12 +421,21 @@ class Viewer:
         return runs
 
     def compare(self, request: Request) -> Response:
-        suites = suite_names(self.store)
-        suite = request.query_params.get("suite") or ("default" if "default" in suites else "")
-        runs = self._compare_runs(request)
-        benchmark = request.query_params.get("benchmark") or (runs[0]["benchmark"] if runs else "")
-        if runs and not request.query_params.get("suite"):
-            suite = (runs[0]["suites"] or [suite])[0]
+        named = request.query_params.get("benchmark")
+        ids = list(dict.fromkeys(request.query_params.getlist("run")))[:6]
+        runs = [self._run(i) for i in ids]
+        if named and any(r["benchmark"] != named for r in runs):
+            # a benchmark picked in the form: the runs ticked for the last one go, and the
+            # address says so
+            kept = [(k, v) for k, v in request.query_params.multi_items() if k != "run"]
+            kept += [("run", r["id"]) for r in runs if r["benchmark"] == named]
+            return RedirectResponse(f"/compare?{_qs(kept)}", status_code=303)
+        elif len({r["benchmark"] for r in runs}) > 1:
+            raise HTTPException(400, "compare runs of one benchmark variant: their samples match")
+        benchmark = named or (runs[0]["benchmark"] if runs else "")
+        suite = request.query_params.get("suite") or ""
+        if not suite:
+            suite = (runs[0]["suites"] or [""])[0] if runs else self.suite_of(request)
         candidates = browse.benchmark_runs(self.store, suite, benchmark) if benchmark else []
         if benchmark and not runs and len(candidates) >= 2:
             runs = [self._run(c["id"]) for c in candidates[:2]]
@@ -359,9 +447,11 @@ class Viewer:
             else None
         )
         base = [("suite", suite), ("benchmark", benchmark)] + [("run", r["id"]) for r in runs]
-        return self.render(
+        pairs = self.compare_stats.pairs(suite, runs)
+        response = self.render(
             "compare.html",
             suite=suite,
+            suites=suite_names(self.store),
             benchmarks=browse.suite_benchmarks(self.store, suite) if suite else [],
             benchmark=benchmark,
             candidates=candidates,
@@ -370,8 +460,12 @@ class Viewer:
             page=page,
             page_no=page_no,
             base=base,
+            pairs=pairs,
             count_cap=browse.COUNT_CAP,
         )
+        if any(p is None for p in pairs):
+            response.background = BackgroundTask(self.compare_stats.run_queued)
+        return response
 
     def compare_sample(self, request: Request) -> Response:
         runs = self._compare_runs(request)
@@ -427,6 +521,41 @@ def _sorted_models(
     return models
 
 
+def sample_query(request: Request) -> browse.SampleQuery:
+    """The samples list a run page shows (and a sample page was opened from)."""
+    return browse.SampleQuery(
+        outcome=_choice(request, "outcome", browse.OUTCOMES),
+        status=_choice(request, "status", browse.STATUSES),
+        score_min=_float(request, "min"),
+        score_max=_float(request, "max"),
+        meta_key=request.query_params.get("meta") or None,
+        meta_value=request.query_params.get("value") or None,
+        q=(request.query_params.get("q") or "").strip()[:200] or None,
+        window=_int(request, "window", 0, 0, 10**6),
+        sort=_choice(request, "sort", browse.SORTS) or "idx",
+        desc=request.query_params.get("desc") == "1",
+        page=_int(request, "page", 1, 1, 10**6),
+        per_page=_int(request, "per_page", 50, 10, 200),
+    )
+
+
+def page_count(sq: browse.SampleQuery, page: browse.SamplePage) -> int | None:
+    """How many list pages the query has, when the number of matches is known exactly."""
+    if page.capped:
+        return None
+    total = page.total if (sq.filtered or page.window) else page.run_size
+    return max(1, -(-total // sq.per_page))
+
+
+def _neighbour_url(
+    run_id: str, params: list[tuple[str, Any]], near: tuple[str, int] | None
+) -> str | None:
+    if near is None:
+        return None
+    sample_id, page = near
+    return sample_url(run_id, sample_id, [*params, ("page", page if page > 1 else None)])
+
+
 def _sample_params(sq: browse.SampleQuery) -> list[tuple[str, Any]]:
     """The query-string form of a samples query, without its page."""
     return [
@@ -451,19 +580,36 @@ async def _error(request: Request, exc: Exception) -> Response:
     return viewer.render("error.html", status_code=status, status=status, detail=detail)
 
 
+async def _crash(request: Request, exc: Exception) -> Response:
+    """An unexpected error: the error page with what went wrong, never a bare 500."""
+    log.error("viewer failed on %s", request.url.path, exc_info=exc)
+    detail = (
+        f"The viewer failed on this page ({type(exc).__name__}: {str(exc)[:300]}). "
+        "This is a bug in assay: the server's log has the traceback."
+    )
+    viewer: Viewer = request.app.state.viewer
+    try:
+        return viewer.render("error.html", status_code=500, status=500, detail=detail)
+    except Exception:  # the page template itself is broken: plain text, still the reason
+        return Response(f"500: {detail}", status_code=500, media_type="text/plain")
+
+
 def create_app(store: Store) -> Starlette:
     viewer = Viewer(store)
-    handlers: dict[Any, Callable[..., Any]] = {HTTPException: _error}
+    handlers: dict[Any, Callable[..., Any]] = {HTTPException: _error, Exception: _crash}
     routes = [
         Route("/", viewer.leaderboard),
         Route("/runs", viewer.run_list),
         Route("/runs/{run_id}", viewer.run_page),
         Route("/runs/{run_id}/samples/{sample_id:path}", viewer.sample_page),
         Route("/api/runs/{run_id}/progress", viewer.progress),
+        Route("/api/runs/{run_id}/metadata", viewer.metadata),
         Route("/compare", viewer.compare),
         Route("/compare/sample", viewer.compare_sample),
         Route("/models/{model:path}", model_page),
         Route("/benchmarks/{benchmark:path}", benchmark_page),
+        Route("/leaderboard.{fmt}", partial(downloads.leaderboard_file, viewer)),
+        Route("/runs/{run_id}/samples.{fmt}", partial(downloads.run_samples_file, viewer)),
         Mount("/static", StaticFiles(packages=[("assay.web", "static")]), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers=handlers)

@@ -19,6 +19,11 @@ class Bar:
     lo: float | None = None  # whisker ends, in px, when an interval is known
     hi: float | None = None
 
+    @property
+    def value_x(self) -> float:
+        """Where the value's label starts: past the bar and past its whisker."""
+        return max(self.x + self.width, self.hi or 0.0) + 5
+
 
 @dataclass
 class Point:
@@ -41,11 +46,22 @@ class Chart:
     plot: tuple[float, float, float, float] = (0, 0, 0, 0)  # left, top, right, bottom
 
 
+CHAR_PX = 6.4  # width of one character of an 11 px label, generously
+
+
+def label_px(labels: list[str]) -> float:
+    """Room for the longest label, so that no model name is cut."""
+    return max((len(t) for t in labels), default=0) * CHAR_PX
+
+
 def win_rate_bars(
-    rows: list[tuple[str, float | None, tuple[float, float] | None]], *, width: int = 560
+    rows: list[tuple[str, float | None, tuple[float, float] | None]], *, plot_width: int = 330
 ) -> Chart:
-    """Horizontal bars of mean win rate in [0, 1], with an interval when one is known."""
-    left, right, row_h = 180.0, float(width - 50), 22.0
+    """Horizontal bars of mean win rate in [0, 1], with an interval when one is known; the
+    left margin fits the longest model name."""
+    left = max(120.0, label_px([r[0] for r in rows]) + 14)
+    right, row_h = left + plot_width, 22.0
+    width = int(right + 50)
     scale = right - left
     bars = []
     for i, (label, value, interval) in enumerate(rows):
@@ -71,8 +87,10 @@ def scatter(
     width: int = 560,
     height: int = 300,
 ) -> Chart:
-    """Points (label, x, y); x on a log scale when it spans more than a factor of 20."""
+    """Points (label, x, y); x on a log scale when it spans more than a factor of 20. The
+    chart widens so that the rightmost point's whole label fits."""
     left, top, right, bottom = 60.0, 18.0, float(width - 110), float(height - 40)
+    width = int(right + max(110.0, label_px([p[0] for p in points]) + 20))
     if not points:
         return Chart(width, height, [], [], [], [], x_label, y_label, (left, top, right, bottom))
     xs = [p[1] for p in points]
@@ -99,11 +117,10 @@ def scatter(
         Point(label, px(x), py(y), f"{label}: {x_label} {x:,.4g}, {y_label} {y:.3f}")
         for label, x, y in points
     ]
-    x_ticks = []
-    for i in range(5):
-        t = x0 + (x1 - x0) * i / 4
-        value = 10**t if log else t
-        x_ticks.append((left + (t - x0) / (x1 - x0) * (right - left), f"{value:,.3g}"))
+    x_ticks = [
+        (left + (fx(v) - x0) / (x1 - x0) * (right - left), label)
+        for v, label in axis_ticks(10**x0 if log else x0, 10**x1 if log else x1, log=log)
+    ]
     y_ticks = [(py(y0 + (y1 - y0) * i / 4), f"{y0 + (y1 - y0) * i / 4:.2f}") for i in range(5)]
     return Chart(
         width, height, [], out, x_ticks, y_ticks, x_label, y_label, (left, top, right, bottom)
@@ -138,3 +155,30 @@ def histogram(
         "",
         (left, top, right, bottom),
     )
+
+
+def axis_ticks(lo: float, hi: float, *, log: bool, most: int = 6) -> list[tuple[float, str]]:
+    """Round values between lo and hi with distinct labels: 1-2-5 steps (times powers of 10
+    on a log axis), at most `most` of them."""
+    if hi <= lo:
+        return [(lo, f"{lo:,.3g}")]
+    candidates: list[float] = []
+    if log and lo > 0:
+        for exponent in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+            candidates += [m * 10.0**exponent for m in (1, 2, 5)]
+        candidates = [v for v in candidates if lo <= v <= hi]
+        while len(candidates) > most:  # keep the powers of ten, then every other one
+            thinned = [v for v in candidates if math.isclose(math.log10(v) % 1, 0, abs_tol=1e-9)]
+            candidates = thinned if 2 <= len(thinned) < len(candidates) else candidates[::2]
+    if len(candidates) < 2:
+        raw = (hi - lo) / (most - 1)
+        power = 10.0 ** math.floor(math.log10(raw))
+        step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+        first = math.ceil(lo / step) * step
+        candidates = [first + i * step for i in range(most + 1) if first + i * step <= hi + 1e-12]
+    out: list[tuple[float, str]] = []
+    for value in candidates:
+        label = f"{value:,.6g}"
+        if not out or out[-1][1] != label:
+            out.append((value, label))
+    return out
