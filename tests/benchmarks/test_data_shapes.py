@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.cli.test_errors import assert_one_line_error
+
+from assay.cli import main
 
 GOOD_ROWS = [{"id": f"r{i}", "q": f"{i} + 1 = ?", "a": str(i + 1)} for i in range(8)]
 FIELDS = "{id: id, input: q, target: a}"
@@ -129,11 +132,21 @@ def _runs(db: Path) -> list[tuple[Any, ...]]:
         conn.close()
 
 
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A store holding one finished run, built once; each test gets its own copy."""
+    path = tmp_path_factory.mktemp("shapes") / "kept.db"
+    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "5", "--data-dir", str(data_dir)]
+    assert main([*args, "--no-progress", "--db", str(path)]) == 0
+    return path
+
+
 @pytest.fixture
-def db(cli: Any, tmp_path: Path, data_dir: Path) -> Path:
+def db(template_db: Path, tmp_path: Path) -> Path:
     path = tmp_path / "kept.db"
-    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "5", "--data-dir", data_dir]
-    assert cli(*args, "--no-progress", "--db", path).code == 0
+    for suffix in ("", "-wal"):  # the template's last writes may still be in its log
+        if Path(f"{template_db}{suffix}").exists():
+            shutil.copy(f"{template_db}{suffix}", f"{path}{suffix}")
     return path
 
 

@@ -14,12 +14,15 @@ import pytest
 from tests.cli.test_bad_stores import REPO, needs_bwrap
 from tests.cli.test_errors import assert_one_line_error
 
+from assay.cli import main
 
-@pytest.fixture
-def store(cli: Any, tmp_path: Path, data_dir: Path) -> Path:
-    db = tmp_path / "e.db"
-    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "4", "--data-dir", data_dir]
-    assert cli(*args, "--no-progress", "--db", db).code == 0
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """One store for the module: exports only read it."""
+    db = tmp_path_factory.mktemp("exports") / "e.db"
+    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "4", "--data-dir", str(data_dir)]
+    assert main([*args, "--no-progress", "--db", str(db)]) == 0
     return db
 
 
