@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.benchmarks.loading import Rows, load_hub, reader_for
 from assay.errors import UserError
+from assay.hashing import content_hash, file_hash
 from assay.metrics.reference import METRICS
 from assay.prompting.answers import letters
 from assay.prompting.formats import EXTRACTORS, Generate, MultipleChoice, PromptFormat
@@ -102,7 +103,23 @@ def load_benchmark_file(path: Path) -> Task:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "file"
         raise UserError(f"{path}: {where}: {first['msg']}") from None
-    return _task(spec, path.parent)
+    task = _task(spec, path.parent)
+    task.source = str(path.resolve())
+    task.definition = definition_hash(spec, path.parent)
+    return task
+
+
+def definition_hash(spec: BenchmarkFile, base: Path) -> str:
+    """Every field that can change a number, as validated (comments, key order and defaults
+    written out or left implicit do not matter). Data files count by content, not by path: the
+    samples' own hash joins the run id, and the few-shot file's bytes are hashed here."""
+    fields = spec.model_dump(mode="json", exclude={"description": True, "groups": True})
+    fields["data"].pop("path", None)
+    fewshot = fields["data"].pop("fewshot_path", None)
+    if fewshot:
+        file = (base / fewshot).resolve()
+        fields["data"]["fewshot"] = file_hash(file) if file.is_file() else None
+    return content_hash(fields)
 
 
 def _task(spec: BenchmarkFile, base: Path) -> Task:

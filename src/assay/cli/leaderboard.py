@@ -57,4 +57,7 @@ def main(args: argparse.Namespace) -> int:
     for warning in board.warnings:
         print(f"assay: warning: {warning}", file=sys.stderr)
     sys.stdout.write(render(board, args.format, args.view))
+    if args.format in ("table", "markdown"):  # † marks these cells; json carries them as data
+        for note in board.notes:
+            print(f"† {note}")
     return 0

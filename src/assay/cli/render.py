@@ -87,6 +87,7 @@ _LATEX_SPECIAL = {
     "^": r"\textasciicircum{}",
     "↓": r"$\downarrow$",
     "·": r"$\cdot$",
+    "†": r"\dag{}",
 }
 
 

@@ -19,6 +19,7 @@ from assay.execution.executor import Executor
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
+from assay.metrics.registry import require_metric_packages
 from assay.models.base import Model
 from assay.models.batch import BatchPending, batch_api
 from assay.models.registry import create_model
@@ -36,6 +37,7 @@ def main(args: argparse.Namespace) -> int:
 
         perturbations = [parse_perturbation(p) for p in args.perturb]
         tasks = [perturb(task, perturbations) for task in tasks]
+    require_metric_packages(m for task in tasks for m in task.metrics)
     models = [create_model(m) for m in args.models]
     store = Store(resolve_url(args.db))
     policy = RetryPolicy(
@@ -92,6 +94,7 @@ async def _run_all(
     console: Console,
 ) -> list[RunResult]:
     from assay.cli.progress import BarProgress
+    from assay.execution.identity import Fingerprints
 
     overrides = Overrides(
         max_tokens=args.max_tokens,
@@ -102,6 +105,7 @@ async def _run_all(
         system=args.system,
     )
     batch = BatchOptions(args.batch_poll, args.batch_wait) if args.batch else None
+    fingerprints = Fingerprints()  # each benchmark's samples are hashed once, for every model
     results: list[RunResult] = []
     try:
         for model in models:
@@ -124,6 +128,7 @@ async def _run_all(
                     progress=progress,
                     overrides=overrides,
                     batch=batch,
+                    fingerprints=fingerprints,
                 )
                 try:
                     results.append(await runner.run())
@@ -172,6 +177,13 @@ def describe(result: RunResult) -> Text:
         flags.append(f"[dim]({kinds})[/]")
     if result.resumed:
         flags.append(f"[dim]resumed {result.resumed} done[/]")
+    if result.supersedes:
+        more = len(result.supersedes) - 1
+        flags.append(
+            f"[dim]new run: inputs differ from run {result.supersedes[0]}"
+            + (f" and {more} more" if more else "")
+            + " (kept)[/]"
+        )
     if summary["cache_hits"]:
         flags.append(f"[dim]{summary['cache_hits']} cached[/]")
     line = Text.assemble((result.benchmark, "bold"), f" · {result.model}  {result.main_metric} ")
