@@ -13,6 +13,7 @@ import pytest
 from tests.cli.test_errors import assert_one_line_error
 
 from assay.cli import main
+from assay.errors import UserError
 
 GOOD_ROWS = [{"id": f"r{i}", "q": f"{i} + 1 = ?", "a": str(i + 1)} for i in range(8)]
 FIELDS = "{id: id, input: q, target: a}"
@@ -181,37 +182,59 @@ def test_tsv_is_read_as_tab_separated(cli: Any, tmp_path: Path) -> None:
     assert [json.loads(r) for _, r in stored] == [[r.split("\t")[1]] for r in rows]
 
 
-def test_a_bad_row_found_after_samples_were_stored_marks_the_run_failed(
-    cli: Any, tmp_path: Path
-) -> None:
-    """Streaming a large file, a repeated id far down is found after some samples are stored:
-    the run is kept, marked failed with the reason, and the fixed file resumes it."""
-    rows = [{"id": f"r{i}", "q": f"{i}+1", "a": str(i + 1)} for i in range(300)]
-    broken = [*rows, rows[5]]
-    (tmp_path / "d.jsonl").write_text(_jsonl(broken))
+def test_a_bad_row_far_down_a_large_file_leaves_no_run(cli: Any, tmp_path: Path) -> None:
+    rows = [{"id": f"r{i}", "q": f"{i}+1", "a": str(i + 1)} for i in range(3000)]
+    (tmp_path / "d.jsonl").write_text(_jsonl([*rows, rows[5]]))
     bench = tmp_path / "big.yaml"
     bench.write_text(f"name: big\ndata: {{path: d.jsonl}}\nfields: {FIELDS}\n")
     db = tmp_path / "f.db"
     result = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
     assert_one_line_error(result, "'r5' appears twice")
+    assert not db.exists() or _runs(db) == []
+
+
+def test_a_run_failing_after_samples_were_stored_is_marked_failed(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistake found only mid-run (here a prompt that cannot be built for one sample): the
+    run keeps what it stored, is marked failed with the reason (never `running` forever), and
+    the same command resumes it once the cause is gone."""
+    from assay.prompting.formats import Generate
+
+    rows = [{"id": f"r{i}", "q": f"{i}+1", "a": str(i + 1)} for i in range(1000)]
+    (tmp_path / "d.jsonl").write_text(_jsonl(rows))
+    bench = tmp_path / "big.yaml"
+    bench.write_text(f"name: big\ndata: {{path: d.jsonl}}\nfields: {FIELDS}\n")
+    db = tmp_path / "f.db"
+    build = Generate.build
+
+    def failing(self: Generate, sample: Any, shots: Any, chat: bool) -> Any:
+        if sample.id == "r900":
+            raise UserError("big: sample r900 cannot be prompted; fix it")
+        return build(self, sample, shots, chat)
+
+    monkeypatch.setattr(Generate, "build", failing)
+    result = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
+    assert_one_line_error(result, "r900 cannot be prompted")
     [(run_id, _, status, _)] = _runs(db)
     assert status == "failed"
     conn = sqlite3.connect(db)
     summary = json.loads(conn.execute("SELECT summary FROM runs").fetchone()[0])
     stored = conn.execute("SELECT count(*) FROM samples").fetchone()[0]
     conn.close()
-    assert "appears twice" in summary["failure"] and stored > 0
+    assert "r900 cannot be prompted" in summary["failure"] and stored > 0
     board = cli("leaderboard", "--format", "json", "--db", db)
     assert board.code == 0, board.err
     assert '"complete": false' in board.out  # shown as not finished
-    _viewer_shows_failed(db, run_id)
-    (tmp_path / "d.jsonl").write_text(_jsonl(rows))
+    _viewer_shows_failed(db, run_id, "r900 cannot be prompted")
+    monkeypatch.setattr(Generate, "build", build)
     again = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
     assert again.code == 0, again.err
-    assert _runs(db) == [(run_id, "big", "finished", 300)]
+    assert f"resumed {stored} done" in again.out
+    assert _runs(db) == [(run_id, "big", "finished", 1000)]
 
 
-def _viewer_shows_failed(db: Path, run_id: str) -> None:
+def _viewer_shows_failed(db: Path, run_id: str, reason: str) -> None:
     pytest.importorskip("starlette")
     from starlette.testclient import TestClient
 
@@ -226,5 +249,5 @@ def _viewer_shows_failed(db: Path, run_id: str) -> None:
     finally:
         store.close()
     assert page.status_code == 200
-    assert "This run failed" in page.text and "appears twice" in page.text
+    assert "This run failed" in page.text and reason in page.text
     assert "failed" in listing.text and ">running<" not in listing.text
