@@ -114,3 +114,20 @@ def test_export_into_a_read_only_folder_keeps_the_earlier_file(store: Path, tmp_
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot write" in lines[0], done.stderr
     assert target.read_text() == "earlier export\n"
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "dotted"])
+def test_export_over_the_results_database_is_refused(
+    cli: Any, tmp_path: Path, data_dir: Path, spelling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "results.db"
+    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "2", "--data-dir", data_dir]
+    assert cli(*args, "--no-progress", "--db", db).code == 0
+    monkeypatch.chdir(tmp_path)
+    target = {"same": str(db), "relative": "results.db", "dotted": "./x/../results.db"}[spelling]
+    (tmp_path / "x").mkdir()
+    before = db.read_bytes()
+    result = cli("export", "--format", "csv", "-o", target, "--db", db)
+    assert_one_line_error(result, "is the results database itself")
+    assert db.read_bytes() == before
+    assert cli("leaderboard", "--db", db).code == 0
