@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from assay.errors import UserError
 
 SEED_MAX = 2**64 - 1  # seeds are stored as JSON integers, which hold 64 bits
+COUNT_MAX = 2**63 - 1  # counts (limits, tokens) too, and SQL integers are signed
 
 
 def check_range(
@@ -72,8 +73,8 @@ def check_distinct(what: str, values: Iterable[str]) -> None:
 
 
 def _fmt(value: float) -> str:
-    if isinstance(value, int) and value == SEED_MAX:
-        return "2^64-1"
+    if isinstance(value, int) and value in (SEED_MAX, COUNT_MAX):
+        return "2^64-1" if value == SEED_MAX else "2^63-1"
     if isinstance(value, int) and value.bit_length() > 64:
         return f"{str(value)[:12]}... ({len(str(value))} digits)"
     if isinstance(value, float) and value.is_integer():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from tests.cli.test_errors import assert_one_line_error
 
+from assay.cli import main
 from assay.errors import UserError
 
 GOOD_ROWS = [{"id": f"r{i}", "q": f"{i} + 1 = ?", "a": str(i + 1)} for i in range(8)]
@@ -131,11 +133,21 @@ def _runs(db: Path) -> list[tuple[Any, ...]]:
         conn.close()
 
 
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A store holding one finished run, built once; each test gets its own copy."""
+    path = tmp_path_factory.mktemp("shapes") / "kept.db"
+    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "5", "--data-dir", str(data_dir)]
+    assert main([*args, "--no-progress", "--db", str(path)]) == 0
+    return path
+
+
 @pytest.fixture
-def db(cli: Any, tmp_path: Path, data_dir: Path) -> Path:
+def db(template_db: Path, tmp_path: Path) -> Path:
     path = tmp_path / "kept.db"
-    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "5", "--data-dir", data_dir]
-    assert cli(*args, "--no-progress", "--db", path).code == 0
+    for suffix in ("", "-wal"):  # the template's last writes may still be in its log
+        if Path(f"{template_db}{suffix}").exists():
+            shutil.copy(f"{template_db}{suffix}", f"{path}{suffix}")
     return path
 
 
@@ -171,66 +183,58 @@ def test_tsv_is_read_as_tab_separated(cli: Any, tmp_path: Path) -> None:
 
 
 def test_a_bad_row_far_down_a_large_file_leaves_no_run(cli: Any, tmp_path: Path) -> None:
-    """A repeated id far down a large file is found while the samples are hashed for the run's
-    identity, before the run exists: no run is left behind, and the fixed file runs."""
-    rows = [{"id": f"r{i}", "q": f"{i}+1", "a": str(i + 1)} for i in range(300)]
-    broken = [*rows, rows[5]]
-    (tmp_path / "d.jsonl").write_text(_jsonl(broken))
+    rows = [{"id": f"r{i}", "q": f"{i}+1", "a": str(i + 1)} for i in range(3000)]
+    (tmp_path / "d.jsonl").write_text(_jsonl([*rows, rows[5]]))
     bench = tmp_path / "big.yaml"
     bench.write_text(f"name: big\ndata: {{path: d.jsonl}}\nfields: {FIELDS}\n")
     db = tmp_path / "f.db"
     result = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
     assert_one_line_error(result, "'r5' appears twice")
-    assert _runs(db) == []
-    (tmp_path / "d.jsonl").write_text(_jsonl(rows))
-    again = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
-    assert again.code == 0, again.err
-    [(_, name, status, n)] = _runs(db)
-    assert (name, status, n) == ("big", "finished", 300)
+    assert not db.exists() or _runs(db) == []
 
 
-def test_an_error_found_after_samples_were_stored_marks_the_run_failed(
+def test_a_run_failing_after_samples_were_stored_is_marked_failed(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A user error raised while the run streams (here: building the 280th prompt) keeps the
-    samples already stored, marks the run failed with the reason, and a fixed rerun resumes."""
+    """A mistake found only mid-run (here a prompt that cannot be built for one sample): the
+    run keeps what it stored, is marked failed with the reason (never `running` forever), and
+    the same command resumes it once the cause is gone."""
     from assay.prompting.formats import Generate
 
-    rows = [{"id": f"r{i}", "q": f"{i}+1", "a": str(i + 1)} for i in range(300)]
+    rows = [{"id": f"r{i}", "q": f"{i}+1", "a": str(i + 1)} for i in range(1000)]
     (tmp_path / "d.jsonl").write_text(_jsonl(rows))
     bench = tmp_path / "big.yaml"
     bench.write_text(f"name: big\ndata: {{path: d.jsonl}}\nfields: {FIELDS}\n")
     db = tmp_path / "f.db"
-    real_build = Generate.build
-    calls = {"n": 0}
+    build = Generate.build
 
-    def failing_build(self: Generate, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 280:
-            raise UserError("sample r279: the prompt cannot be built (appears twice)")
-        return real_build(self, *args, **kwargs)
+    def failing(self: Generate, sample: Any, shots: Any, chat: bool) -> Any:
+        if sample.id == "r900":
+            raise UserError("big: sample r900 cannot be prompted; fix it")
+        return build(self, sample, shots, chat)
 
-    monkeypatch.setattr(Generate, "build", failing_build)
+    monkeypatch.setattr(Generate, "build", failing)
     result = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
-    assert_one_line_error(result, "appears twice")
+    assert_one_line_error(result, "r900 cannot be prompted")
     [(run_id, _, status, _)] = _runs(db)
     assert status == "failed"
     conn = sqlite3.connect(db)
     summary = json.loads(conn.execute("SELECT summary FROM runs").fetchone()[0])
     stored = conn.execute("SELECT count(*) FROM samples").fetchone()[0]
     conn.close()
-    assert "appears twice" in summary["failure"] and stored > 0
+    assert "r900 cannot be prompted" in summary["failure"] and stored > 0
     board = cli("leaderboard", "--format", "json", "--db", db)
     assert board.code == 0, board.err
     assert '"complete": false' in board.out  # shown as not finished
-    _viewer_shows_failed(db, run_id)
-    monkeypatch.setattr(Generate, "build", real_build)
+    _viewer_shows_failed(db, run_id, "r900 cannot be prompted")
+    monkeypatch.setattr(Generate, "build", build)
     again = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
     assert again.code == 0, again.err
-    assert _runs(db) == [(run_id, "big", "finished", 300)]
+    assert f"resumed {stored} done" in again.out
+    assert _runs(db) == [(run_id, "big", "finished", 1000)]
 
 
-def _viewer_shows_failed(db: Path, run_id: str) -> None:
+def _viewer_shows_failed(db: Path, run_id: str, reason: str) -> None:
     pytest.importorskip("starlette")
     from starlette.testclient import TestClient
 
@@ -245,5 +249,5 @@ def _viewer_shows_failed(db: Path, run_id: str) -> None:
     finally:
         store.close()
     assert page.status_code == 200
-    assert "This run failed" in page.text and "appears twice" in page.text
+    assert "This run failed" in page.text and reason in page.text
     assert "failed" in listing.text and ">running<" not in listing.text

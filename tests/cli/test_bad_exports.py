@@ -14,12 +14,15 @@ import pytest
 from tests.cli.test_bad_stores import REPO, needs_bwrap
 from tests.cli.test_errors import assert_one_line_error
 
+from assay.cli import main
 
-@pytest.fixture
-def store(cli: Any, tmp_path: Path, data_dir: Path) -> Path:
-    db = tmp_path / "e.db"
-    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "4", "--data-dir", data_dir]
-    assert cli(*args, "--no-progress", "--db", db).code == 0
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """One store for the module: exports only read it."""
+    db = tmp_path_factory.mktemp("exports") / "e.db"
+    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "4", "--data-dir", str(data_dir)]
+    assert main([*args, "--no-progress", "--db", str(db)]) == 0
     return db
 
 
@@ -111,3 +114,20 @@ def test_export_into_a_read_only_folder_keeps_the_earlier_file(store: Path, tmp_
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot write" in lines[0], done.stderr
     assert target.read_text() == "earlier export\n"
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "dotted"])
+def test_export_over_the_results_database_is_refused(
+    cli: Any, tmp_path: Path, data_dir: Path, spelling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "results.db"
+    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "2", "--data-dir", data_dir]
+    assert cli(*args, "--no-progress", "--db", db).code == 0
+    monkeypatch.chdir(tmp_path)
+    target = {"same": str(db), "relative": "results.db", "dotted": "./x/../results.db"}[spelling]
+    (tmp_path / "x").mkdir()
+    before = db.read_bytes()
+    result = cli("export", "--format", "csv", "-o", target, "--db", db)
+    assert_one_line_error(result, "is the results database itself")
+    assert db.read_bytes() == before
+    assert cli("leaderboard", "--db", db).code == 0

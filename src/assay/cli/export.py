@@ -13,6 +13,7 @@ from assay.analysis.views import data_table
 from assay.cli.leaderboard import load_board
 from assay.cli.render import render, write_parquet
 from assay.errors import UserError
+from assay.store.db import resolve_url
 
 
 def main(args: argparse.Namespace) -> int:
@@ -20,6 +21,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("parquet is binary: pass --output FILE.parquet")
     if args.output:
         check_destination(Path(args.output))
+        check_not_the_store(Path(args.output), resolve_url(args.db))
     board = load_board(args)
     for warning in board.warnings:
         print(f"assay: warning: {warning}", file=sys.stderr)
@@ -50,6 +52,20 @@ def check_destination(path: Path) -> None:
         )
     if not path.parent.is_dir():
         raise UserError(f"folder {str(path.parent)!r} does not exist")
+
+
+def check_not_the_store(path: Path, url: str) -> None:
+    """Writing the leaderboard over the database it comes from would destroy every result."""
+    if not url.startswith("sqlite:///"):
+        return
+    store = Path(url.removeprefix("sqlite:///"))
+    if path.exists() and store.exists() and path.resolve() == store.resolve():
+        raise UserError(
+            f"--output {str(path)!r} is the results database itself: writing there would "
+            "destroy it; pass another file name"
+        )
+    if path.resolve().name in {f"{store.resolve().name}{s}" for s in ("-wal", "-shm")}:
+        raise UserError(f"--output {str(path)!r} is a file of the results database: pass another")
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:

@@ -13,7 +13,7 @@ from rich.text import Text
 from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.loading import resolve_data_dir
 from assay.benchmarks.registry import resolve_task
-from assay.checks import check_distinct, check_range, check_seed
+from assay.checks import COUNT_MAX, check_distinct, check_range, check_seed
 from assay.errors import UserError
 from assay.execution.executor import Executor
 from assay.execution.overrides import Overrides
@@ -73,14 +73,16 @@ def check_options(args: argparse.Namespace) -> None:
         raise UserError("--concurrency must be at least 1")
     if args.max_attempts < 1:
         raise UserError("--max-attempts must be at least 1")
+    for option in ("limit", "concurrency", "max_attempts"):
+        check_range(f"--{option.replace('_', '-')}", getattr(args, option), at_most=COUNT_MAX)
     check_seed("--seed", args.seed)
     check_seed("--generation-seed", args.generation_seed)
     check_range("--retry-delay", args.retry_delay, at_least=0)
     check_range("--timeout", args.timeout, above=0)
-    check_range("--max-tokens", args.max_tokens, at_least=1)
+    check_range("--max-tokens", args.max_tokens, at_least=1, at_most=COUNT_MAX)
     check_range("--temperature", args.temperature, at_least=0)
     check_range("--top-p", args.top_p, above=0, at_most=1)
-    check_range("--n", args.n, at_least=1)
+    check_range("--n", args.n, at_least=1, at_most=COUNT_MAX)
     check_range("--batch-wait", args.batch_wait, at_least=0)
     check_range("--batch-poll", args.batch_poll, above=0)
     check_distinct("--model", args.models)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from assay.checks import check_range, check_seed
+from assay.checks import COUNT_MAX, check_range, check_seed
 from assay.requests import Request
 
 
@@ -24,10 +24,10 @@ class Overrides:
     system: str | None = None
 
     def __post_init__(self) -> None:
-        check_range("--max-tokens", self.max_tokens, at_least=1)
+        check_range("--max-tokens", self.max_tokens, at_least=1, at_most=COUNT_MAX)
         check_range("--temperature", self.temperature, at_least=0)  # nan is out of range too
         check_range("--top-p", self.top_p, above=0, at_most=1)
-        check_range("--n", self.n, at_least=1)
+        check_range("--n", self.n, at_least=1, at_most=COUNT_MAX)
         check_seed("--generation-seed", self.seed)
 
     def to_spec(self) -> dict[str, Any]:

@@ -185,8 +185,8 @@ def import_run(
         detail = " ".join(str(exc).split())[:200]
         raise UserError(
             f"HELM run {str(run_dir)!r} is not valid HELM output ({type(exc).__name__}: "
-            f"{detail}): it was not imported and the store is unchanged; check the files are "
-            "complete"
+            f"{detail}): it was not imported, and any earlier import of it is kept; check its "
+            "files are complete"
         ) from None
 
 

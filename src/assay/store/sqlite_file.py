@@ -23,7 +23,6 @@ ASSAY_TABLES = frozenset(schema.metadata.tables) | {"provider_batches"}
 @dataclass(frozen=True)
 class SqliteFile:
     path: Path
-    exists: bool  # a database is there (not a new or empty file)
     writable: bool  # the file and its folder take writes (WAL adds files beside it)
 
 
@@ -49,7 +48,7 @@ def check_sqlite_path(path: Path, *, readonly: bool) -> SqliteFile:
                 f"cannot create the database {shown!r}: folder {str(folder)!r} is read-only; "
                 "pass a --db path in a folder you can write to"
             )
-        return SqliteFile(path, exists=False, writable=True)
+        return SqliteFile(path, writable=True)
     if not path.is_file():
         raise UserError(
             f"--db {shown!r} is not a regular file (a device, pipe or socket): pass a database "
@@ -70,7 +69,7 @@ def check_sqlite_path(path: Path, *, readonly: bool) -> SqliteFile:
             raise UserError(f"{shown!r} is empty, with no assay results: run `assay run` first")
         if not writable:
             raise _read_only(path)
-        return SqliteFile(path, exists=False, writable=True)
+        return SqliteFile(path, writable=True)
     if header != SQLITE_HEADER and not (live_log and not header):
         raise UserError(
             f"{shown!r} is not a SQLite database (its contents are something else): pass an "
@@ -88,7 +87,7 @@ def check_sqlite_path(path: Path, *, readonly: bool) -> SqliteFile:
             raise UserError(f"{shown!r} has no assay results yet: run `assay run` first")
     if not readonly and not writable:
         raise _read_only(path)
-    return SqliteFile(path, exists=bool(tables), writable=writable)
+    return SqliteFile(path, writable=writable)
 
 
 def _read_only(path: Path) -> UserError:
