@@ -28,6 +28,7 @@ from assay.interop.common import ImportedRun, RunWriter, as_float, require
 
 SOURCE = "inspect"
 _ATTACHMENT = "attachment://"
+_ZIP_ZSTANDARD = 93
 # Inspect's letter values (inspect_ai.scorer: CORRECT, INCORRECT, PARTIAL, NOANSWER).
 _LETTER_VALUES = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
 _WORD_VALUES = {"yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}
@@ -61,14 +62,23 @@ def import_log(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
         raise UserError(f"{path}: not a readable Inspect .eval log ({exc})") from None
     except orjson.JSONDecodeError as exc:
         raise UserError(f"{path}: broken JSON in the log ({exc})") from None
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except Exception as exc:
         if type(exc).__module__.startswith("ijson"):
-            raise UserError(f"{path}: truncated or broken JSON ({exc})") from None
-        raise UserError(f"{path}: not an Inspect log ({type(exc).__name__}: {exc})") from None
+            raise UserError(f"{path}: truncated or broken JSON ({_one_line(exc)})") from None
+        if isinstance(exc, KeyError | TypeError | AttributeError | ValueError):
+            raise UserError(f"{path}: not an Inspect log ({type(exc).__name__}: {exc})") from None
+        raise
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
 
 
 def _import_eval(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
     with zipfile.ZipFile(path) as archive:
+        if any(i.compress_type == _ZIP_ZSTANDARD for i in archive.infolist()):
+            # Inspect compresses entries with zstd, which zipfile reads only from Python 3.14
+            require("zipfile_zstd", "inspect", "reading zstd-compressed Inspect logs")
         names = archive.namelist()
         header_name = next((n for n in ("header.json", "_journal/start.json") if n in names), None)
         if header_name is None:
@@ -81,12 +91,12 @@ def _import_eval(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
 
 def _import_json(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
     ijson = require("ijson", "inspect", "importing Inspect .json logs")
-    with path.open("rb") as handle:
-        header = {"eval": _first(ijson, handle, "eval"), "status": _first(ijson, handle, "status")}
-    if not isinstance(header["eval"], dict):
-        raise UserError(f"{path}: not an Inspect log (no `eval` header)")
-    with path.open("rb") as handle:
-        header["results"] = _first(ijson, handle, "results")
+    header = {}
+    for key in ("eval", "status", "results"):
+        with path.open("rb") as handle:
+            header[key] = _first(ijson, handle, key)
+        if key == "eval" and not isinstance(header["eval"], dict):
+            raise UserError(f"{path}: not an Inspect log (no `eval` header)")
     with path.open("rb") as handle:
         return _import(
             conn, path, suite, header, ijson.items(handle, "samples.item", use_float=True)
@@ -124,7 +134,8 @@ def _import(
     for sample in samples:
         if not isinstance(sample, dict) or "id" not in sample:
             raise UserError(f"{path}: not an Inspect log (a sample without an id)")
-        digest.update([sample.get("id"), sample.get("input"), sample.get("target")])
+        if int(sample.get("epoch") or 1) == 1:  # the dataset, not how often it was run
+            digest.update([sample.get("id"), sample.get("input"), sample.get("target")])
         _add_sample(writer, sample, run.model, metrics)
     results = header.get("results") or {}
     preferred = [str(s.get("name")) for s in results.get("scores") or [] if isinstance(s, dict)]
