@@ -25,7 +25,7 @@ from assay.execution.summary import summarise
 from assay.store import schema
 from assay.store.db import now, upsert
 
-BATCH = 1_000
+BATCH = 5_000  # rows per table per insert: fewer, larger statements
 SAMPLE_ID_LIMIT = 200  # schema.samples.sample_id
 
 
@@ -147,7 +147,7 @@ class RunWriter:
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
-        if len(self._samples) + len(self._requests) + len(self._scores) >= BATCH:
+        if max(len(self._samples), len(self._requests), len(self._scores)) >= BATCH:
             self.flush()
 
     def flush(self) -> None:
