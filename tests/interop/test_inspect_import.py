@@ -176,3 +176,19 @@ def test_scores_of_every_kind_read_as_inspect_reads_them() -> None:
         1.0, 0.0, 0.5, 0.0, 1.0, 0.0, 0.25, 3.0, 1.0,
     ]  # fmt: skip
     assert score_value("maybe") is None and score_value([1, 2]) is None
+
+
+@pytest.mark.slow
+def test_inspect_logs_import_into_postgresql_all_or_nothing(cli: Any, postgres_url: str) -> None:
+    """The same rows and the same rollback on PostgreSQL (jsonb, its own upsert)."""
+    result = cli("import-inspect", FIXTURES, "--db", postgres_url, "--suite", "pg")
+    assert result.code == 0, result.err
+    store = Store(postgres_url, readonly=True)
+    with store.connect() as conn:
+        counts = [
+            conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+            for t in (schema.runs, schema.samples, schema.scores)
+        ]
+    assert counts == [3, 15, 27]
+    board = cli("leaderboard", "--suite", "pg", "--db", postgres_url, "--format", "csv")
+    assert board.code == 0 and "mockllm/model-b" in board.out
