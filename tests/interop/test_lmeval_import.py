@@ -239,14 +239,17 @@ def test_reimport_is_idempotent_and_imported_runs_join_leaderboard_and_compare(
 ) -> None:
     db = tmp_path / "l.db"
     assert cli("import-lmeval", lmeval_output, "--db", db).code == 0
-    before = [
-        len(_rows(db, t)) for t in (schema.runs, schema.samples, schema.requests, schema.scores)
-    ]
+    tables = (schema.runs, schema.samples, schema.requests, schema.scores)
+    before = [len(_rows(db, t)) for t in tables]
     assert cli("import-lmeval", lmeval_output, "--db", db).code == 0
-    after = [
-        len(_rows(db, t)) for t in (schema.runs, schema.samples, schema.requests, schema.scores)
-    ]
+    after = [len(_rows(db, t)) for t in tables]
     assert before == after and before[0] == 4
+    import shutil
+
+    moved = tmp_path / "moved"  # the same output, copied elsewhere, is still the same runs
+    shutil.copytree(lmeval_output / "a" / "results", moved)
+    assert cli("import-lmeval", moved, "--db", db).code == 0
+    assert [len(_rows(db, t)) for t in tables] == before
     board = cli("leaderboard", "--db", db, "--format", "json")
     assert board.code == 0, board.err
     text = board.out

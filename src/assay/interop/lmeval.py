@@ -99,7 +99,11 @@ def _import_task(
     version = (results.get("versions") or {}).get(task)
     config = (results.get("configs") or {}).get(task) or {}
     run = ImportedRun(
-        run_id=content_hash({"lmeval": str(results_path.resolve()), "task": task}, 20),
+        # the run's identity is what lm-eval wrote, not where the folder lives now
+        run_id=content_hash(
+            {"lmeval": model, "task": task, "file": results_path.name, "date": results.get("date")},
+            20,
+        ),
         benchmark=f"lmeval/{task}" + (f":shots={shots}" if shots else ""),
         model=model,
     )
