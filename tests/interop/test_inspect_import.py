@@ -192,3 +192,26 @@ def test_inspect_logs_import_into_postgresql_all_or_nothing(cli: Any, postgres_u
     assert counts == [3, 15, 27]
     board = cli("leaderboard", "--suite", "pg", "--db", postgres_url, "--format", "csv")
     assert board.code == 0 and "mockllm/model-b" in board.out
+
+
+def test_imported_runs_are_browsable_in_the_viewer(cli: Any, tmp_path: Path) -> None:
+    """Sample pages render numeric metadata (Inspect's `level`) and message-list inputs."""
+    pytest.importorskip("starlette")
+    from urllib.parse import quote
+
+    from starlette.testclient import TestClient
+
+    from assay.web.app import create_app
+
+    db = tmp_path / "i.db"
+    assert cli("import-inspect", FIXTURES, "--db", db).code == 0
+    store = Store(resolve_url(str(db)), readonly=True)
+    client = TestClient(create_app(store))
+    assert client.get("/").status_code == 200
+    for row in _rows(db, schema.samples):
+        run_page = client.get(f"/runs/{row['run_id']}")
+        assert run_page.status_code == 200
+        sample = quote(row["sample_id"], safe="")  # "q1#epoch2"
+        page = client.get(f"/runs/{row['run_id']}/samples/{sample}")
+        assert page.status_code == 200, row["sample_id"]
+        assert row["sample_id"] in page.text
