@@ -309,3 +309,23 @@ def test_foreign_and_missing_inputs_are_one_line_errors(cli: Any, tmp_path: Path
     result = cli("import-lmeval", alone, "--db", db)
     assert result.code == 2 and "--log_samples" in result.err
     assert result.err.count("\n") == 1
+
+
+def test_imported_runs_are_browsable_in_the_viewer(
+    cli: Any, tmp_path: Path, lmeval_output: Path
+) -> None:
+    pytest.importorskip("starlette")
+    from urllib.parse import quote
+
+    from starlette.testclient import TestClient
+
+    from assay.web.app import create_app
+
+    db = tmp_path / "l.db"
+    assert cli("import-lmeval", lmeval_output / "a", "--db", db).code == 0
+    client = TestClient(create_app(Store(resolve_url(str(db)), readonly=True)))
+    for run in _rows(db, schema.runs):
+        assert client.get(f"/runs/{run['id']}").status_code == 200
+        first = next(s for s in _rows(db, schema.samples) if s["run_id"] == run["id"])
+        page = client.get(f"/runs/{run['id']}/samples/{quote(first['sample_id'], safe='')}")
+        assert page.status_code == 200 and "Answer:" in page.text
