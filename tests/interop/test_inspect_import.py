@@ -112,7 +112,7 @@ def test_reimport_is_idempotent_and_runs_join_leaderboard_and_compare(
     assert cli("import-inspect", FIXTURES, "--db", db, "--suite", "evals").code == 0
     before = [len(_rows(db, t)) for t in tables]
     assert cli("import-inspect", FIXTURES, "--db", db, "--suite", "evals").code == 0
-    assert [len(_rows(db, t)) for t in tables] == before and before[0] == 3
+    assert [len(_rows(db, t)) for t in tables] == before and before[0] == 4
     board = cli("leaderboard", "--suite", "evals", "--db", db, "--format", "json")
     assert board.code == 0, board.err
     assert "mockllm/model-a" in board.out and "inspect/tiny_mc" in board.out
@@ -189,7 +189,7 @@ def test_inspect_logs_import_into_postgresql_all_or_nothing(cli: Any, postgres_u
             conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
             for t in (schema.runs, schema.samples, schema.scores)
         ]
-    assert counts == [3, 15, 27]
+    assert counts == [4, 19, 29]  # qa-errors.eval: 3 failed samples, no scores
     board = cli("leaderboard", "--suite", "pg", "--db", postgres_url, "--format", "csv")
     assert board.code == 0 and "mockllm/model-b" in board.out
 
@@ -215,3 +215,23 @@ def test_imported_runs_are_browsable_in_the_viewer(cli: Any, tmp_path: Path) -> 
         page = client.get(f"/runs/{row['run_id']}/samples/{sample}")
         assert page.status_code == 200, row["sample_id"]
         assert row["sample_id"] in page.text
+
+
+def test_failed_samples_are_kept_and_never_scored(cli: Any, tmp_path: Path) -> None:
+    db = tmp_path / "i.db"
+    assert cli("import-inspect", FIXTURES / "qa-errors.eval", "--db", db).code == 0
+    logged = {str(s["id"]): s for s in _eval_samples(FIXTURES / "qa-errors.eval")}
+    failed = {k for k, s in logged.items() if s.get("error")}
+    assert failed and failed != set(logged)  # the log has both kinds
+    samples = {s["sample_id"]: s for s in _rows(db, schema.samples)}
+    assert set(samples) == set(logged)
+    scored = {s["sample_id"] for s in _rows(db, schema.scores)}
+    assert scored == set(logged) - failed
+    requests = {r["sample_id"]: r for r in _rows(db, schema.requests)}
+    for key in failed:
+        assert samples[key]["status"] == "error"
+        assert samples[key]["error"] == logged[key]["error"]["message"]
+        assert requests[key]["error"]["message"] == logged[key]["error"]["message"]
+        assert requests[key]["text"] is None
+    (run,) = _rows(db, schema.runs)
+    assert run["summary"]["metrics"]["match"]["n"] == len(logged) - len(failed)
