@@ -9,7 +9,7 @@ ASSAY := $(VENV)/bin/assay
 DATA ?= $(abspath ../shared/data)
 DEMO_EXTRAS := llamacpp,web
 DEMO_BENCHMARKS := mmlu gsm8k boolq truthfulqa openbookqa narrativeqa
-TEST_EXTRAS := dev,llamacpp,server,hf,helm,export,web,metrics,providers,postgres
+TEST_EXTRAS := dev,llamacpp,server,hf,helm,export,web,metrics,providers,postgres,inspect,lmeval
 # Debian packages the slow tests use.
 SYSTEM_PACKAGES := chromium postgresql
 # A slim, portable llama.cpp build: about 3-11 minutes on two cores, once.
