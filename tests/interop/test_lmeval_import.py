@@ -21,6 +21,7 @@ from assay.store.db import Store, resolve_url
 
 MC_TASK = "assay_mmlu_anatomy"
 GEN_TASK = "assay_gsm8k_local"
+PPL_TASK = "assay_gsm8k_perplexity"
 
 
 def _h(text: str) -> int:
@@ -78,6 +79,23 @@ metadata:
   version: 2.0
 """
     )
+    (folder / "ppl.yaml").write_text(
+        f"""task: {PPL_TASK}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data_dir}/gsm8k/test.jsonl
+test_split: test
+output_type: loglikelihood_rolling
+doc_to_text: ""
+doc_to_target: "{{{{question}}}}"
+metric_list:
+  - metric: word_perplexity
+  - metric: bits_per_byte
+metadata:
+  version: 1.0
+"""
+    )
 
 
 def run_lmeval(out: Path, data_dir: Path, model: str, limit: int) -> Path:
@@ -120,7 +138,7 @@ def run_lmeval(out: Path, data_dir: Path, model: str, limit: int) -> Path:
     results = lm_eval.simple_evaluate(
         model="assay-scripted",
         model_args=f"pretrained={model}",
-        tasks=[MC_TASK, GEN_TASK],
+        tasks=[MC_TASK, GEN_TASK, PPL_TASK],
         task_manager=TaskManager(include_path=str(tasks)),
         log_samples=True,
         limit=limit,
@@ -164,6 +182,8 @@ def test_every_record_request_and_metric_arrives(
     assert result.code == 0, result.err
     runs = {r["benchmark"]: r for r in _rows(db, schema.runs)}
     assert set(runs) == {f"lmeval/{MC_TASK}", f"lmeval/{GEN_TASK}"}
+    # a perplexity task's samples hold corpus-level pairs, not per-sample numbers: said, skipped
+    assert f"skipped {PPL_TASK}" in result.out
     assert {r["model"] for r in runs.values()} == {"scripted-a"}
     assert all(r["spec"]["source"] == "lmeval" and r["status"] == "finished" for r in runs.values())
     samples = _rows(db, schema.samples)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from assay.errors import UserError
 from assay.interop.lmeval import find_results, import_results
 from assay.store.db import Store, resolve_url
 
@@ -17,7 +18,16 @@ def main(args: argparse.Namespace) -> int:
     out = Console(highlight=False, soft_wrap=True)
     with store.begin() as conn:  # one transaction: a bad file leaves nothing of any behind
         imported = [(f, import_results(conn, f, args.suite)) for f in files]
-    for results_file, runs in imported:
+    if not any(runs for _, (runs, _) in imported):
+        raise UserError(
+            f"nothing to import under {args.path!r}: every task's samples lack per-sample scores"
+        )
+    for results_file, (runs, skipped) in imported:
+        for task in skipped:
+            out.print(
+                f"{results_file.name}: skipped {task}: its samples carry no per-sample "
+                "numbers (perplexity-style metrics are corpus-level)"
+            )
         for run in runs:
             out.print(
                 f"{results_file.name} -> {run.benchmark} · {run.model}: {run.samples} samples, "

@@ -54,8 +54,12 @@ def samples_file(results: Path, task: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def import_results(conn: sa.Connection, path: Path, suite: str) -> list[ImportedRun]:
-    """Import every task of one results file inside the caller's transaction."""
+def import_results(
+    conn: sa.Connection, path: Path, suite: str
+) -> tuple[list[ImportedRun], list[str]]:
+    """Import every task of one results file inside the caller's transaction: the runs, and
+    the tasks skipped because their samples carry no per-sample number (perplexity tasks
+    keep corpus-level pairs there)."""
     try:
         results = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
@@ -64,15 +68,36 @@ def import_results(conn: sa.Connection, path: Path, suite: str) -> list[Imported
         raise UserError(f"{path}: not an lm-eval results file (no `results` table)")
     model = model_name(results)
     imported: list[ImportedRun] = []
+    skipped: list[str] = []
     for task in results["results"]:
         samples = samples_file(path, task)
-        if samples is not None:
-            imported.append(_import_task(conn, path, samples, results, str(task), model, suite))
-    if not imported:
+        if samples is None:
+            continue
+        if not _first_record_has_a_number(samples):
+            skipped.append(str(task))
+            continue
+        imported.append(_import_task(conn, path, samples, results, str(task), model, suite))
+    if not imported and not skipped:
         raise UserError(
             f"{path}: no samples_<task>_<date>.jsonl beside it; re-run lm-eval with --log_samples"
         )
-    return imported
+    return imported, skipped
+
+
+def _first_record_has_a_number(samples: Path) -> bool:
+    """Whether the task's records score each document with a number (not a perplexity task)."""
+    with samples.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    return True  # the import proper reports where it is broken
+                metrics = record.get("metrics") if isinstance(record, dict) else None
+                if not isinstance(metrics, list):
+                    return True
+                return any(as_float(record.get(m)) is not None for m in metrics)
+    return True
 
 
 def model_name(results: dict[str, Any]) -> str:
