@@ -235,3 +235,15 @@ def test_failed_samples_are_kept_and_never_scored(cli: Any, tmp_path: Path) -> N
         assert requests[key]["text"] is None
     (run,) = _rows(db, schema.runs)
     assert run["summary"]["metrics"]["match"]["n"] == len(logged) - len(failed)
+
+
+def test_a_corrupt_sample_entry_imports_nothing(cli: Any, tmp_path: Path) -> None:
+    data = bytearray((FIXTURES / "qa-a.eval").read_bytes())
+    at = data.find(b"samples/q2_epoch_1.json") + 200  # inside that entry's compressed bytes
+    data[at : at + 40] = bytes(40)
+    log = tmp_path / "corrupt.eval"
+    log.write_bytes(bytes(data))
+    db = tmp_path / "i.db"
+    result = cli("import-inspect", log, "--db", db)
+    assert result.code == 2 and "corrupt.eval" in result.err and result.err.count("\n") == 1
+    assert _rows(db, schema.samples) == []

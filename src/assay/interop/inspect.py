@@ -15,6 +15,7 @@ trace) are not imported. Importing the same eval (its `eval_id`) again replaces 
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -65,6 +66,8 @@ def import_log(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
     except Exception as exc:
         if type(exc).__module__.startswith("ijson"):
             raise UserError(f"{path}: truncated or broken JSON ({_one_line(exc)})") from None
+        if isinstance(exc, zlib.error) or type(exc).__module__.startswith("zstandard"):
+            raise UserError(f"{path}: a corrupt entry in the log ({_one_line(exc)})") from None
         if isinstance(exc, KeyError | TypeError | AttributeError | ValueError):
             raise UserError(f"{path}: not an Inspect log ({type(exc).__name__}: {exc})") from None
         raise
