@@ -11,8 +11,9 @@ from rich.console import Console
 from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.loading import resolve_data_dir
 from assay.benchmarks.registry import resolve_task
+from assay.display import visible
 from assay.errors import UserError
-from assay.execution.executor import Executor
+from assay.execution.executor import Executor, probe
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
@@ -40,8 +41,13 @@ def main(args: argparse.Namespace) -> int:
         tasks = [perturb(task, perturbations) for task in tasks]
     models = [create_model(m) for m in args.models]
     store = Store(resolve_url(args.db))
+    if not args.max_retry_wait >= 0 or math.isinf(args.max_retry_wait):
+        raise UserError("--max-retry-wait must be a number of seconds, 0 or more")
     policy = RetryPolicy(
-        max_attempts=args.max_attempts, base_delay=args.retry_delay, timeout=args.timeout
+        max_attempts=args.max_attempts,
+        base_delay=args.retry_delay,
+        timeout=args.timeout,
+        max_retry_wait=args.max_retry_wait,
     )
     results = asyncio.run(_run_all(store, tasks, models, data, args, policy, console))
     for result in results:
@@ -79,7 +85,7 @@ async def _run_all(
         for model in models:
             if batch is not None:
                 batch_api(model)  # says which providers have one, before any work
-            await model.check()
+            await probe(model, policy)
         for model in models:
             executor = Executor(model, concurrency=args.concurrency, policy=policy)
             for task in tasks:
@@ -144,7 +150,7 @@ def describe(result: RunResult) -> str:
     if summary["cache_hits"]:
         flags.append(f"[dim]{summary['cache_hits']} cached[/]")
     return (
-        f"[bold]{result.benchmark}[/] · {result.model}  {score}  "
+        f"[bold]{visible(result.benchmark)}[/] · {visible(result.model)}  {score}  "
         + "  ".join(flags)
         + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]"
     )
