@@ -31,7 +31,7 @@ from assay.provenance import collect
 from assay.requests import Request, Response
 from assay.samples import Sample
 from assay.store import schema
-from assay.store.db import Store, now, upsert
+from assay.store.db import Store, check_lengths, now, upsert
 
 CHUNK = 256
 FLUSH_ROWS = 500
@@ -90,6 +90,13 @@ class _Buffer:
     scores: list[dict[str, Any]] = field(default_factory=list)
     cache: list[dict[str, Any]] = field(default_factory=list)
     last_flush: float = field(default_factory=time.monotonic)
+
+    def clear(self) -> None:
+        self.samples.clear()
+        self.requests.clear()
+        self.scores.clear()
+        self.cache.clear()
+        self.last_flush = time.monotonic()
 
     def due(self) -> bool:
         return (
@@ -162,6 +169,12 @@ class Runner:
         self._errors = 0
 
     async def run(self) -> RunResult:
+        try:
+            return await self._run()
+        except sa.exc.DBAPIError as exc:  # the server went away, or refused a write
+            raise self.store.failure(exc) from None
+
+    async def _run(self) -> RunResult:
         started = time.monotonic()
         self._begin()
         done = self._finished_ids()
@@ -172,9 +185,10 @@ class Runner:
         buffer = _Buffer()
         executed = 0
         status = "interrupted"
+        store_lost = False
+        items = self._items(selection, done, loaded.fewshot)
+        answered = self._dispatch(items) if self.batch is None else self._batched(items)
         try:
-            items = self._items(selection, done, loaded.fewshot)
-            answered = self._dispatch(items) if self.batch is None else self._batched(items)
             async for item, responses in answered:
                 self._record(item, responses, buffer)
                 executed += 1
@@ -184,13 +198,21 @@ class Runner:
         except BatchPending:
             status = "waiting"  # the provider is still working; the same command resumes it
             raise
+        except sa.exc.DBAPIError:
+            store_lost = True  # nothing more can be written; what was flushed stays
+            raise
+        except UserError:
+            buffer.clear()  # a value the store refuses (too long): keep what was written
+            raise
         finally:
-            self._flush(buffer)
+            await answered.aclose()
             self.progress.finish()
-            n_selected = len(done) + executed if status == "finished" else None
-            summary = self._finish(
-                status, selection.content_hash, n_selected, time.monotonic() - started
-            )
+            if not store_lost:
+                self._flush(buffer)
+                n_selected = len(done) + executed if status == "finished" else None
+                summary = self._finish(
+                    status, selection.content_hash, n_selected, time.monotonic() - started
+                )
         return RunResult(
             run_id=self.run_id,
             benchmark=self.task.name,
@@ -211,6 +233,14 @@ class Runner:
     # -- store --------------------------------------------------------------------------------
     def _begin(self) -> None:
         t = schema.runs
+        names = {
+            "benchmark": self.task.name,
+            "benchmark_name": self.task.name.split(":")[0],
+            "model": self.model.label,
+            "main_metric": self.task.main_metric,
+        }
+        check_lengths(t, [names])  # before any write, the same on SQLite and PostgreSQL
+        check_lengths(schema.suites, [{"name": self.suite}])
         with self.store.begin() as conn:
             exists = conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first()
             values = {
@@ -277,11 +307,7 @@ class Runner:
                 upsert(conn, schema.requests, buffer.requests)
                 upsert(conn, schema.scores, buffer.scores)
                 upsert(conn, schema.cache, buffer.cache, update=False)
-        buffer.samples.clear()
-        buffer.requests.clear()
-        buffer.scores.clear()
-        buffer.cache.clear()
-        buffer.last_flush = time.monotonic()
+        buffer.clear()
 
     def _finish(
         self, status: str, data_hash: str | None, n_selected: int | None, wall: float
@@ -355,6 +381,8 @@ class Runner:
         finally:
             for task in pending:
                 task.cancel()
+            # let them unwind (release their slots) before the caller moves on
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _batched(self, items: Iterator[_Item]) -> Any:
         """Send every uncached request as one provider batch; yield samples once it is done."""
