@@ -61,7 +61,8 @@ def test_json_leaderboard_has_cis_and_helm_win_rates(cli: Any, board_db: Path) -
 def test_table_markdown_and_csv(cli: Any, board_db: Path) -> None:
     table = cli("leaderboard", "--db", board_db, "--suite", "demo")
     assert "mock/oracle" in table.out and "mmlu (exact_match)" in table.out
-    assert "1.000 [1.000, 1.000] n=100" in table.out
+    # all 100 right: Wilson's interval, not the bootstrap's degenerate [1, 1]
+    assert "1.000 [0.963, 1.000] n=100" in table.out
     markdown = cli("leaderboard", "--db", board_db, "--suite", "demo", "--format", "markdown")
     lines = markdown.out.splitlines()
     assert lines[0].startswith("| model | mean win rate |") and lines[1].startswith("|---|")

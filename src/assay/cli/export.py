@@ -9,6 +9,7 @@ from pathlib import Path
 from assay.analysis.views import data_table
 from assay.cli.leaderboard import load_board
 from assay.cli.render import render, write_parquet
+from assay.display import visible
 from assay.errors import UserError
 
 
@@ -17,7 +18,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError("parquet is binary: pass --output FILE.parquet")
     board = load_board(args)
     for warning in board.warnings:
-        print(f"assay: warning: {warning}", file=sys.stderr)
+        print(f"assay: warning: {visible(warning)}", file=sys.stderr)
     if args.output:
         path = Path(args.output)
         if not path.parent.exists():

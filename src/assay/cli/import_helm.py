@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from assay.display import visible
 from assay.interop.helm import find_runs, import_run
 from assay.store.db import Store, resolve_url
 
@@ -21,11 +22,12 @@ def main(args: argparse.Namespace) -> int:
         suites.add(suite)
         result = import_run(store, run_dir, suite, main_metric=args.main_metric)
         out.print(
-            f"{result.name} -> {result.benchmark} · {result.model}: {result.samples} samples, "
+            f"{visible(result.name)} -> {visible(result.benchmark)} · {visible(result.model)}: "
+            f"{result.samples} samples, "
             f"{result.requests} requests, {result.scores} scores, {result.helm_stats} HELM stats "
-            f"(main metric {result.main_metric}) run {result.run_id}"
+            f"(main metric {visible(result.main_metric)}) run {result.run_id}"
         )
     db = f" --db {args.db}" if args.db else ""
     for suite in sorted(suites):
-        out.print(f"Leaderboard: assay leaderboard --suite {suite}{db}")
+        out.print(f"Leaderboard: assay leaderboard --suite {visible(suite)}{db}")
     return 0

@@ -8,6 +8,7 @@ import sys
 from assay.analysis.leaderboard import Leaderboard, leaderboard_from_store
 from assay.analysis.model_info import ModelCatalog, ModelFilter
 from assay.cli.render import render
+from assay.display import visible
 from assay.errors import UserError
 from assay.store.db import Store, resolve_url
 from assay.store.queries import suite_names
@@ -44,6 +45,6 @@ def load_board(args: argparse.Namespace) -> Leaderboard:
 def main(args: argparse.Namespace) -> int:
     board = load_board(args)
     for warning in board.warnings:
-        print(f"assay: warning: {warning}", file=sys.stderr)
+        print(f"assay: warning: {visible(warning)}", file=sys.stderr)
     sys.stdout.write(render(board, args.format, args.view))
     return 0

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assay.analysis.leaderboard import Leaderboard, build_leaderboard
 from assay.analysis.winrate import mean_win_rates
+from assay.display import json_visible, visible
 from assay.store import browse
 from assay.store.db import Store
 from assay.store.queries import latest_suite_runs, suite_names
@@ -102,7 +103,9 @@ def clip(text: Any, limit: int = MAX_BLOCK) -> tuple[str, int]:
 
 
 def pretty(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    """Indented JSON, hidden characters written as JSON escapes (the same value)."""
+    text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    return json_visible(text)
 
 
 def sample_url(run_id: str, sample_id: str) -> str:
@@ -136,6 +139,7 @@ class Viewer:
             lstrip_blocks=True,
         )
         self.env.globals.update(sample_url=sample_url, fmt=fmt, clip=clip, pretty=pretty, when=when)
+        self.env.filters["visible"] = visible  # names from imported files: no hidden controls
         self.env.filters["qs"] = lambda params: urlencode(
             [(k, v) for k, v in params if v not in (None, "")], doseq=True
         )
