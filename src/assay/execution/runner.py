@@ -32,6 +32,7 @@ from assay.requests import Request, Response
 from assay.samples import Sample
 from assay.store import schema
 from assay.store.db import Store, check_lengths, now, upsert
+from assay.store.payloads import compact, expand, is_large
 
 CHUNK = 256
 FLUSH_ROWS = 500
@@ -299,6 +300,19 @@ class Runner:
                     sa.select(c.c.key, c.c.response).where(c.c.key.in_(part))
                 ):
                     self.executor.cache[key] = response
+                missing = [k for k in part if k not in self.executor.cache]
+                if missing:
+                    self._prefetch_large(conn, missing)
+
+    def _prefetch_large(self, conn: sa.Connection, keys: list[str]) -> None:
+        """Large responses have no cache row: their request rows answer for them."""
+        rq = schema.requests
+        query = sa.select(rq.c.cache_key, rq.c.response, rq.c.text).where(
+            rq.c.cache_key.in_(keys), rq.c.response.is_not(None)
+        )
+        for key, stored, text in conn.execute(query):
+            if key not in self.executor.cache and stored.get("text_in_column"):
+                self.executor.cache[key] = expand(stored, text)
 
     def _flush(self, buffer: _Buffer) -> None:
         if buffer.samples or buffer.cache:
@@ -466,7 +480,7 @@ class Runner:
                     "idx": idx,
                     "cache_key": key,
                     "request": request.canonical(),
-                    "response": payload,
+                    "response": None if payload is None else compact(payload),
                     "text": None if response.error else response.text,
                     "error": response.error.to_dict() if response.error else None,
                     "latency_s": response.latency_s,
@@ -477,7 +491,8 @@ class Runner:
                     "created_at": stamp,
                 }
             )
-            if payload is not None and not response.cached:
+            # a large response is cached by its request row (see store.payloads), not copied
+            if payload is not None and not response.cached and not is_large(payload):
                 buffer.cache.append(
                     {
                         "key": key,
