@@ -182,6 +182,11 @@ class Store:
 
     def failure(self, exc: sa.exc.DBAPIError) -> UserError:
         """One line for a database error in the middle of work: lost server, refused write."""
+        if self.is_sqlite and isinstance(exc, sa.exc.OperationalError):
+            return UserError(
+                f"the results database {self.location} failed ({_one_line(exc)}): what was "
+                "finished is saved; run the same command again once it is writable"
+            )
         if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
             return UserError(
                 f"lost the results database {self.location} ({_one_line(exc)}): what was "
