@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,6 +66,14 @@ def cli(capsys: pytest.CaptureFixture[str]) -> object:
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+def run_cli(*args: object) -> CliResult:
+    """The CLI in-process without capsys, for fixtures wider than one test (scope="module")."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return CliResult(code, out.getvalue(), err.getvalue())
 
 
 def env_with(**values: str) -> dict[str, str]:

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import run_cli
 
 
-@pytest.fixture
-def board_db(cli: Any, data_dir: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "board.db"
-    result = cli(
+@pytest.fixture(scope="module")
+def board_db(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once for the module: every test only reads it."""
+    db = tmp_path_factory.mktemp("board") / "board.db"
+    result = run_cli(
         "run",
         "mmlu",
         "gsm8k",
@@ -32,7 +34,7 @@ def board_db(cli: Any, data_dir: Path, tmp_path: Path) -> Path:
         "--suite",
         "demo",
     )
-    assert result.code == 0
+    assert result.code == 0, result.err
     return db
 
 
