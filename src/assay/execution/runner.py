@@ -202,9 +202,6 @@ class Runner:
         except sa.exc.DBAPIError:
             store_lost = True  # nothing more can be written; what was flushed stays
             raise
-        except UserError:
-            buffer.clear()  # a value the store refuses (too long): keep what was written
-            raise
         finally:
             await answered.aclose()
             self.progress.finish()
@@ -315,13 +312,17 @@ class Runner:
                 self.executor.cache[key] = expand(stored, text)
 
     def _flush(self, buffer: _Buffer) -> None:
-        if buffer.samples or buffer.cache:
-            with self.store.begin() as conn:
-                upsert(conn, schema.samples, buffer.samples)
-                upsert(conn, schema.requests, buffer.requests)
-                upsert(conn, schema.scores, buffer.scores)
-                upsert(conn, schema.cache, buffer.cache, update=False)
-        buffer.clear()
+        """Write the buffer in one transaction. It is emptied even when the write fails (a value
+        the store refuses): the run then ends, and the samples it held are redone on resume."""
+        try:
+            if buffer.samples or buffer.cache:
+                with self.store.begin() as conn:
+                    upsert(conn, schema.samples, buffer.samples)
+                    upsert(conn, schema.requests, buffer.requests)
+                    upsert(conn, schema.scores, buffer.scores)
+                    upsert(conn, schema.cache, buffer.cache, update=False)
+        finally:
+            buffer.clear()
 
     def _finish(
         self, status: str, data_hash: str | None, n_selected: int | None, wall: float
