@@ -9,19 +9,20 @@ ASSAY := $(VENV)/bin/assay
 DATA ?= $(abspath ../shared/data)
 DEMO_EXTRAS := llamacpp,web
 DEMO_BENCHMARKS := mmlu gsm8k boolq truthfulqa openbookqa narrativeqa
-TEST_EXTRAS := dev,llamacpp,server,hf,helm,export,web,metrics,providers,postgres
+TEST_EXTRAS := dev,llamacpp,server,hf,gemma,helm,math,export,web,metrics,providers,postgres
 # Debian packages the slow tests use.
 SYSTEM_PACKAGES := chromium postgresql
 # A slim, portable llama.cpp build: about 3-11 minutes on two cores, once.
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
-.PHONY: demo test test-fast lint bench system-deps
+.PHONY: demo test test-fast lint bench bench-install system-deps
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# torch first, pinned to the CPU build: a bare torch requirement would pull a multi-GB CUDA build.
+# torch first, pinned to the CPU build: a bare torch requirement would pull a multi-GB CUDA build
+# (the same holds for any extra that comes to pull torch).
 $(VENV)/.extras-%: pyproject.toml | $(VENV)/bin/python
 	case "$*" in *hf*) $(PY) -m pip install -q "torch==2.13.0" ;; esac
 	$(PY) -m pip install -q -e ".[$*]"
@@ -42,10 +43,15 @@ test: $(VENV)/.extras-$(TEST_EXTRAS) system-deps
 test-fast: $(VENV)/.extras-$(TEST_EXTRAS)
 	$(VENV)/bin/pytest -m "not slow"
 
-lint: $(VENV)/.extras-$(TEST_EXTRAS)
+# Only the dev extra: mypy is told the optional SDKs may be missing (pyproject.toml).
+lint: $(VENV)/.extras-dev
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
 
 bench: $(VENV)/.extras-$(TEST_EXTRAS)
 	$(PY) bench/overhead.py
+
+# Install time and size of each extra, each in a fresh venv under /tmp (a few minutes).
+bench-install:
+	python3 bench/install.py

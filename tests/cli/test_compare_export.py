@@ -79,7 +79,7 @@ def test_export_formats(cli: Any, db: Path, tmp_path: Path) -> None:
     assert r"mock/random?seed=1" in latex and r"\_" not in "".join(r["model"] for r in rows)
     data = json.loads(cli("export", "--format", "json", "--db", db).out)
     assert data["rows"][0]["standing"]["rank"] == 1
-    pq = pytest.importorskip("pyarrow.parquet")
+    pq = pytest.importorskip("pyarrow.parquet", reason="needs assay[export]")
     out = tmp_path / "board.parquet"
     assert cli("export", "--format", "parquet", "-o", out, "--db", db).code == 0
     table = pq.read_table(out).to_pylist()

@@ -91,7 +91,7 @@ def test_bbq_bias_scores_in_the_summary_and_the_run_line(
 
 
 def test_corpus_bleu_and_chrf_for_translation(tmp_path: Path) -> None:
-    pytest.importorskip("sacrebleu")
+    pytest.importorskip("sacrebleu", reason="needs assay[metrics]")
     pairs = tmp_path / "pairs.jsonl"
     rows = [
         {"source": "Der Hund schläft.", "target": "The dog is sleeping."},
@@ -110,7 +110,7 @@ def test_corpus_bleu_and_chrf_for_translation(tmp_path: Path) -> None:
 def test_ifeval_pooled_instruction_accuracy_weights_prompts_by_instructions(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    pytest.importorskip("langdetect")
+    pytest.importorskip("langdetect", reason="needs assay[metrics]")
     db = tmp_path / "a.db"
     result = run(
         db, resolve_task("ifeval"), "mock/constant?text=hello world", DataContext(data_dir), 80

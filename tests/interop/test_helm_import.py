@@ -21,7 +21,7 @@ def _load(name: str) -> Any:
 
 
 def test_every_instance_request_and_stat_arrives(cli: Any, tmp_path: Path) -> None:
-    pytest.importorskip("ijson")
+    pytest.importorskip("ijson", reason="needs assay[helm]")
     db = tmp_path / "h.db"
     result = cli("import-helm", FIXTURE, "--db", db)
     assert result.code == 0, result.err
@@ -91,7 +91,7 @@ def test_every_instance_request_and_stat_arrives(cli: Any, tmp_path: Path) -> No
 
 
 def test_reimport_replaces_and_leaderboard_reads_it(cli: Any, tmp_path: Path) -> None:
-    pytest.importorskip("ijson")
+    pytest.importorskip("ijson", reason="needs assay[helm]")
     db = tmp_path / "h.db"
     assert (
         cli(

@@ -10,10 +10,20 @@ import pytest
 from assay.errors import UserError
 
 
+def need_model_file(name: str) -> None:
+    """Skip, saying how to install it, when a packaged GGUF file (`smollm2`, ...) is missing."""
+    from assay.models.packaged import PACKAGED, package_dir
+
+    packaged = PACKAGED[name]
+    if package_dir(packaged.module) is None:
+        pytest.skip(f"needs the {packaged.title} GGUF file: {packaged.install}")
+
+
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
     pytest.importorskip("llama_cpp", reason="needs assay[llamacpp]")
-    from assay.models.llamacpp import packaged_path
+    need_model_file("smollm2")
+    from assay.models.packaged import packaged_path
 
     return packaged_path("smollm2")
 

@@ -35,7 +35,7 @@ def openai_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStub]:
 
 @pytest.fixture
 def anthropic_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicStub]:
-    pytest.importorskip("anthropic")
+    pytest.importorskip("anthropic", reason="needs assay[anthropic]")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-batch-0000")
     server = AnthropicStub().start()
     yield server

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.models.conftest import need_model_file
 
 from assay.store.db import Store
 from assay.store.queries import option_loglikelihoods
@@ -34,8 +35,9 @@ def option_scores(db: Path, model: str) -> dict[tuple[str, int], tuple[float, in
 
 @pytest.mark.parametrize("family", ["smollm2", "gemma3-270m"])
 def test_backends_agree(cli: Any, data_dir: Path, tmp_path: Path, family: str) -> None:
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("transformers")
+    pytest.importorskip("llama_cpp", reason="needs assay[llamacpp]")
+    pytest.importorskip("transformers", reason="needs assay[hf]")
+    need_model_file(family)
     db = tmp_path / "agree.db"
     models = [f"llamacpp/{family}", f"hf/{family}"]
     for model in models:
@@ -71,7 +73,8 @@ def test_backends_agree(cli: Any, data_dir: Path, tmp_path: Path, family: str) -
 
 async def test_shared_prompt_scoring_matches_scoring_each_option_whole(data_dir: Path) -> None:
     """transformers on CPU computes a question's prompt once for all its options."""
-    pytest.importorskip("transformers")
+    pytest.importorskip("transformers", reason="needs assay[hf]")
+    need_model_file("smollm2")
     import asyncio
 
     from assay.benchmarks.base import DataContext

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.models.conftest import need_model_file
 
 from assay.store import schema
 from assay.store.db import Store
@@ -58,7 +59,7 @@ def check_real_run(db: Path, n_per_benchmark: int) -> list[Any]:
 
 
 def test_in_process_llamacpp(cli: Any, data_dir: Path, tmp_path: Path) -> None:
-    pytest.importorskip("llama_cpp")
+    pytest.importorskip("llama_cpp", reason="needs assay[llamacpp]")
     db = tmp_path / "inproc.db"
     args = [
         "run",
@@ -149,7 +150,11 @@ def test_generation_with_each_local_backend(
     cli: Any, data_dir: Path, tmp_path: Path, model: str, chat: bool
 ) -> None:
     """Chat-tuned models get their own chat template; the base Gemma gets plain text."""
-    pytest.importorskip("llama_cpp" if model.startswith("llamacpp") else "transformers")
+    provider, name = model.split("/")
+    pytest.importorskip(
+        "llama_cpp" if provider == "llamacpp" else "transformers", reason=f"needs assay[{provider}]"
+    )
+    need_model_file(name)
     db = tmp_path / "gen.db"
     result = cli(
         "run",

@@ -90,7 +90,8 @@ def test_cli_run_records_answers_and_errors_without_the_key(
 async def test_error_messages_never_quote_the_key(
     provider: str, env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pytest.importorskip({"google": "google.genai"}.get(provider, provider))
+    sdk = {"google": "google.genai"}.get(provider, provider)
+    pytest.importorskip(sdk, reason=f"needs assay[{provider}]")
     monkeypatch.setenv(env, SECRET)
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name or None)

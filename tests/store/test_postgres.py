@@ -302,7 +302,7 @@ def test_unreachable_server_is_one_line(command: list[str]) -> None:
 
 
 def test_plain_postgresql_url_means_psycopg() -> None:
-    pytest.importorskip("psycopg")
+    pytest.importorskip("psycopg", reason="needs assay[postgres]")
     url = f"postgresql://someone@127.0.0.1:{free_port()}/results"
     with pytest.raises(UserError, match=r"cannot connect to .*postgresql\+psycopg://"):
         Store(url)

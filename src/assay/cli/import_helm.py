@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from assay.display import visible
 from assay.interop.helm import find_runs, import_run
@@ -22,12 +23,14 @@ def main(args: argparse.Namespace) -> int:
         suites.add(suite)
         result = import_run(store, run_dir, suite, main_metric=args.main_metric)
         out.print(
-            f"{visible(result.name)} -> {visible(result.benchmark)} · {visible(result.model)}: "
-            f"{result.samples} samples, "
-            f"{result.requests} requests, {result.scores} scores, {result.helm_stats} HELM stats "
-            f"(main metric {visible(result.main_metric)}) run {result.run_id}"
+            Text(
+                f"{visible(result.name)} -> {visible(result.benchmark)} · "
+                f"{visible(result.model)}: {result.samples} samples, {result.requests} requests, "
+                f"{result.scores} scores, {result.helm_stats} HELM stats (main metric "
+                f"{visible(result.main_metric)}) run {result.run_id}"
+            )
         )
     db = f" --db {args.db}" if args.db else ""
     for suite in sorted(suites):
-        out.print(f"Leaderboard: assay leaderboard --suite {visible(suite)}{db}")
+        out.print(Text(f"Leaderboard: assay leaderboard --suite {visible(suite)}{db}"))
     return 0

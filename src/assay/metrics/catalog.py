@@ -24,3 +24,14 @@ CATALOG: dict[str, Callable[[str | None, Sequence[str]], float]] = {
     **PASS_AT,
     **IFEVAL_METRICS,
 }
+
+# The optional module each metric imports on first use (all from `assay[metrics]`), checked
+# before a run starts so a missing one is one line, not a failure halfway through.
+NEEDS: dict[str, str] = {
+    "rouge_1": "rouge_score",
+    "rouge_2": "rouge_score",
+    "rouge_l": "rouge_score",
+    "bleu": "sacrebleu",
+    "chrf": "sacrebleu",
+    **{name: "langdetect" for name in IFEVAL_METRICS},
+}

@@ -46,8 +46,8 @@ def compare(count: int, relation: str, target: int) -> bool:
 
 def _language(text: str) -> str | None:
     try:
-        from langdetect import DetectorFactory, detect  # type: ignore[import-untyped]
-        from langdetect.lang_detect_exception import (  # type: ignore[import-untyped]
+        from langdetect import DetectorFactory, detect
+        from langdetect.lang_detect_exception import (
             LangDetectException,
         )
     except ImportError:

