@@ -31,6 +31,11 @@ def find_data_dir() -> Path | None:
     return None
 
 
+# For modules that need the path at import time; tests should take the `data_dir` fixture,
+# which skips with a reason when the data is missing.
+DATA_DIR = find_data_dir() or (REPO / ".." / "shared" / "data").resolve()
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     found = find_data_dir()
