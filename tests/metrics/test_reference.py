@@ -91,3 +91,20 @@ def test_prefix_metrics_are_named_in_the_registry() -> None:
 
     assert get_metric("prefix_exact_match") is prefix_exact_match
     assert get_metric("quasi_prefix_exact_match") is quasi_prefix_exact_match
+
+
+@pytest.mark.parametrize("big", [2**53, 2**63, 10**30, -(2**60)])
+def test_final_number_match_is_exact_past_float_precision(big: int) -> None:
+    assert final_number_match(str(big + 1), [str(big)]) == 0.0
+    assert final_number_match(f"{big:,}", [str(big)]) == 1.0
+    assert final_number_match(f"{big}.00", [str(big)]) == 1.0
+    assert final_number_match(f"{big}.5", [f"{big}.50"]) == 1.0
+    assert final_number_match(f"{big}.5", [f"{big}.51"]) == 0.0
+
+
+def test_final_number_match_decimals_and_non_numbers() -> None:
+    assert final_number_match("0.1", ["0.10"]) == 1.0
+    assert final_number_match("0.1", ["0.1000000000000000001"]) == 0.0
+    assert final_number_match("1e3", ["1000"]) == 1.0
+    assert final_number_match("nan", ["nan"]) == 0.0
+    assert final_number_match("1e999999999", ["1e999999999"]) == 0.0

@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         help="base delay in seconds for exponential backoff (default 0.5)",
     )
     run.add_argument(
+        "--max-retry-wait",
+        type=float,
+        default=60.0,
+        help="honour a provider's Retry-After up to this many seconds per wait (default 60)",
+    )
+    run.add_argument(
         "--timeout",
         type=float,
         default=600.0,
@@ -262,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from assay.display import visible
     from assay.errors import UserError
 
     try:
@@ -269,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = module.main(args)
         return result
     except UserError as exc:
-        print(f"assay: error: {exc}", file=sys.stderr)
+        print(f"assay: error: {visible(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
