@@ -30,6 +30,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     """No test reads or writes the user's ./assay.db or picks up their data dir."""
     monkeypatch.delenv("ASSAY_DB", raising=False)
     monkeypatch.delenv("ASSAY_DATA_DIR", raising=False)
+    monkeypatch.setenv("ASSAY_DEBUG", "1")  # a bug in assay fails its test with the traceback
     monkeypatch.chdir(tmp_path)
     yield
 

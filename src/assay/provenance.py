@@ -76,6 +76,7 @@ def collect(spec: dict[str, Any]) -> dict[str, Any]:
         "platform": platform.platform(terse=True),
         "packages": package_versions(),
         "benchmark_version": spec.get("benchmark_version"),
+        "benchmark_definition": spec.get("definition"),
         "prompt_format_hash": content_hash(
             {"prompt": spec.get("prompt"), "chat": spec.get("chat")}
         ),

@@ -40,7 +40,7 @@ def free_port() -> int:
         (["run", "mmlu:subject", "-m", "mock/oracle"], ["is not key=value"]),
         (["run", "mmlu", "-m", "nosuch/model"], ["unknown model provider 'nosuch'"]),
         (["run", "mmlu", "-m", "smollm2"], ["is not provider/name"]),
-        (["run", "mmlu", "-m", "mock/oracle?fail_rate=lots"], ["must be a float"]),
+        (["run", "mmlu", "-m", "mock/oracle?fail_rate=lots"], ["must be a number"]),
         (["run", "mmlu", "-m", "mock/oracle?colour=red"], ["unknown setting(s) colour"]),
         (["run", "mmlu", "-m", "mock/genius"], ["unknown mock model 'genius'"]),
         (["run", "mmlu", "-m", "llamacpp/nowhere.gguf"], ["neither a packaged model"]),
@@ -63,10 +63,23 @@ def test_user_mistakes_get_one_line(cli: Any, args: list[str], fragments: list[s
     assert_one_line_error(cli(*args), *fragments)
 
 
-def test_missing_data_file_in_mirror(cli: Any, tmp_path: Path) -> None:
-    (tmp_path / "mirror" / "gsm8k").mkdir(parents=True)
-    result = cli("run", "gsm8k", "-m", "mock/oracle", "--data-dir", tmp_path / "mirror")
-    assert_one_line_error(result, "gsm8k: data file", "test.jsonl", "is missing")
+@pytest.mark.parametrize("benchmark", ["gsm8k", "mmlu", "hellaswag", "boolq"])
+def test_missing_data_file_in_mirror_leaves_no_run(
+    cli: Any, tmp_path: Path, data_dir: Path, benchmark: str
+) -> None:
+    db = tmp_path / "kept.db"
+    args = ["run", "gsm8k", "-m", "mock/oracle", "-n", "3", "--data-dir", data_dir]
+    assert cli(*args, "--no-progress", "--db", db).code == 0
+    (tmp_path / "mirror" / benchmark).mkdir(parents=True)
+    result = cli(
+        "run", benchmark, "-m", "mock/oracle", "--data-dir", tmp_path / "mirror", "--db", db
+    )
+    assert_one_line_error(result, f"{benchmark}: data file", "is missing")
+    store = Store(f"sqlite:///{db}", readonly=True)
+    with store.connect() as conn:
+        runs = conn.execute(sa.select(schema.runs.c.benchmark, schema.runs.c.status)).all()
+    store.close()
+    assert [tuple(r) for r in runs] == [("gsm8k", "finished")]
 
 
 def test_unreadable_dataset_file_keeps_stored_results(
@@ -102,7 +115,7 @@ def test_unreadable_dataset_file_keeps_stored_results(
 def test_not_a_database(cli: Any, tmp_path: Path) -> None:
     (tmp_path / "junk.db").write_text("this is not sqlite " * 100)
     result = cli("run", "gsm8k", "-m", "mock/oracle", "--db", tmp_path / "junk.db")
-    assert_one_line_error(result, "cannot use database")
+    assert_one_line_error(result, "is not a SQLite database")
 
 
 def test_unreachable_server(cli: Any, data_dir: Path) -> None:
@@ -135,3 +148,57 @@ def test_help_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _failing_command(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    """`assay models` raising `exc`, as a command would deep inside a library."""
+    import assay.cli.listing
+
+    def fail(_args: Any) -> int:
+        raise exc
+
+    monkeypatch.setattr(assay.cli.listing, "main", fail)
+
+
+def _operational(message: str) -> Exception:
+    import sqlite3
+
+    return sa.exc.OperationalError("INSERT ...", {}, sqlite3.OperationalError(message))
+
+
+@pytest.mark.parametrize(
+    ("exc", "fragment"),
+    [
+        (OSError(28, "No space left on device", "/data/x.csv"), "free some disk space"),
+        (PermissionError(13, "Permission denied", "/etc/x"), "check its permissions"),
+        (OSError(30, "Read-only file system", "/mnt/x"), "read-only"),
+        (IsADirectoryError(21, "Is a directory", "/tmp"), "it is a folder"),
+        (OSError(24, "Too many open files"), "ulimit -n"),
+        (_operational("database is locked"), "busy"),
+        (_operational("attempt to write a readonly database"), "read-only"),
+        (_operational("database or disk is full"), "disk is full"),
+        (_operational("disk I/O error"), "disk failed"),
+        (_operational("server closed the connection unexpectedly"), "run the same command again"),
+    ],
+)
+def test_os_and_database_errors_are_one_line(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, exc: Exception, fragment: str
+) -> None:
+    _failing_command(monkeypatch, exc)
+    assert_one_line_error(cli("models"), fragment)
+
+
+def test_a_bug_is_one_line_pointing_at_the_traceback(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _failing_command(monkeypatch, ZeroDivisionError("division by zero"))
+    monkeypatch.delenv("ASSAY_DEBUG", raising=False)
+    result = cli("models")
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.err
+    assert "internal error: ZeroDivisionError: division by zero" in lines[0]
+    assert "ASSAY_DEBUG=1" in lines[0]
+    monkeypatch.setenv("ASSAY_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli("models")

@@ -42,6 +42,8 @@ class Cell:
     cost_usd: float | None = None
     latency_s: float | None = None
     benchmark_version: str | None = None
+    # runs of the same benchmark and model in the suite that this newer one supersedes
+    older_runs: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class Cell:
             "benchmark_version": self.benchmark_version,
             "run_id": self.run_id,
             "complete": self.complete,
+            "older_runs": list(self.older_runs),
         }
 
 
@@ -106,6 +109,17 @@ class Leaderboard:
         return sorted(self.models, key=lambda m: (-(self.win_rates.get(m) or -1.0), m))
 
     @property
+    def notes(self) -> list[str]:
+        """One line per cell that supersedes older runs of its benchmark and model."""
+        return [
+            f"{benchmark} · {model}: newest run {cell.run_id} shown; {len(cell.older_runs)} "
+            f"older run(s) on other inputs kept ({', '.join(cell.older_runs[:3])}"
+            f"{', ...' if len(cell.older_runs) > 3 else ''})"
+            for (model, benchmark), cell in sorted(self.cells.items(), key=lambda kv: kv[0][::-1])
+            if cell.older_runs
+        ]
+
+    @property
     def groups(self) -> list[str]:
         return sorted({g for c in self.columns for g in c.groups})
 
@@ -130,6 +144,7 @@ class Leaderboard:
         return {
             "suite": self.suite,
             "warnings": self.warnings,
+            "notes": self.notes,
             "groups": self.groups,
             "columns": [
                 {
@@ -200,6 +215,7 @@ def build_leaderboard(suite: str, runs: list[dict[str, Any]]) -> Leaderboard:
             clusters=stats.get("clusters"),
             latency_s=_finite(summary.get("latency_mean_s")),
             benchmark_version=run.get("benchmark_version"),
+            older_runs=list(run.get("older_runs") or ()),
         )
     ordered = [columns[k] for k in sorted(columns)]
     table = {
@@ -230,7 +246,7 @@ def leaderboard_from_store(
     runs = latest_suite_runs(store, suite)
     if benchmarks:
         wanted = set(benchmarks)
-        runs = [r for r in runs if {r["benchmark"], r["benchmark"].split(":")[0]} & wanted]
+        runs = [r for r in runs if _names(r) & wanted]
     if group:
         runs = [r for r in runs if group in (r.get("groups") or ())]
     if model_filter is not None and model_filter.active:
@@ -383,3 +399,9 @@ def _finite(value: Any) -> float | None:
         return None
     value = float(value)
     return value if value == value else None
+
+
+def _names(run: dict[str, Any]) -> set[str]:
+    """What `--benchmark` matches: the column label, the variant and the benchmark's name."""
+    variant = str(run.get("variant") or run["benchmark"])
+    return {run["benchmark"], variant, variant.split(":")[0]}

@@ -82,7 +82,7 @@ def cell_text(cell: Cell | None) -> str:
     if cell is None:
         return "-"
     ci = f" [{cell.ci_lo:.3f}, {cell.ci_hi:.3f}]" if cell.ci_lo is not None else ""
-    mark = "" if cell.complete else "*"
+    mark = ("" if cell.complete else "*") + ("†" if cell.older_runs else "")
     return f"{cell.mean:.3f}{ci} n={cell.n}{mark}"
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from assay.errors import UserError
+from assay.plugins import defined_at, same_definition
 from assay.prompting.formats import PromptFormat
 from assay.samples import Sample
 
@@ -66,6 +67,14 @@ class Task:
     name: str = ""  # filled in by @benchmark with the canonical variant name
     params: dict[str, Any] = field(default_factory=dict)
     run_metrics: tuple[RunMetric, ...] = ()
+    # Where a file-defined benchmark comes from ("" for a registered name): the leaderboard
+    # keys a suite's latest runs on (name, source), so a file benchmark named like a built-in
+    # sits beside it instead of hiding it. A path, so never part of the run id.
+    source: str = ""
+    # Content hash of a file-defined benchmark's definition (YAML fields, Python source): part
+    # of the run id, so an edited prompt or metric list is a new run. Registered benchmarks are
+    # identified by their name and `version` instead.
+    definition: str | None = None
 
     def __post_init__(self) -> None:
         if not self.metrics:
@@ -137,6 +146,15 @@ def _fmt(value: Any) -> str:
 REGISTRY: dict[str, BenchmarkInfo] = {}
 
 
+def _check_free(name: str, factory: Callable[..., Task]) -> None:
+    taken = REGISTRY.get(name)
+    if taken is not None and not same_definition(taken.factory, factory):
+        raise UserError(
+            f"benchmark name {name!r} is taken: {defined_at(factory)} defines it and so does "
+            f"{defined_at(taken.factory)}; rename one (a YAML file may reuse a name)"
+        )
+
+
 def benchmark(
     name: str, *, groups: Sequence[str] = (), description: str = ""
 ) -> Callable[[Callable[..., Task]], Callable[..., Task]]:
@@ -159,6 +177,7 @@ def benchmark(
             params=params,
             types={k: hints[k] for k in params if k in hints},
         )
+        _check_free(name, factory)
         REGISTRY[name] = info
         factory.benchmark_info = info  # type: ignore[attr-defined]
         return factory

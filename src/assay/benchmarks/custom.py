@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.benchmarks.loading import Rows, load_hub, reader_for
 from assay.errors import UserError
+from assay.hashing import content_hash, file_hash
 from assay.metrics.reference import METRICS
 from assay.prompting.answers import letters
 from assay.prompting.formats import EXTRACTORS, Generate, MultipleChoice, PromptFormat
@@ -102,7 +103,23 @@ def load_benchmark_file(path: Path) -> Task:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "file"
         raise UserError(f"{path}: {where}: {first['msg']}") from None
-    return _task(spec, path.parent)
+    task = _task(spec, path.parent)
+    task.source = str(path.resolve())
+    task.definition = definition_hash(spec, path.parent)
+    return task
+
+
+def definition_hash(spec: BenchmarkFile, base: Path) -> str:
+    """Every field that can change a number, as validated (comments, key order and defaults
+    written out or left implicit do not matter). Data files count by content, not by path: the
+    samples' own hash joins the run id, and the few-shot file's bytes are hashed here."""
+    fields = spec.model_dump(mode="json", exclude={"description": True, "groups": True})
+    fields["data"].pop("path", None)
+    fewshot = fields["data"].pop("fewshot_path", None)
+    if fewshot:
+        file = (base / fewshot).resolve()
+        fields["data"]["fewshot"] = file_hash(file) if file.is_file() else None
+    return content_hash(fields)
 
 
 def _task(spec: BenchmarkFile, base: Path) -> Task:
@@ -206,7 +223,23 @@ def _sample(spec: BenchmarkFile, row: dict[str, Any], number: int, where: str) -
                 f"{where}: row {number + 1} has no field {field!r} (it has: "
                 f"{', '.join(list(row)[:10])}); fix fields in the benchmark file"
             )
-        return row[field]
+        value = row[field]
+        if value is None or (isinstance(value, list) and any(v is None for v in value)):
+            # str(None) would become the text "None", scored as if it were the data
+            raise UserError(
+                f"{where}: row {number + 1}: field {field!r} is null; fill it in or drop the row"
+            )
+        return value
+
+    def text(field: str) -> str:
+        value = get(field)
+        if isinstance(value, (dict, list)):
+            kind = "a list" if isinstance(value, list) else "an object"
+            raise UserError(
+                f"{where}: row {number + 1}: field {field!r} is {kind}, not text; point "
+                "fields at a text field"
+            )
+        return str(value)
 
     choices: list[str] | None = None
     if f.choices is not None:
@@ -227,8 +260,8 @@ def _sample(spec: BenchmarkFile, row: dict[str, Any], number: int, where: str) -
     else:
         references = [str(t) for t in target] if isinstance(target, list) else [str(target)]
     return Sample(
-        id=str(get(f.id)) if f.id else str(number),
-        input=str(get(f.input)),
+        id=text(f.id) if f.id else str(number),
+        input=text(f.input),
         references=references,
         choices=choices,
         correct=correct,

@@ -82,15 +82,67 @@ def read_json_list(path: Path) -> Iterator[dict[str, Any]]:
         raise UserError(f"cannot read {str(path)!r} as JSON: {exc}") from exc
     if not isinstance(data, list):
         raise UserError(f"{path}: expected a JSON list of objects")
-    yield from data
+    for number, row in enumerate(data, 1):
+        if not isinstance(row, dict):
+            raise UserError(
+                f"{path}: item {number} is {_kind(row)}, not an object: the file must be a JSON "
+                'list of objects such as [{"question": "...", "answer": "..."}]'
+            )
+        yield row
 
 
 def read_csv(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a comma-separated file with a header row; an unclosed quote or a row with more or
+    fewer fields than the header is an error naming the line, never rows silently merged."""
+    return _read_delimited(path, ",")
+
+
+def read_tsv(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a tab-separated file with a header row (quotes are ordinary text in TSV)."""
+    return _read_delimited(path, "\t")
+
+
+def _read_delimited(path: Path, delimiter: str) -> Iterator[dict[str, Any]]:
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    options: dict[str, Any] = {"quoting": csv.QUOTE_NONE} if delimiter == "\t" else {"strict": True}
+    reader: Any = None
     try:
         with path.open(newline="", encoding="utf-8") as f:
-            yield from csv.DictReader(f)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"cannot read {str(path)!r} as CSV: {exc}") from exc
+            reader = csv.DictReader(f, delimiter=delimiter, **options)
+            header = reader.fieldnames or []
+            repeated = sorted({h for h in header if header.count(h) > 1})
+            if repeated:
+                raise UserError(
+                    f"{path}: the header names {', '.join(map(repr, repeated))} more than once"
+                )
+            for row in reader:
+                if None in row:
+                    raise UserError(
+                        f"{path}:{reader.line_num}: this row has more fields than the header's "
+                        f"{len(header)}"
+                        + ("; quote fields that contain commas" if kind == "CSV" else "")
+                    )
+                if any(value is None for value in row.values()):
+                    raise UserError(
+                        f"{path}:{reader.line_num}: this row has fewer fields than the header's "
+                        f"{len(header)}"
+                    )
+                yield row
+    except csv.Error as exc:
+        line = f":{reader.line_num}" if reader is not None else ""
+        raise UserError(
+            f"{path}{line}: not valid {kind} ({exc}); look for an unclosed quote near that line"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {str(path)!r} as {kind}: {exc}") from exc
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
+        type(value), "a list"
+    )
 
 
 def reader_for(path: Path) -> Callable[[Path], Iterator[dict[str, Any]]]:
@@ -99,9 +151,13 @@ def reader_for(path: Path) -> Callable[[Path], Iterator[dict[str, Any]]]:
         return read_jsonl
     if suffix == ".json":
         return read_json_list
-    if suffix in (".csv", ".tsv"):
+    if suffix == ".csv":
         return read_csv
-    raise UserError(f"{path}: unsupported data file type {suffix!r}: use .jsonl, .json or .csv")
+    if suffix == ".tsv":
+        return read_tsv
+    raise UserError(
+        f"{path}: unsupported data file type {suffix!r}: use .jsonl, .json, .csv or .tsv"
+    )
 
 
 def load_hub(path: str, *, name: str | None = None, split: str) -> list[dict[str, Any]]:

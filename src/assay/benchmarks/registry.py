@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assay.benchmarks.base import REGISTRY, BenchmarkInfo, Task
 from assay.errors import UserError
+from assay.hashing import file_hash
 
 BUILTIN_MODULES = (
     "assay.benchmarks.mmlu",
@@ -84,7 +85,23 @@ def _from_python(text: str) -> Task:
 
     path, _, rest = text.partition(".py:")
     name, _, params = rest.partition(":")
-    obj = load_from_file(Path(path + ".py"), name, what="benchmark")
+    file = Path(path + ".py")
+    all_benchmarks()  # so a decorated name that clashes with a built-in is refused, always
+    obj = load_from_file(file, name, what="benchmark")
+    task = _python_task(obj, name, params)
+    if task is None:
+        raise UserError(
+            f"{path}.py:{name} is not a benchmark: decorate a function returning "
+            "assay.Task with @assay.benchmark, or define a Task"
+        )
+    # the file's code is the benchmark's definition: an edit is a new run (only this file is
+    # hashed, not modules it imports)
+    task.source = f"{file.resolve()}:{name}"
+    task.definition = file_hash(file)
+    return task
+
+
+def _python_task(obj: object, name: str, params: str) -> Task | None:
     info = getattr(obj, "benchmark_info", None)
     if isinstance(info, BenchmarkInfo):
         return info.build(parse_args(params, name))
@@ -96,7 +113,4 @@ def _from_python(text: str) -> Task:
         if isinstance(task, Task):
             task.name = task.name or name
             return task
-    raise UserError(
-        f"{path}.py:{name} is not a benchmark: decorate a function returning "
-        "assay.Task with @assay.benchmark, or define a Task"
-    )
+    return None

@@ -250,3 +250,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as exc:
+        return _last_resort(exc)
+
+
+def _last_resort(exc: Exception) -> int:
+    """An OS or database error the user can act on: one line, exit 2; a bug: one line saying
+    so, exit 1, and the traceback with ASSAY_DEBUG=1."""
+    from assay.cli.failures import bug_line, debugging, explain
+
+    line = explain(exc)
+    if line is not None:
+        print(f"assay: error: {line}", file=sys.stderr)
+        return 2
+    if debugging():
+        raise exc
+    print(bug_line(exc), file=sys.stderr)
+    return 1

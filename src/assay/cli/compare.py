@@ -9,12 +9,17 @@ import sys
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from assay.analysis.comparison import ComparisonRow, compare_models
+from assay.checks import check_distinct, check_range, check_seed
 from assay.store.db import Store, resolve_url
 
 
 def main(args: argparse.Namespace) -> int:
+    check_range("--alpha", args.alpha, above=0, below=1)
+    check_seed("--seed", args.seed)
+    check_distinct("model", args.models)
     store = Store(resolve_url(args.db), readonly=True)
     rows = compare_models(
         store,
@@ -67,10 +72,10 @@ def render_table(rows: list[ComparisonRow], alpha: float) -> str:
         r = row.result
         discordant = f" ({r.a_only}/{r.b_only})" if r.a_only is not None else ""
         table.add_row(
-            row.benchmark,
-            row.metric,
-            row.model_a,
-            row.model_b,
+            Text(row.benchmark),
+            Text(row.metric),
+            Text(row.model_a),
+            Text(row.model_b),
             str(r.n),
             f"{r.mean_a:.3f}",
             f"{r.mean_b:.3f}",
@@ -78,7 +83,7 @@ def render_table(rows: list[ComparisonRow], alpha: float) -> str:
             r.test + discordant,
             f"{r.p_value:.3g}",
             "-" if r.p_holm is None else f"{r.p_holm:.3g}",
-            verdict(row, alpha),
+            Text(verdict(row, alpha)),
         )
     buffer = io.StringIO()
     Console(file=buffer, width=200, highlight=False).print(table)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from assay.analysis.views import data_table
@@ -15,18 +18,66 @@ from assay.errors import UserError
 def main(args: argparse.Namespace) -> int:
     if args.format == "parquet" and not args.output:
         raise UserError("parquet is binary: pass --output FILE.parquet")
+    if args.output:
+        check_destination(Path(args.output))
     board = load_board(args)
     for warning in board.warnings:
         print(f"assay: warning: {warning}", file=sys.stderr)
     if args.output:
         path = Path(args.output)
-        if not path.parent.exists():
-            raise UserError(f"folder {str(path.parent)!r} does not exist")
+        check_destination(path)
         if args.format == "parquet":
-            write_parquet(data_table(board, args.view), path)
+            table = data_table(board, args.view)
+            write_atomically(path, lambda tmp: write_parquet(table, tmp))
         else:
-            path.write_text(render(board, args.format, args.view))
+            text = render(board, args.format, args.view)
+            write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         print(f"wrote {path}", file=sys.stderr)
     else:
         sys.stdout.write(render(board, args.format, args.view))
     return 0
+
+
+def check_destination(path: Path) -> None:
+    """Only a regular file (new or to replace) in an existing folder: a folder, a pipe (which
+    would wait for a reader forever) or a device is one line, before any work."""
+    if path.is_dir():
+        raise UserError(f"--output {str(path)!r} is a folder: pass a file path inside it")
+    if path.exists() and not path.is_file():
+        raise UserError(
+            f"--output {str(path)!r} is not a regular file (a pipe, device or socket): pass a "
+            "file path, or leave out --output to write to standard output"
+        )
+    if not path.parent.is_dir():
+        raise UserError(f"folder {str(path.parent)!r} does not exist")
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write beside the target and rename over it: a failure (a full disk, a read-only folder)
+    leaves any earlier file at `path` as it was."""
+    tmp: Path | None = None
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+        tmp = Path(name)
+        write(tmp)
+        os.chmod(tmp, _mode_for(path))
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {str(path)!r}: {exc.strerror or exc}; pass an --output path in a "
+            "folder you can write to, on a disk with space"
+        ) from None
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def _mode_for(path: Path) -> int:
+    """The replaced file's permissions, or the usual ones for a new file (0666 less umask)."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

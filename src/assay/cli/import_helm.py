@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from assay.interop.helm import find_runs, import_run
 from assay.store.db import Store, resolve_url
@@ -21,11 +22,14 @@ def main(args: argparse.Namespace) -> int:
         suites.add(suite)
         result = import_run(store, run_dir, suite, main_metric=args.main_metric)
         out.print(
-            f"{result.name} -> {result.benchmark} · {result.model}: {result.samples} samples, "
-            f"{result.requests} requests, {result.scores} scores, {result.helm_stats} HELM stats "
-            f"(main metric {result.main_metric}) run {result.run_id}"
+            Text(
+                f"{result.name} -> {result.benchmark} · {result.model}: {result.samples} "
+                f"samples, {result.requests} requests, {result.scores} scores, "
+                f"{result.helm_stats} HELM stats (main metric {result.main_metric}) "
+                f"run {result.run_id}"
+            )
         )
     db = f" --db {args.db}" if args.db else ""
     for suite in sorted(suites):
-        out.print(f"Leaderboard: assay leaderboard --suite {suite}{db}")
+        out.print(Text(f"Leaderboard: assay leaderboard --suite {suite}{db}"))
     return 0

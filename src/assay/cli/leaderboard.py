@@ -7,13 +7,24 @@ import sys
 
 from assay.analysis.leaderboard import Leaderboard, leaderboard_from_store
 from assay.analysis.model_info import ModelCatalog, ModelFilter
+from assay.checks import check_range, check_seed
 from assay.cli.render import render
 from assay.errors import UserError
 from assay.store.db import Store, resolve_url
 from assay.store.queries import suite_names
 
 
+def check_board_options(args: argparse.Namespace) -> None:
+    check_seed("--seed", args.seed)
+    check_range("--min-params", args.min_params, at_least=0)
+    check_range("--max-params", args.max_params, at_least=0)
+    low, high = args.min_params, args.max_params
+    if low is not None and high is not None and low > high:
+        raise UserError("--min-params is above --max-params: no model can match")
+
+
 def load_board(args: argparse.Namespace) -> Leaderboard:
+    check_board_options(args)
     store = Store(resolve_url(args.db), readonly=True)
     model_filter = ModelFilter(
         creator=args.creator,
@@ -46,4 +57,7 @@ def main(args: argparse.Namespace) -> int:
     for warning in board.warnings:
         print(f"assay: warning: {warning}", file=sys.stderr)
     sys.stdout.write(render(board, args.format, args.view))
+    if args.format in ("table", "markdown"):  # † marks these cells; json carries them as data
+        for note in board.notes:
+            print(f"† {note}")
     return 0

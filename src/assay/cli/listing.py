@@ -6,6 +6,7 @@ import argparse
 import inspect
 
 from rich.console import Console
+from rich.text import Text
 
 
 def main(args: argparse.Namespace) -> int:
@@ -51,10 +52,18 @@ def _benchmarks(console: Console, args: argparse.Namespace) -> int:
                 counts = " ".join(f"{split}={n}" for split, n in sorted(splits.items()))
             except UserError:
                 counts = "not in the data directory"
-            counts = f"[dim]samples[/] {counts:<22} "
+            counts = f"{counts:<22} "
+        # plugin benchmarks name and describe themselves: Text pieces, never read as markup
         console.print(
-            f"[bold]{name:<{width}}[/] {task.main_metric:<20} [dim]groups[/] {groups:<26} "
-            f"{counts}[dim]params[/] {params or '-'}  {task.description}"
+            Text.assemble(
+                (f"{name:<{width}}", "bold"),
+                f" {task.main_metric or '-':<20} ",
+                ("groups", "dim"),
+                f" {groups:<26} ",
+                *((("samples", "dim"), f" {counts}") if counts else ()),
+                ("params", "dim"),
+                f" {params or '-'}  {task.description}",
+            )
         )
     hint = "" if data_dir else " Add --data-dir DIR for splits and sample counts."
     console.print(

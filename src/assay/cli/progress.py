@@ -24,7 +24,7 @@ class BarProgress:
 
     def start(self, label: str, total: int | None, done: int) -> None:
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),  # users' names
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),

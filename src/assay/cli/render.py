@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from assay.analysis.leaderboard import Leaderboard
 from assay.analysis.views import TableData, data_table, display_table
@@ -35,11 +36,12 @@ def render(board: Leaderboard, fmt: str, view: str = "benchmarks") -> str:
     if fmt == "latex":
         return to_latex(shown, caption=f"assay leaderboard, suite {board.suite}. {NOTE}")
     if fmt == "table":
-        table = Table(title=f"assay leaderboard · suite {board.suite}", caption=NOTE)
+        # names come from users and stored runs: shown as written, never read as rich markup
+        table = Table(title=Text(f"assay leaderboard · suite {board.suite}"), caption=NOTE)
         for h in shown.headers:
-            table.add_column(h, overflow="fold")
+            table.add_column(Text(h), overflow="fold")
         for r in shown.rows:
-            table.add_row(*map(str, r))
+            table.add_row(*(Text(str(v)) for v in r))
         buffer = io.StringIO()
         Console(file=buffer, width=table_width(len(shown.headers)), highlight=False).print(table)
         return buffer.getvalue()
@@ -85,6 +87,7 @@ _LATEX_SPECIAL = {
     "^": r"\textasciicircum{}",
     "↓": r"$\downarrow$",
     "·": r"$\cdot$",
+    "†": r"\dag{}",
 }
 
 

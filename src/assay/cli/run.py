@@ -7,10 +7,13 @@ import asyncio
 import math
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.loading import resolve_data_dir
 from assay.benchmarks.registry import resolve_task
+from assay.checks import check_distinct, check_range, check_seed
 from assay.errors import UserError
 from assay.execution.executor import Executor
 from assay.execution.overrides import Overrides
@@ -24,12 +27,7 @@ from assay.store.db import Store, resolve_url
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise UserError("--limit must be at least 1")
-    if args.concurrency is not None and args.concurrency < 1:
-        raise UserError("--concurrency must be at least 1")
-    if args.max_attempts < 1:
-        raise UserError("--max-attempts must be at least 1")
+    check_options(args)
     console = Console(stderr=True, highlight=False)
     out = Console(highlight=False, soft_wrap=True)
     data = DataContext(resolve_data_dir(args.data_dir))
@@ -48,12 +46,40 @@ def main(args: argparse.Namespace) -> int:
     results = asyncio.run(_run_all(store, tasks, models, data, args, policy, console))
     for result in results:
         out.print(describe(result))
+    # names are users' text: Text pieces, never read as markup
     out.print(
-        f"\nResults: [bold]{store.location}[/] (suite [bold]{args.suite}[/]). "
-        f"Leaderboard: assay leaderboard --suite {args.suite}"
-        + (f" --db {args.db}" if args.db else "")
+        Text.assemble(
+            "\nResults: ",
+            (store.location, "bold"),
+            " (suite ",
+            (args.suite, "bold"),
+            "). Leaderboard: assay leaderboard --suite "
+            + args.suite
+            + (f" --db {args.db}" if args.db else ""),
+        )
     )
     return 0
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every numeric option in range before any work: one line naming the option otherwise."""
+    if args.limit is not None and args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UserError("--concurrency must be at least 1")
+    if args.max_attempts < 1:
+        raise UserError("--max-attempts must be at least 1")
+    check_seed("--seed", args.seed)
+    check_seed("--generation-seed", args.generation_seed)
+    check_range("--retry-delay", args.retry_delay, at_least=0)
+    check_range("--timeout", args.timeout, above=0)
+    check_range("--max-tokens", args.max_tokens, at_least=1)
+    check_range("--temperature", args.temperature, at_least=0)
+    check_range("--top-p", args.top_p, above=0, at_most=1)
+    check_range("--n", args.n, at_least=1)
+    check_range("--batch-wait", args.batch_wait, at_least=0)
+    check_range("--batch-poll", args.batch_poll, above=0)
+    check_distinct("--model", args.models)
 
 
 async def _run_all(
@@ -66,6 +92,7 @@ async def _run_all(
     console: Console,
 ) -> list[RunResult]:
     from assay.cli.progress import BarProgress
+    from assay.execution.identity import Fingerprints
 
     overrides = Overrides(
         max_tokens=args.max_tokens,
@@ -76,6 +103,7 @@ async def _run_all(
         system=args.system,
     )
     batch = BatchOptions(args.batch_poll, args.batch_wait) if args.batch else None
+    fingerprints = Fingerprints()  # each benchmark's samples are hashed once, for every model
     results: list[RunResult] = []
     try:
         for model in models:
@@ -98,15 +126,19 @@ async def _run_all(
                     progress=progress,
                     overrides=overrides,
                     batch=batch,
+                    fingerprints=fingerprints,
                 )
                 try:
                     results.append(await runner.run())
                 except BatchPending as pending:
                     status = pending.status
                     console.print(
-                        f"[bold]{task.name}[/] · {model.label}: batch {status.batch_id} is still "
-                        f"running ({status.succeeded + status.failed}/{status.total} done); run "
-                        "the same command again to collect it",
+                        Text.assemble(
+                            (task.name, "bold"),
+                            f" · {model.label}: batch {status.batch_id} is still running "
+                            f"({status.succeeded + status.failed}/{status.total} done); run "
+                            "the same command again to collect it",
+                        ),
                         soft_wrap=True,
                     )
     finally:
@@ -115,18 +147,18 @@ async def _run_all(
     return results
 
 
-def describe(result: RunResult) -> str:
+def describe(result: RunResult) -> Text:
     summary = result.summary
     stats = summary["metrics"].get(result.main_metric)
     if stats is None:
-        score = f"{result.main_metric} [dim]no scored samples[/]"
+        score = "[dim]no scored samples[/]"
     else:
         ci = (
             ""
             if math.isnan(stats["ci_lo"])
             else f" [dim][{stats['ci_lo']:.3f}, {stats['ci_hi']:.3f}][/]"
         )
-        score = f"{result.main_metric} [bold]{stats['mean']:.3f}[/]{ci} n={stats['n']}"
+        score = f"[bold]{stats['mean']:.3f}[/]{ci} n={stats['n']}"
     worst = summary["metrics"].get(f"{result.main_metric}_worst")
     if worst is not None:
         score += f"  worst [bold]{worst['mean']:.3f}[/]"
@@ -139,17 +171,26 @@ def describe(result: RunResult) -> str:
         f"{summary['n_unparsed']} unparsed",
     ]
     if summary["errors_by_kind"]:
-        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(summary["errors_by_kind"].items()))
+        kinds = escape(", ".join(f"{k}: {v}" for k, v in sorted(summary["errors_by_kind"].items())))
         flags.append(f"[dim]({kinds})[/]")
     if result.resumed:
         flags.append(f"[dim]resumed {result.resumed} done[/]")
+    if result.supersedes:
+        more = len(result.supersedes) - 1
+        flags.append(
+            f"[dim]new run: inputs differ from run {result.supersedes[0]}"
+            + (f" and {more} more" if more else "")
+            + " (kept)[/]"
+        )
     if summary["cache_hits"]:
         flags.append(f"[dim]{summary['cache_hits']} cached[/]")
-    return (
-        f"[bold]{result.benchmark}[/] · {result.model}  {score}  "
-        + "  ".join(flags)
-        + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]"
+    line = Text.assemble((result.benchmark, "bold"), f" · {result.model}  {result.main_metric} ")
+    line.append_text(
+        Text.from_markup(
+            f"{score}  " + "  ".join(flags) + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]"
+        )
     )
+    return line
 
 
 # The run-level numbers worth a glance on one line; the rest are in the summary and the viewer.

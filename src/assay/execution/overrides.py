@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from assay.errors import UserError
+from assay.checks import check_range, check_seed
 from assay.requests import Request
 
 
@@ -24,14 +24,11 @@ class Overrides:
     system: str | None = None
 
     def __post_init__(self) -> None:
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise UserError("--max-tokens must be at least 1")
-        if self.temperature is not None and self.temperature < 0:
-            raise UserError("--temperature must be 0 or more")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise UserError("--top-p must be in (0, 1]")
-        if self.n is not None and self.n < 1:
-            raise UserError("--n must be at least 1")
+        check_range("--max-tokens", self.max_tokens, at_least=1)
+        check_range("--temperature", self.temperature, at_least=0)  # nan is out of range too
+        check_range("--top-p", self.top_p, above=0, at_most=1)
+        check_range("--n", self.n, at_least=1)
+        check_seed("--generation-seed", self.seed)
 
     def to_spec(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -20,6 +20,7 @@ from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.selection import Selection
 from assay.errors import UserError
 from assay.execution.executor import Executor
+from assay.execution.identity import Fingerprints, run_spec
 from assay.execution.overrides import Overrides
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
@@ -73,6 +74,8 @@ class RunResult:
     resumed: int
     executed: int
     wall_s: float
+    # runs of this benchmark and model in the suite that this new one (other inputs) supersedes
+    supersedes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -97,21 +100,14 @@ class _Buffer:
         )
 
 
-def run_spec(
-    task: Task, model: Model, *, limit: int | None, seed: int, chat: bool
-) -> dict[str, Any]:
-    """Everything that determines a run's results; its hash is the run id."""
-    return {
-        "benchmark": task.name,
-        "benchmark_version": task.version,
-        "params": task.params,
-        "model": model.identity(),
-        "prompt": task.prompt.config(),
-        "chat": chat,
-        "metrics": task.metrics,
-        "limit": limit,
-        "seed": seed,
-    }
+def _prompt_order(item: _Item) -> tuple[str, int]:
+    """A sample's first prompt as text (chat turns joined in order), then its position."""
+    first = item.requests[0]
+    if first.messages is not None:
+        text = "\x00".join(f"{m.get('role')}\x01{m.get('content')}" for m in first.messages)
+    else:
+        text = first.prompt or ""
+    return text, item.position
 
 
 class Runner:
@@ -129,6 +125,7 @@ class Runner:
         progress: Progress | None = None,
         overrides: Overrides | None = None,
         batch: BatchOptions | None = None,
+        fingerprints: Fingerprints | None = None,
     ) -> None:
         self.store = store
         self.task = task
@@ -142,7 +139,11 @@ class Runner:
         self.chat = model.capabilities.chat
         self.batch = batch
         self.overrides = overrides if overrides and overrides.to_spec() else None
-        self.spec = run_spec(task, model, limit=limit, seed=seed, chat=self.chat)
+        # the samples are read and hashed before the id exists: changed data is a new run
+        self.data_identity = (fingerprints or Fingerprints()).data(task, data)
+        self.spec = run_spec(
+            task, model, limit=limit, seed=seed, chat=self.chat, data=self.data_identity
+        )
         if self.overrides is not None:
             self.spec["overrides"] = self.overrides.to_spec()
         self.run_id = content_hash(self.spec, 20)
@@ -159,19 +160,24 @@ class Runner:
                 "backend with prompt log-probabilities (llamacpp, hf, or a server that returns "
                 "them) or the multiple_choice format"
             )
+        self.supersedes = self._superseded()
+        self._written: list[str] = []  # sample ids written by this invocation
         self._errors = 0
 
     async def run(self) -> RunResult:
         started = time.monotonic()
-        self._begin()
-        done = self._finished_ids()
+        # a missing file or column found while loading: before the run exists, so none is left
         loaded = self.task.load(self.data)
         selection = Selection(loaded.samples, self.limit, self.seed, where=self.task.name)
         total = self._expected_total(loaded.samples)
+        created = self._begin()
+        done = self._finished_ids()
         self.progress.start(f"{self.task.name} · {self.model.label}", total, len(done))
         buffer = _Buffer()
         executed = 0
         status = "interrupted"
+        failure: str | None = None
+        summary: dict[str, Any] = {}
         try:
             items = self._items(selection, done, loaded.fewshot)
             answered = self._dispatch(items) if self.batch is None else self._batched(items)
@@ -184,13 +190,23 @@ class Runner:
         except BatchPending:
             status = "waiting"  # the provider is still working; the same command resumes it
             raise
+        except UserError as exc:  # bad data found only as it streams (a bad row, a repeated id)
+            status, failure = "failed", str(exc)
+            raise
         finally:
             self._flush(buffer)
             self.progress.finish()
-            n_selected = len(done) + executed if status == "finished" else None
-            summary = self._finish(
-                status, selection.content_hash, n_selected, time.monotonic() - started
-            )
+            if failure is not None and created and not done and not executed:
+                self._discard()  # nothing of it was stored: leave no run behind
+            else:
+                n_selected = len(done) + executed if status == "finished" else None
+                summary = self._finish(
+                    status,
+                    selection.content_hash,
+                    n_selected,
+                    time.monotonic() - started,
+                    failure,
+                )
         return RunResult(
             run_id=self.run_id,
             benchmark=self.task.name,
@@ -200,6 +216,7 @@ class Runner:
             resumed=len(done),
             executed=executed,
             wall_s=time.monotonic() - started,
+            supersedes=self.supersedes,
         )
 
     def _expected_total(self, samples: object) -> int | None:
@@ -209,7 +226,8 @@ class Runner:
         return size if self.limit is None else min(size, self.limit)
 
     # -- store --------------------------------------------------------------------------------
-    def _begin(self) -> None:
+    def _begin(self) -> bool:
+        """Mark the run running (creating it if new); True when it is new."""
         t = schema.runs
         with self.store.begin() as conn:
             exists = conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first()
@@ -227,6 +245,7 @@ class Runner:
                         benchmark=self.task.name,
                         benchmark_name=self.task.name.split(":")[0],
                         benchmark_version=self.task.version,
+                        benchmark_source=self.task.source,
                         model=self.model.label,
                         spec=self.spec,
                         groups=list(self.task.groups),
@@ -248,6 +267,47 @@ class Runner:
                 schema.run_provenance,
                 [{"run_id": self.run_id, "provenance": collect(self.spec), "recorded_at": now()}],
             )
+        return exists is None
+
+    def _discard(self) -> None:
+        """Remove a run created by this invocation that failed before storing any sample."""
+        with self.store.begin() as conn:
+            for table in (schema.suite_runs, schema.run_provenance):
+                conn.execute(table.delete().where(table.c.run_id == self.run_id))
+            conn.execute(schema.runs.delete().where(schema.runs.c.id == self.run_id))
+
+    def _superseded(self) -> list[str]:
+        """For a run not stored yet: the suite's runs of the same benchmark and model (other
+        inputs, so other ids), newest first; the new run supersedes them."""
+        t, sr = schema.runs, schema.suite_runs
+        query = (
+            sa.select(t.c.id)
+            .join(sr, sr.c.run_id == t.c.id)
+            .where(
+                sr.c.suite == self.suite,
+                t.c.benchmark == self.task.name,
+                t.c.model == self.model.label,
+                t.c.id != self.run_id,
+                sa.or_(t.c.benchmark_source == self.task.source, t.c.benchmark_source.is_(None)),
+            )
+            .order_by(t.c.created_at.desc())
+        )
+        with self.store.connect() as conn:
+            if conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first():
+                return []
+            return list(conn.execute(query).scalars())
+
+    def _forget(self, sample_ids: Sequence[str]) -> None:
+        """Delete samples written under this run id (from data that no longer matches it)."""
+        with self.store.begin() as conn:
+            for start in range(0, len(sample_ids), 500):
+                part = sample_ids[start : start + 500]
+                for table in (schema.scores, schema.requests, schema.samples):
+                    conn.execute(
+                        table.delete().where(
+                            table.c.run_id == self.run_id, table.c.sample_id.in_(part)
+                        )
+                    )
 
     def _finished_ids(self) -> set[str]:
         t = schema.samples
@@ -284,11 +344,24 @@ class Runner:
         buffer.last_flush = time.monotonic()
 
     def _finish(
-        self, status: str, data_hash: str | None, n_selected: int | None, wall: float
+        self,
+        status: str,
+        data_hash: str | None,
+        n_selected: int | None,
+        wall: float,
+        failure: str | None = None,
     ) -> dict[str, Any]:
         t = schema.runs
+        # the samples read now are not the ones hashed into the id: what this invocation wrote
+        # from them is removed, and the run is left as it was
+        changed = data_hash is not None and data_hash != self.data_identity.content_hash
+        if changed:
+            self._forget(self._written)
+            status, data_hash, n_selected = "interrupted", None, None
         with self.store.begin() as conn:
             summary = summarise(conn, self.run_id, self.task.main_metric or "", self.run_metrics)
+            if failure is not None:
+                summary["failure"] = failure
             values: dict[str, Any] = {
                 "status": status,
                 "summary": summary,
@@ -300,12 +373,34 @@ class Runner:
             if n_selected is not None:
                 values["n_samples"] = n_selected
             conn.execute(t.update().where(t.c.id == self.run_id).values(**values))
+        if changed:
+            raise UserError(
+                f"{self.task.name}: its data changed while it ran (it was read twice and "
+                "differed); this run's new samples were removed: run the command again"
+            )
         return summary
 
     # -- work -----------------------------------------------------------------------------------
     def _items(self, selection: Selection, done: set[str], fewshot: Any) -> Iterator[_Item]:
-        shots_wanted = self.task.prompt.shots
+        items = self._built(selection, done, fewshot)
+        if self.model.capabilities.prefix_cache and self.batch is None:
+            # A backend that reuses the previous prompt's KV cache answers fastest when prompts
+            # sharing a prefix (instructions, few-shot examples) come one after another; sorted
+            # prompts put every shared prefix next to itself.
+            items = iter(sorted(items, key=_prompt_order))
         chunk: list[_Item] = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                self._prefetch([k for item in chunk for k in item.keys])
+                yield from chunk
+                chunk = []
+        if chunk:
+            self._prefetch([k for item in chunk for k in item.keys])
+            yield from chunk
+
+    def _built(self, selection: Selection, done: set[str], fewshot: Any) -> Iterator[_Item]:
+        shots_wanted = self.task.prompt.shots
         for position, sample in selection:
             if sample.id in done:
                 continue
@@ -315,14 +410,7 @@ class Runner:
                 for request in requests:
                     self.overrides.apply(request)
             keys = [self.executor.key(r) for r in requests]
-            chunk.append(_Item(position, sample, requests, keys))
-            if len(chunk) >= CHUNK:
-                self._prefetch([k for item in chunk for k in item.keys])
-                yield from chunk
-                chunk = []
-        if chunk:
-            self._prefetch([k for item in chunk for k in item.keys])
-            yield from chunk
+            yield _Item(position, sample, requests, keys)
 
     async def _dispatch(self, items: Iterator[_Item]) -> Any:
         window = max(2 * self.executor.concurrency, 16)
@@ -468,6 +556,7 @@ class Runner:
                     "value": value,
                 }
             )
+        self._written.append(sample.id)
         self.progress.advance(1, self._errors)
 
     def _lower_is_better(self, metric: str) -> bool:

@@ -11,7 +11,9 @@ per_instance_stats.json and stats.json) becomes one assay run:
   under `helm_stats`.
 
 HELM's files reach gigabytes, so the large ones are streamed item by item (ijson) and written
-in batches; memory stays flat whatever their size. Importing the same run again replaces it.
+in batches; memory stays flat whatever their size. Each run is imported in one transaction:
+importing the same run again replaces it, and a failed import (a truncated or garbage file)
+changes nothing.
 """
 
 from __future__ import annotations
@@ -163,7 +165,60 @@ def _metric_name(name: dict[str, Any]) -> str:
 def import_run(
     store: Store, run_dir: Path, suite: str, *, main_metric: str | None = None
 ) -> ImportedRun:
-    run_spec = orjson.loads((run_dir / "run_spec.json").read_bytes())
+    """Import one run folder in one transaction: garbage or a truncated file anywhere is one
+    line, and leaves the store as it was (an earlier import of the run included)."""
+    reading = run_dir / "run_spec.json"
+    try:
+        run_spec = orjson.loads(reading.read_bytes())
+        if not isinstance(run_spec, dict):
+            raise TypeError("run_spec.json is not a JSON object")
+        with store.begin() as conn:
+            return _import(conn, run_dir, run_spec, suite, main_metric)
+    except UserError:
+        raise
+    except OSError as exc:
+        raise UserError(
+            f"HELM run {str(run_dir)!r}: cannot read it ({exc.strerror or exc}); it was not "
+            "imported"
+        ) from None
+    except _MALFORMED as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise UserError(
+            f"HELM run {str(run_dir)!r} is not valid HELM output ({type(exc).__name__}: "
+            f"{detail}): it was not imported and the store is unchanged; check the files are "
+            "complete"
+        ) from None
+
+
+def _malformed_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [
+        orjson.JSONDecodeError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        IndexError,
+        sa.exc.IntegrityError,  # e.g. stats for an instance the scenario state does not have
+    ]
+    try:
+        import ijson
+
+        errors.append(ijson.JSONError)
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        pass
+    return tuple(errors)
+
+
+_MALFORMED = _malformed_errors()
+
+
+def _import(
+    conn: sa.Connection,
+    run_dir: Path,
+    run_spec: dict[str, Any],
+    suite: str,
+    main_metric: str | None,
+) -> ImportedRun:
     adapter = run_spec.get("adapter_spec") or {}
     name = str(run_spec.get("name") or run_dir.name)
     model = str(adapter.get("model") or adapter.get("model_deployment") or "unknown")
@@ -172,34 +227,33 @@ def import_run(
     result = ImportedRun(run_id, name, benchmark, model, main_metric or "")
     started = time.monotonic()
     stamp = now()
-    with store.begin() as conn:
-        _delete_run(conn, run_id)
-        conn.execute(
-            schema.runs.insert().values(
-                id=run_id,
-                benchmark=benchmark,
-                benchmark_name=benchmark.split(":")[0],
-                benchmark_version="helm",
-                model=model,
-                spec={"source": "helm", "run_spec": run_spec},
-                groups=list(run_spec.get("groups") or []),
-                main_metric=main_metric or "",
-                higher_is_better=True,
-                assay_version=__version__,
-                status="importing",
-                created_at=stamp,
-                started_at=stamp,
-            )
+    _delete_run(conn, run_id)
+    conn.execute(
+        schema.runs.insert().values(
+            id=run_id,
+            benchmark=benchmark,
+            benchmark_name=benchmark.split(":")[0],
+            benchmark_version="helm",
+            model=model,
+            spec={"source": "helm", "run_spec": run_spec},
+            groups=list(run_spec.get("groups") or []),
+            main_metric=main_metric or "",
+            higher_is_better=True,
+            assay_version=__version__,
+            status="importing",
+            created_at=stamp,
+            started_at=stamp,
         )
-        upsert(conn, schema.suites, [{"name": suite, "created_at": stamp}], update=False)
-        upsert(
-            conn,
-            schema.suite_runs,
-            [{"suite": suite, "run_id": run_id, "added_at": stamp}],
-            update=False,
-        )
-    data_hash = _import_states(store, run_dir, run_id, result)
-    available = _import_instance_stats(store, run_dir, run_id, result)
+    )
+    upsert(conn, schema.suites, [{"name": suite, "created_at": stamp}], update=False)
+    upsert(
+        conn,
+        schema.suite_runs,
+        [{"suite": suite, "run_id": run_id, "added_at": stamp}],
+        update=False,
+    )
+    data_hash = _import_states(conn, run_dir, run_id, result)
+    available = _import_instance_stats(conn, run_dir, run_id, result)
     helm_stats = _read_stats(run_dir)
     result.helm_stats = len(helm_stats)
     chosen = main_metric or _choose_main_metric(available)
@@ -207,43 +261,42 @@ def import_run(
         known = ", ".join(sorted(available)) or "none"
         raise UserError(f"HELM run {name!r} has no stat {main_metric!r} (its stats: {known})")
     result.main_metric = chosen
-    with store.begin() as conn:
-        summary = summarise(conn, run_id, chosen)
-        summary["helm_stats"] = helm_stats
-        conn.execute(
-            schema.runs.update()
-            .where(schema.runs.c.id == run_id)
-            .values(
-                status="finished",
-                main_metric=chosen,
-                higher_is_better=chosen not in LOWER_IS_BETTER,
-                summary=summary,
-                dataset_hash=data_hash,
-                n_samples=result.samples,
-                finished_at=now(),
-                duration_s=time.monotonic() - started,
-            )
+    summary = summarise(conn, run_id, chosen)
+    summary["helm_stats"] = helm_stats
+    conn.execute(
+        schema.runs.update()
+        .where(schema.runs.c.id == run_id)
+        .values(
+            status="finished",
+            main_metric=chosen,
+            higher_is_better=chosen not in LOWER_IS_BETTER,
+            summary=summary,
+            dataset_hash=data_hash,
+            n_samples=result.samples,
+            finished_at=now(),
+            duration_s=time.monotonic() - started,
         )
-        upsert(
-            conn,
-            schema.run_provenance,
-            [
-                {
-                    "run_id": run_id,
-                    "provenance": {
-                        "source": "helm",
-                        "helm_suite": suite,
-                        "helm_run": name,
-                        "path": str(run_dir.resolve()),
-                        "assay_version": __version__,
-                        "benchmark_version": "helm",
-                        "prompt_format_hash": content_hash(adapter),
-                        "model_settings": adapter,
-                    },
-                    "recorded_at": now(),
-                }
-            ],
-        )
+    )
+    upsert(
+        conn,
+        schema.run_provenance,
+        [
+            {
+                "run_id": run_id,
+                "provenance": {
+                    "source": "helm",
+                    "helm_suite": suite,
+                    "helm_run": name,
+                    "path": str(run_dir.resolve()),
+                    "assay_version": __version__,
+                    "benchmark_version": "helm",
+                    "prompt_format_hash": content_hash(adapter),
+                    "model_settings": adapter,
+                },
+                "recorded_at": now(),
+            }
+        ],
+    )
     return result
 
 
@@ -255,7 +308,9 @@ def _delete_run(conn: sa.Connection, run_id: str) -> None:
     conn.execute(schema.runs.delete().where(schema.runs.c.id == run_id))
 
 
-def _import_states(store: Store, run_dir: Path, run_id: str, result: ImportedRun) -> str | None:
+def _import_states(
+    conn: sa.Connection, run_dir: Path, run_id: str, result: ImportedRun
+) -> str | None:
     path = run_dir / "scenario_state.json"
     if not path.is_file():
         return None
@@ -306,8 +361,8 @@ def _import_states(store: Store, run_dir: Path, run_id: str, result: ImportedRun
             )
             result.requests += 1
             if len(batch) >= BATCH:
-                _flush(store, batch)
-    _flush(store, batch)
+                _flush(conn, batch)
+    _flush(conn, batch)
     return digest.hexdigest()
 
 
@@ -349,7 +404,7 @@ def _sample_row(
 
 
 def _import_instance_stats(
-    store: Store, run_dir: Path, run_id: str, result: ImportedRun
+    conn: sa.Connection, run_dir: Path, run_id: str, result: ImportedRun
 ) -> set[str]:
     path = run_dir / "per_instance_stats.json"
     if not path.is_file():
@@ -383,14 +438,14 @@ def _import_instance_stats(
             if len(usage) == 4:
                 tokens.append(usage)
             if len(batch) >= BATCH:
-                _flush(store, batch)
-                _set_tokens(store, tokens)
-    _flush(store, batch)
-    _set_tokens(store, tokens)
+                _flush(conn, batch)
+                _set_tokens(conn, tokens)
+    _flush(conn, batch)
+    _set_tokens(conn, tokens)
     return metrics
 
 
-def _set_tokens(store: Store, rows: list[dict[str, Any]]) -> None:
+def _set_tokens(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
     """Token counts live in HELM's per-instance stats; copy them onto each sample's request."""
     if not rows:
         return
@@ -407,8 +462,7 @@ def _set_tokens(store: Store, rows: list[dict[str, Any]]) -> None:
             output_tokens=sa.bindparam("output_tokens"),
         )
     )
-    with store.begin() as conn:
-        conn.execute(stmt, rows)
+    conn.execute(stmt, rows)
     rows.clear()
 
 
@@ -432,13 +486,12 @@ def _choose_main_metric(available: set[str]) -> str:
     raise UserError("the HELM run has no per-instance stats to score it by")
 
 
-def _flush(store: Store, batch: _Batch) -> None:
+def _flush(conn: sa.Connection, batch: _Batch) -> None:
     if not len(batch):
         return
-    with store.begin() as conn:
-        upsert(conn, schema.samples, batch.samples)
-        upsert(conn, schema.requests, batch.requests)
-        upsert(conn, schema.scores, batch.scores)
+    upsert(conn, schema.samples, batch.samples)
+    upsert(conn, schema.requests, batch.requests)
+    upsert(conn, schema.scores, batch.scores)
     batch.samples.clear()
     batch.requests.clear()
     batch.scores.clear()

@@ -25,6 +25,9 @@ class Capabilities:
     # how far adaptive concurrency may grow it while requests succeed (None: a fixed limit).
     concurrency: int = 8
     max_concurrency: int | None = None
+    # The backend keeps the previous prompt's KV cache and reuses its longest common prefix
+    # (llama.cpp in-process): requests sent in prompt order share few-shot prefixes.
+    prefix_cache: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,13 @@ chat template).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from assay import hashing
 from assay.errors import ProviderError, UserError
 from assay.extras import require
 from assay.models.base import Capabilities, Model, ModelSpec
@@ -68,14 +68,6 @@ def resolve_path(name: str) -> Path:
     return path
 
 
-def file_fingerprint(path: Path) -> str:
-    """Size plus a hash of the first 4 MiB: identifies the weights without reading them all."""
-    h = hashlib.sha256(str(path.stat().st_size).encode())
-    with path.open("rb") as f:
-        h.update(f.read(4 << 20))
-    return h.hexdigest()[:16]
-
-
 class LlamaCppModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
@@ -90,7 +82,9 @@ class LlamaCppModel(Model):
         self._context_logits: tuple[tuple[int, ...], Any] | None = None
         self._add_bos = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
-        self.fingerprint = file_fingerprint(self.path)
+        # the weights' bytes, not the path: a file replaced at the same path is another model,
+        # for run ids and for every response cache key
+        self.fingerprint = hashing.file_fingerprint(self.path)
         self.capabilities = Capabilities(
             chat=self._has_chat_template()
             if self._chat_setting is None
@@ -99,6 +93,7 @@ class LlamaCppModel(Model):
             prompt_logprobs=True,
             max_context=self.n_ctx,
             concurrency=1,
+            prefix_cache=True,
         )
 
     def _has_chat_template(self) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import ProviderError, UserError
+from assay.hashing import file_fingerprint
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
@@ -62,6 +63,7 @@ class TransformersModel(Model):
         self._worker: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._tokenizer, self._model = self._load()
+        self._weights = self._weights_identity()
         chat_default = self._tokenizer.chat_template is not None
         chat = setting(spec, "chat", chat_default)
         self.capabilities = Capabilities(
@@ -87,7 +89,24 @@ class TransformersModel(Model):
         return spec.name, gguf
 
     def identity(self) -> dict[str, Any]:
-        return {"model": self.spec.label, "backend": "transformers", "dtype": self.dtype}
+        return {
+            "model": self.spec.label,
+            "backend": "transformers",
+            "dtype": self.dtype,
+            "weights": self._weights,
+        }
+
+    def _weights_identity(self) -> dict[str, Any]:
+        """Local files by content (a replaced file is another model); a hub model by the
+        commit it was loaded at."""
+        local = Path(self.source)
+        if local.is_dir():
+            if self.gguf_file:
+                files = [local / self.gguf_file]
+            else:
+                files = sorted(p for p in local.iterdir() if p.is_file())
+            return {"files": {p.name: file_fingerprint(p) for p in files if p.is_file()}}
+        return {"revision": getattr(self._model.config, "_commit_hash", None)}
 
     def _load(self) -> tuple[Any, Any]:
         import torch

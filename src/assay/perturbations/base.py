@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar, get_type_hints
 
 from assay.errors import UserError
 from assay.hashing import content_hash
+from assay.plugins import defined_at, same_definition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,12 @@ def perturbation(name: str) -> Callable[[P], P]:
     """Register a Perturbation subclass under `name`."""
 
     def register(cls: P) -> P:
+        taken = REGISTRY.get(name)
+        if taken is not None and not same_definition(taken, cls):
+            raise UserError(
+                f"perturbation name {name!r} is taken: {defined_at(cls)} defines it and so "
+                f"does {defined_at(taken)}; rename one"
+            )
         cls.name = name
         REGISTRY[name] = cls
         return cls

@@ -14,10 +14,14 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from assay.checks import is_host
 from assay.errors import UserError
 from assay.store import schema
+from assay.store.sqlite_file import busy, check_sqlite_path, file_uri
 
 DEFAULT_DB = "assay.db"
+# How long a statement waits for another writer's lock before the store reports itself busy.
+BUSY_TIMEOUT_MS = 10_000
 
 
 def resolve_url(db: str | None) -> str:
@@ -61,12 +65,30 @@ def _shown(url: str) -> str:
     """The URL for messages: never the password."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
+    except (sa.exc.ArgumentError, ValueError):
+        return url.split("@")[-1] if "@" in url else url
+
+
+def _check_server_url(url: str) -> None:
+    """A port in 1..65535 and a well-formed host, said in one line before connecting."""
+    example = "write e.g. postgresql://user@127.0.0.1:5432/assay"
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise UserError(f"--db {_shown(url)!r} is not a database URL ({exc}): {example}") from None
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise UserError(f"--db {_shown(url)!r}: port {parsed.port} is impossible: {example}")
+    if parsed.host and not is_host(parsed.host):
+        raise UserError(f"--db {_shown(url)!r}: {parsed.host!r} is not a host name: {example}")
 
 
 def _one_line(exc: sa.exc.DBAPIError) -> str:
     return " ".join(str(exc.orig).split())
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (another writer holds it past the busy timeout)."""
+    return "database is locked" in str(getattr(exc, "orig", exc))
 
 
 class Store:
@@ -77,19 +99,16 @@ class Store:
         self.url = url
         self.readonly = readonly
         self.is_sqlite = url.startswith("sqlite")
+        self.path: Path | None = None
         if self.is_sqlite:
-            path = url.split("sqlite:///", 1)[-1]
-            if readonly and not Path(path).exists():
-                raise UserError(
-                    f"no results database at {path!r}: run `assay run` first or pass --db"
-                )
-            if path and not readonly:
-                parent = Path(path).parent
-                if not parent.exists():
-                    raise UserError(
-                        f"cannot create the database {path!r}: folder {str(parent)!r}"
-                        " does not exist"
-                    )
+            path = url.split("sqlite:///", 1)[-1] if "sqlite:///" in url else ""
+            if path and path != ":memory:" and not path.startswith("file:"):
+                self.path = Path(path)
+                found = check_sqlite_path(self.path, readonly=readonly)
+                if not found.writable:  # read-only storage: read it in place, touching nothing
+                    url = "sqlite:///" + file_uri(self.path) + "&uri=true"
+        if not self.is_sqlite:
+            _check_server_url(url)
         try:
             self.engine: Engine = sa.create_engine(
                 url,
@@ -134,7 +153,7 @@ class Store:
         else:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     def _ensure_schema(self) -> None:
@@ -160,12 +179,12 @@ class Store:
         except sa.exc.DatabaseError as exc:
             if not self.is_sqlite:
                 raise UserError(f"cannot use database {self.location}: {_one_line(exc)}") from exc
+            if is_locked(exc):
+                raise busy(self.location) from exc
             raise UserError(
-                f"cannot use database {self.url!r}: {exc.orig}. Is it an assay "
+                f"cannot use database {self.location!r}: {_one_line(exc)}. Is it an assay "
                 "database? Pass another path with --db"
             ) from exc
-        except sa.exc.OperationalError as exc:
-            raise UserError(f"cannot open database {_shown(self.url)!r}: {exc.orig}") from exc
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -182,6 +201,8 @@ class Store:
 
     @property
     def location(self) -> str:
+        if self.path is not None:
+            return str(self.path)
         if self.is_sqlite:
             return self.url.split("sqlite:///", 1)[-1]
         return self.engine.url.render_as_string(hide_password=True)

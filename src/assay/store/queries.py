@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from assay.store import schema
 from assay.store.db import Store
@@ -16,31 +18,91 @@ def suite_names(store: Store) -> list[str]:
 
 
 def latest_suite_runs(store: Store, suite: str) -> list[dict[str, Any]]:
-    """The newest run with a summary for each (benchmark, model) in the suite."""
+    """The newest run with a summary for each (benchmark, source, model) in the suite.
+
+    A benchmark is keyed by its variant name and, for a file-defined one, the file it came from
+    (`runs.benchmark_source`, "" for a registered name): a YAML benchmark named like a built-in
+    sits beside it rather than hiding it, and its column is labelled with its file
+    (`mmlu (mine.yaml)`). Within a key the newest run wins; `older_runs` lists the ids of the
+    runs it supersedes (other data, prompt, limit...), newest first, so tables can say that an
+    older result exists. Each row's `benchmark` is the column label; `variant` is the run's own
+    benchmark name.
+    """
     r, sr = schema.runs, schema.suite_runs
-    query = (
-        sa.select(
-            r.c.id,
-            r.c.benchmark,
-            r.c.model,
-            r.c.main_metric,
-            r.c.higher_is_better,
-            r.c.groups,
-            r.c.status,
-            r.c.summary,
-            r.c.finished_at,
-            r.c.benchmark_version,
-            r.c.dataset_hash,
-        )
-        .join(sr, sr.c.run_id == r.c.id)
-        .where(sr.c.suite == suite, r.c.summary.is_not(None))
-        .order_by(r.c.finished_at)
-    )
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
     with store.connect() as conn:
-        for row in conn.execute(query).mappings():
-            latest[(row["benchmark"], row["model"])] = dict(row)
-    return list(latest.values())
+        query = (
+            sa.select(
+                r.c.id,
+                r.c.benchmark,
+                _benchmark_source(conn),
+                r.c.model,
+                r.c.main_metric,
+                r.c.higher_is_better,
+                r.c.groups,
+                r.c.status,
+                r.c.summary,
+                r.c.finished_at,
+                r.c.benchmark_version,
+                r.c.dataset_hash,
+            )
+            .join(sr, sr.c.run_id == r.c.id)
+            .where(sr.c.suite == suite, r.c.summary.is_not(None))
+            .order_by(r.c.finished_at, r.c.id)
+        )
+        found = [dict(row) for row in conn.execute(query).mappings()]
+    # runs stored before sources were recorded (null) join the one source their name has
+    sources: dict[str, set[str]] = {}
+    for row in found:
+        if row["benchmark_source"] is not None:
+            sources.setdefault(row["benchmark"], set()).add(row["benchmark_source"])
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in found:
+        source = row["benchmark_source"]
+        if source is None:
+            known = sources.get(row["benchmark"], set())
+            source = next(iter(known)) if len(known) == 1 else ""
+        key = (row["benchmark"], source, row["model"])
+        older = latest.get(key)
+        latest[key] = {
+            **row,
+            "benchmark_source": source,
+            "variant": row["benchmark"],
+            "older_runs": [older["id"], *older["older_runs"]] if older else [],
+        }
+    runs = list(latest.values())
+    labels = _column_labels({(r["variant"], r["benchmark_source"]) for r in runs})
+    for run in runs:
+        run["benchmark"] = labels[(run["variant"], run["benchmark_source"])]
+    return runs
+
+
+def _benchmark_source(conn: Connection) -> Any:
+    """The column, or null in a store from before it existed (opened read-only, not upgraded)."""
+    names = {c["name"] for c in sa.inspect(conn).get_columns(schema.runs.name)}
+    if "benchmark_source" in names:
+        return schema.runs.c.benchmark_source
+    return sa.null().label("benchmark_source")
+
+
+def _column_labels(keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The variant name, unless benchmarks from different sources share it: then each
+    file-defined one adds its file's name (or its whole path, if the names clash too)."""
+    labels: dict[tuple[str, str], str] = {}
+    by_name: dict[str, list[str]] = {}
+    for name, source in keys:
+        by_name.setdefault(name, []).append(source)
+    for name, sources in by_name.items():
+        if len(sources) == 1:
+            labels[(name, sources[0])] = name
+            continue
+        short = {s: PurePath(s.rsplit(":", 1)[0] if ".py:" in s else s).name for s in sources}
+        clash = len(set(short.values())) < len(sources)
+        for source in sources:
+            if not source:
+                labels[(name, source)] = name
+            else:
+                labels[(name, source)] = f"{name} ({source if clash else short[source]})"
+    return labels
 
 
 def run_provenance(store: Store, run_id: str) -> dict[str, Any] | None:

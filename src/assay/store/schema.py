@@ -10,7 +10,7 @@ SCHEMA_VERSION = 1
 RETIRED_INDEXES = {"scores": ("ix_scores_run_metric",)}
 # Nullable columns added after their table first shipped: the store adds them to older
 # databases when it opens them for writing (table, column).
-ADDED_COLUMNS = (("samples", "confidence"),)
+ADDED_COLUMNS = (("samples", "confidence"), ("runs", "benchmark_source"))
 
 metadata = sa.MetaData()
 Json = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
@@ -50,6 +50,11 @@ runs = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
     sa.Column("duration_s", sa.Float),
+    sa.Column(
+        "benchmark_source",
+        sa.Text,
+        comment="file of a file-defined benchmark; empty for a registered name, null if unknown",
+    ),
 )
 
 suite_runs = sa.Table(
