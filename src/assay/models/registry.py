@@ -50,7 +50,7 @@ PROVIDERS: dict[str, Provider] = {
             "hf",
             "Hugging Face transformers (CPU or GPU), batched; GGUF files via gguf_file=",
             "hf/smollm2, hf/HuggingFaceTB/SmolLM2-135M-Instruct, hf/./dir?gguf_file=m.gguf",
-            ("torch", "transformers"),
+            ("torch", "transformers", "accelerate", "gguf"),
         ),
         Provider(
             "llamacpp",
