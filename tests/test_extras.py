@@ -401,3 +401,37 @@ def test_data_dir_benchmarks_need_no_hub_extra(tmp_path: Path) -> None:
         pytest.fail(f"benchmark data not found at {DATA_DIR}: tests read ../shared/data")
     args = ("run", "gsm8k", "-m", "mock/oracle", "--limit", "2", "--data-dir", str(DATA_DIR))
     ran(assay(tmp_path, *args, block=outside()))
+
+
+@pytest.mark.slow
+def test_core_installs_and_works_in_a_fresh_venv(tmp_path: Path) -> None:
+    """The real thing for core: a new venv, `pip install assay`, a run, a missing extra."""
+    import shutil
+
+    source = tmp_path / "source"
+    skip = (".*", "build", "*.egg-info", "__pycache__", "*.db", "tests", "docs", "bench")
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*skip))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(source)]
+    subprocess.run(pip, check=True, capture_output=True, timeout=900)
+    bench = benchmark(tmp_path, "capitals", "exact_match", QA)
+    exe = str(venv / "bin" / "assay")
+    done = subprocess.run(
+        [exe, "run", str(bench), "-m", "mock/oracle", "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    serve = subprocess.run([exe, "serve"], cwd=tmp_path, capture_output=True, text=True)
+    one_line_naming(serve, "pip install 'assay[web]'")
+    listed = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {canonicalize_name(p["name"]) for p in json.loads(listed.stdout)}
+    assert not installed & {"torch", "starlette", "psycopg", "pyarrow", "llama-cpp-python"}
