@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from tests.cli.test_errors import assert_one_line_error
 
+from assay.errors import UserError
+
 GOOD_ROWS = [{"id": f"r{i}", "q": f"{i} + 1 = ?", "a": str(i + 1)} for i in range(8)]
 FIELDS = "{id: id, input: q, target: a}"
 
@@ -168,11 +170,9 @@ def test_tsv_is_read_as_tab_separated(cli: Any, tmp_path: Path) -> None:
     assert [json.loads(r) for _, r in stored] == [[r.split("\t")[1]] for r in rows]
 
 
-def test_a_bad_row_found_after_samples_were_stored_marks_the_run_failed(
-    cli: Any, tmp_path: Path
-) -> None:
-    """Streaming a large file, a repeated id far down is found after some samples are stored:
-    the run is kept, marked failed with the reason, and the fixed file resumes it."""
+def test_a_bad_row_far_down_a_large_file_leaves_no_run(cli: Any, tmp_path: Path) -> None:
+    """A repeated id far down a large file is found while the samples are hashed for the run's
+    identity, before the run exists: no run is left behind, and the fixed file runs."""
     rows = [{"id": f"r{i}", "q": f"{i}+1", "a": str(i + 1)} for i in range(300)]
     broken = [*rows, rows[5]]
     (tmp_path / "d.jsonl").write_text(_jsonl(broken))
@@ -181,6 +181,38 @@ def test_a_bad_row_found_after_samples_were_stored_marks_the_run_failed(
     db = tmp_path / "f.db"
     result = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
     assert_one_line_error(result, "'r5' appears twice")
+    assert _runs(db) == []
+    (tmp_path / "d.jsonl").write_text(_jsonl(rows))
+    again = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
+    assert again.code == 0, again.err
+    [(_, name, status, n)] = _runs(db)
+    assert (name, status, n) == ("big", "finished", 300)
+
+
+def test_an_error_found_after_samples_were_stored_marks_the_run_failed(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user error raised while the run streams (here: building the 280th prompt) keeps the
+    samples already stored, marks the run failed with the reason, and a fixed rerun resumes."""
+    from assay.prompting.formats import Generate
+
+    rows = [{"id": f"r{i}", "q": f"{i}+1", "a": str(i + 1)} for i in range(300)]
+    (tmp_path / "d.jsonl").write_text(_jsonl(rows))
+    bench = tmp_path / "big.yaml"
+    bench.write_text(f"name: big\ndata: {{path: d.jsonl}}\nfields: {FIELDS}\n")
+    db = tmp_path / "f.db"
+    real_build = Generate.build
+    calls = {"n": 0}
+
+    def failing_build(self: Generate, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 280:
+            raise UserError("sample r279: the prompt cannot be built (appears twice)")
+        return real_build(self, *args, **kwargs)
+
+    monkeypatch.setattr(Generate, "build", failing_build)
+    result = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
+    assert_one_line_error(result, "appears twice")
     [(run_id, _, status, _)] = _runs(db)
     assert status == "failed"
     conn = sqlite3.connect(db)
@@ -192,7 +224,7 @@ def test_a_bad_row_found_after_samples_were_stored_marks_the_run_failed(
     assert board.code == 0, board.err
     assert '"complete": false' in board.out  # shown as not finished
     _viewer_shows_failed(db, run_id)
-    (tmp_path / "d.jsonl").write_text(_jsonl(rows))
+    monkeypatch.setattr(Generate, "build", real_build)
     again = cli("run", bench, "-m", "mock/oracle", "--db", db, "--no-progress")
     assert again.code == 0, again.err
     assert _runs(db) == [(run_id, "big", "finished", 300)]
