@@ -81,14 +81,22 @@ def outside(*extras: str, keep: Iterable[str] = ()) -> list[str]:
 
 
 # Libraries that look in sys.modules to see whether the user imported these (pyarrow: pandas)
-# would take a None there for a module; for them a finder raises, as a missing module does.
+# would take a None there for a module; for them a finder raises on import, as for a missing
+# module, and importlib.util.find_spec says None, as for a missing module.
 PROBED = {"pandas"}
-PRELUDE = """import sys
+PRELUDE = """import sys, importlib.util
+_probed = {probed!r}
 class _Absent:
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in {probed!r}:
+        if name.partition(".")[0] in _probed:
             raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 sys.meta_path.insert(0, _Absent())
+_find_spec = importlib.util.find_spec
+def _absent_find_spec(name, package=None):
+    if name.partition(".")[0] in _probed:
+        return None
+    return _find_spec(name, package)
+importlib.util.find_spec = _absent_find_spec
 for _name in {blocked!r}:
     sys.modules[_name] = None
 """
