@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 from assay.errors import ProviderError, Unreachable, UserError
-from assay.extras import require
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     api_key,
@@ -35,7 +34,6 @@ FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "le
 class AnthropicModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        require("anthropic", "anthropic", "anthropic models")
         refuse_inline_keys(spec)
         check_settings(
             spec, {"api_key_env", "thinking_budget", "send_temperature"} | header_settings(spec)

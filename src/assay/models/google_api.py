@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from assay.errors import ProviderError, Unreachable, UserError
-from assay.extras import require
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     api_key,
@@ -41,7 +40,6 @@ FINISH_REASONS = {
 class GoogleModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        require("google.genai", "google", "google models")
         refuse_inline_keys(spec)
         check_settings(spec, {"api_key_env", "thinking_budget"} | header_settings(spec))
         key = api_key(spec, "GEMINI_API_KEY", required=False)

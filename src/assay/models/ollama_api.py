@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 from assay.errors import ProviderError, Unreachable, UserError
-from assay.extras import require
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     api_key,
@@ -32,7 +31,6 @@ from assay.requests import Request, Response
 class OllamaModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        require("ollama", "ollama", "ollama models")
         refuse_inline_keys(spec)
         check_settings(
             spec, {"api_key_env", "num_ctx", "raw", "keep_alive", "think"} | header_settings(spec)
