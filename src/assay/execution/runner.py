@@ -126,6 +126,7 @@ class Runner:
         overrides: Overrides | None = None,
         batch: BatchOptions | None = None,
         fingerprints: Fingerprints | None = None,
+        keep_samples: bool = False,
     ) -> None:
         self.store = store
         self.task = task
@@ -140,7 +141,9 @@ class Runner:
         self.batch = batch
         self.overrides = overrides if overrides and overrides.to_spec() else None
         # the samples are read and hashed before the id exists: changed data is a new run
-        self.data_identity = (fingerprints or Fingerprints()).data(task, data)
+        # (`keep_samples`: other runs of this invocation read the same samples; keep them)
+        self.fingerprints = fingerprints or Fingerprints()
+        self.data_identity = self.fingerprints.data(task, data, keep=keep_samples)
         self.spec = run_spec(
             task, model, limit=limit, seed=seed, chat=self.chat, data=self.data_identity
         )
@@ -167,7 +170,7 @@ class Runner:
     async def run(self) -> RunResult:
         started = time.monotonic()
         # a missing file or column found while loading: before the run exists, so none is left
-        loaded = self.task.load(self.data)
+        loaded = self.fingerprints.loaded(self.task, self.data)
         selection = Selection(loaded.samples, self.limit, self.seed, where=self.task.name)
         total = self._expected_total(loaded.samples)
         created = self._begin()
@@ -318,17 +321,7 @@ class Runner:
             return {r[0] for r in rows}
 
     def _prefetch(self, keys: Sequence[str]) -> None:
-        wanted = [k for k in keys if k not in self.executor.cache]
-        if not wanted:
-            return
-        c = schema.cache
-        with self.store.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                for key, response in conn.execute(
-                    sa.select(c.c.key, c.c.response).where(c.c.key.in_(part))
-                ):
-                    self.executor.cache[key] = response
+        self.executor.cache.prefetch(self.store, keys)
 
     def _flush(self, buffer: _Buffer) -> None:
         if buffer.samples or buffer.cache:
@@ -459,7 +452,7 @@ class Runner:
             k: r
             for item in pending
             for r, k in zip(item.requests, item.keys, strict=True)
-            if k not in cache
+            if cache.get(k) is None
         }
         answers: dict[str, Response] = {}
         if todo:
@@ -474,7 +467,9 @@ class Runner:
             yield (
                 item,
                 [
-                    Response.from_payload(cache[k], cached=True) if k in cache else answers[k]
+                    Response.from_payload(p, cached=True)
+                    if (p := cache.get(k)) is not None
+                    else answers[k]
                     for k in item.keys
                 ],
             )
@@ -554,7 +549,7 @@ class Runner:
                         "created_at": stamp,
                     }
                 )
-            self.executor.cache.pop(key, None)
+            self.executor.cache.discard(key)
         for name, value in scores.items():
             buffer.scores.append(
                 {
