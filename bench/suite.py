@@ -4,7 +4,10 @@
 Each model is `mock/oracle?latency=L&concurrency=C&seed=i` (its own identity, so nothing is
 shared between models through the cache) and each benchmark its own JSONL file of distinct
 questions. The ideal wall time is requests x latency / (models x concurrency): every model's
-slots busy all the time, models in parallel. Figures depend on the machine's load, printed too.
+slots busy all the time, models in parallel. Figures depend on the machine's load, printed too,
+with the CPU seconds assay itself spent and the seconds it waited for a CPU held by other
+processes: when those approach the wall time, the run is bound by the machine, not by waiting on
+the model (a longer latency with fewer samples shows the scheduling alone).
 
     python bench/suite.py [--models 5] [--benchmarks 10] [--samples 1000] [--latency 0.05]
                           [--concurrency 32] [--no-baseline]
@@ -31,6 +34,14 @@ from assay.models.registry import create_model
 from assay.store.db import Store
 
 
+def cpu_wait() -> float:
+    """Seconds this process has waited for a CPU (Linux schedstat; 0 elsewhere)."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def make_benchmarks(folder: Path, count: int, samples: int) -> list[Path]:
     specs = []
     for b in range(count):
@@ -53,7 +64,7 @@ def make_benchmarks(folder: Path, count: int, samples: int) -> list[Path]:
 
 async def run_suite(
     db: Path, tasks: list[Task], models: list[Model], *, sequential: bool
-) -> tuple[float, int]:
+) -> tuple[float, float, float, int]:
     store = Store(f"sqlite:///{db}")
     fingerprints = Fingerprints()
     runners = []
@@ -71,11 +82,12 @@ async def run_suite(
                     keep_samples=len(models) > 1,
                 )
             )
-    started = time.perf_counter()
+    started, cpu, waited = time.perf_counter(), time.process_time(), cpu_wait()
     outcomes = await run_all(runners, sequential=sequential)
     wall = time.perf_counter() - started
+    cpu, waited = time.process_time() - cpu, cpu_wait() - waited
     store.close()
-    return wall, sum(o.result.executed for o in outcomes if o.result is not None)
+    return wall, cpu, waited, sum(o.result.executed for o in outcomes if o.result is not None)
 
 
 def main() -> None:
@@ -111,11 +123,15 @@ def main() -> None:
             ]
             load_before = os.getloadavg()[0]
             db = folder / f"{'serial' if sequential else 'scheduler'}.db"
-            wall, executed = asyncio.run(run_suite(db, tasks, models, sequential=sequential))
+            wall, cpu, waited, executed = asyncio.run(
+                run_suite(db, tasks, models, sequential=sequential)
+            )
             load_after = os.getloadavg()[0]
+            ratio = f"{wall / ideal:5.2f}x ideal" if ideal else "   (no ideal)"
             print(
-                f"{label:<38} {wall:7.1f} s  {wall / ideal:5.2f}x ideal  "
-                f"{executed / wall:7.0f} samples/s  load avg {load_before:.1f} -> {load_after:.1f}"
+                f"{label:<36} {wall:6.1f} s {ratio}  {executed / wall:5.0f} samples/s  "
+                f"cpu {cpu:4.1f} s, waited for a cpu {waited:4.1f} s  "
+                f"load avg {load_before:.1f} -> {load_after:.1f}"
             )
     print("target: the scheduler within 1.25x of the ideal")
 
