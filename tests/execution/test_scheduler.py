@@ -5,6 +5,7 @@ run stops the others cleanly."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -272,3 +273,29 @@ def test_the_cli_fails_in_one_line_when_a_models_check_fails(
     assert result.err.strip().count("\n") == 0 and "server not reachable" in result.err
     store = Store(f"sqlite:///{db}")
     assert "running" not in statuses(store).values()
+
+
+def test_a_prefix_caching_models_runs_go_one_after_another(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'prefix.db'}")
+    recorder = Recorder()
+    local = recorder.wrap(mock("mock/constant?text=A&latency=0.002&concurrency=1"))
+    local.capabilities = dataclasses.replace(local.capabilities, prefix_cache=True)
+    api = recorder.wrap(mock("mock/constant?text=B&latency=0.002&concurrency=4"))
+    asyncio.run(run_all(plan(store, [local, api], [task("alpha", 20), task("beta", 20)])))
+    spans = [s for s in recorder.spans if s[0] == local.label]
+    alpha_last_end = max(end for _, name, _, end in spans if name == "alpha")
+    beta_first_start = min(start for _, name, start, _ in spans if name == "beta")
+    assert alpha_last_end < beta_first_start  # shared prefixes stay adjacent
+    assert recorder.most_total > 1  # while the other model's runs went beside it
+
+
+def test_one_benchmark_named_twice_runs_once_then_resumes(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'twice.db'}")
+    model = mock("mock/constant?text=A&latency=0.001")
+    same = task("alpha", 15)
+    outcomes = asyncio.run(run_all(plan(store, [model], [same, same])))
+    first, second = (o.result for o in outcomes)
+    assert first is not None and second is not None
+    assert first.run_id == second.run_id
+    assert (first.executed, second.executed, second.resumed) == (15, 0, 15)
+    assert model.calls == 15

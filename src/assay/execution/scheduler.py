@@ -76,20 +76,18 @@ async def run_all(
 
 
 def _lanes(outcomes: list[Outcome]) -> list[list[Outcome]]:
-    """One lane per run, except that a prefix-caching model's runs share one lane."""
-    lanes: list[list[Outcome]] = []
-    by_model: dict[int, list[Outcome]] = {}
+    """One lane per run, in order. A prefix-caching model's runs share one lane; so do two
+    planned runs with one id (one benchmark named twice): the second resumes the first."""
+    lanes: dict[tuple[str, object], list[Outcome]] = {}
     for outcome in outcomes:
-        model = outcome.runner.model
-        if not model.capabilities.prefix_cache:
-            lanes.append([outcome])
-            continue
-        lane = by_model.get(id(model))
-        if lane is None:
-            lane = by_model[id(model)] = []
-            lanes.append(lane)
-        lane.append(outcome)
-    return lanes
+        runner = outcome.runner
+        key: tuple[str, object] = (
+            ("model", id(runner.model))
+            if runner.model.capabilities.prefix_cache
+            else ("run", runner.run_id)
+        )
+        lanes.setdefault(key, []).append(outcome)
+    return list(lanes.values())
 
 
 def _last_of_task(outcome: Outcome, outcomes: list[Outcome]) -> bool:
