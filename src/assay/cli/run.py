@@ -102,8 +102,9 @@ async def _run_all(
     policy: RetryPolicy,
     console: Console,
 ) -> list[RunResult]:
-    from assay.cli.progress import BarProgress
+    from assay.cli.progress import RunBars
     from assay.execution.identity import Fingerprints
+    from assay.execution.scheduler import run_all
 
     overrides = Overrides(
         max_tokens=args.max_tokens,
@@ -115,47 +116,56 @@ async def _run_all(
     )
     batch = BatchOptions(args.batch_poll, args.batch_wait) if args.batch else None
     fingerprints = Fingerprints()  # each benchmark's samples are hashed once, for every model
-    results: list[RunResult] = []
+    bars = None if args.no_progress else RunBars(console)
+
+    def report_pending(runner: Runner, pending: BatchPending) -> None:
+        status = pending.status
+        console.print(
+            Text.assemble(
+                (runner.task.name, "bold"),
+                f" · {runner.model.label}: batch {status.batch_id} is still running "
+                f"({status.succeeded + status.failed}/{status.total} done); run "
+                "the same command again to collect it",
+            ),
+            soft_wrap=True,
+        )
+
     try:
         for model in models:
             if batch is not None:
                 batch_api(model)  # says which providers have one, before any work
             await probe(model, policy)
+        # every run is planned (its samples read and hashed) before any starts: a mistake in
+        # any of them stops the command before work; one executor per model, shared by its runs
+        runners = []
         for model in models:
             executor = Executor(model, concurrency=args.concurrency, policy=policy)
             for task in tasks:
-                progress = None if args.no_progress else BarProgress(console)
-                runner = Runner(
-                    store,
-                    task,
-                    model,
-                    executor,
-                    data=data,
-                    limit=args.limit,
-                    seed=args.seed,
-                    suite=args.suite,
-                    progress=progress,
-                    overrides=overrides,
-                    batch=batch,
-                    fingerprints=fingerprints,
-                )
-                try:
-                    results.append(await runner.run())
-                except BatchPending as pending:
-                    status = pending.status
-                    console.print(
-                        Text.assemble(
-                            (task.name, "bold"),
-                            f" · {model.label}: batch {status.batch_id} is still running "
-                            f"({status.succeeded + status.failed}/{status.total} done); run "
-                            "the same command again to collect it",
-                        ),
-                        soft_wrap=True,
+                runners.append(
+                    Runner(
+                        store,
+                        task,
+                        model,
+                        executor,
+                        data=data,
+                        limit=args.limit,
+                        seed=args.seed,
+                        suite=args.suite,
+                        progress=None if bars is None else bars.line(),
+                        overrides=overrides,
+                        batch=batch,
+                        fingerprints=fingerprints,
+                        keep_samples=len(models) > 1,
                     )
+                )
+        # batch runs stay one at a time: each waits on its provider batch in turn
+        outcomes = await run_all(runners, on_pending=report_pending, sequential=batch is not None)
     finally:
+        if bars is not None:
+            bars.close()
         for model in models:
             await model.close()
-    return results
+    return [o.result for o in outcomes if o.result is not None]
 
 
 def describe(result: RunResult) -> Text:

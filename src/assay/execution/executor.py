@@ -1,6 +1,7 @@
 """Calling a model: response cache, a per-model concurrency limit, retries.
 
-A cached response is returned without a call. Otherwise the call waits for a slot, and a
+A cached response is returned without a call, and identical requests in flight share one call
+(see `ResponseCache`). Otherwise the call waits for a slot, and a
 retryable failure (rate limit, server error, timeout, dropped connection) is retried with
 backoff; a final failure becomes a `Response` carrying an `ErrorInfo`, which is never cached and
 never scored.
@@ -17,6 +18,7 @@ from typing import Any
 
 from assay.errors import ProviderError, Unreachable
 from assay.execution.concurrency import AdaptiveLimit
+from assay.execution.response_cache import ResponseCache
 from assay.execution.retry import RetryPolicy
 from assay.hashing import canonical_json
 from assay.models.base import Model
@@ -59,19 +61,17 @@ class Executor:
         self.policy = policy or RetryPolicy()
         self._rng = random.Random(seed)
         self.stats = ExecutorStats()
-        self.cache: dict[str, dict[str, Any]] = {}
+        self.cache = ResponseCache()
 
     def key(self, request: Request) -> str:
         return cache_key(self.identity, request)
 
     async def execute(self, request: Request, key: str) -> Response:
-        payload = self.cache.get(key)
-        if payload is not None:
+        """The response to `request`: from the cache, from an identical call already in flight
+        (both marked `cached`), or from a new call; only a new call counts in `stats.calls`."""
+        response = await self.cache.fetch(key, lambda: self._call_with_retries(request))
+        if response.cached:
             self.stats.cache_hits += 1
-            return Response.from_payload(payload, cached=True)
-        response = await self._call_with_retries(request)
-        if response.ok:
-            self.cache[key] = response.payload()
         return response
 
     async def _call_with_retries(self, request: Request) -> Response:

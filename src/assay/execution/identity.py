@@ -11,8 +11,10 @@ two different runs share an id, so a run whose inputs changed is never resumed: 
 run, and the old one stays as it was.
 
 Hashing a benchmark's samples means loading them once before the run starts. `Fingerprints`
-keeps each hash for one invocation, so a benchmark run against many models is read and hashed
-once, not once per model.
+keeps each hash for one invocation, so a benchmark run against many models is hashed once, not
+once per model. A benchmark that several runs of the invocation share is also kept in memory
+(`keep=True`, the scheduler's choice) so it is read once in all; one used by a single run is
+streamed again by that run, keeping memory flat however large it is.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay import __version__
-from assay.benchmarks.base import DataContext, Task
+from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.benchmarks.selection import Selection
 from assay.models.base import Model
 
@@ -35,9 +37,10 @@ class DataIdentity:
     n_samples: int
 
 
-def data_identity(task: Task, data: DataContext) -> DataIdentity:
-    """Load the task's samples and hash them exactly as the run's own pass does."""
-    selection = Selection(task.load(data).samples, None, 0, where=task.name)
+def data_identity(task: Task, data: DataContext, loaded: Loaded | None = None) -> DataIdentity:
+    """Load the task's samples (unless given) and hash them exactly as the run's own pass does."""
+    samples = (loaded or task.load(data)).samples
+    selection = Selection(samples, None, 0, where=task.name)
     for _ in selection:
         pass
     assert selection.content_hash is not None
@@ -54,15 +57,37 @@ class Fingerprints:
 
     def __init__(self) -> None:
         self._data: dict[tuple[int, str], tuple[Task, DataIdentity]] = {}
+        self._kept: dict[tuple[int, str], tuple[Task, Loaded]] = {}
+        self.loads = 0  # how often a task's loader ran: what `keep` saves
 
-    def data(self, task: Task, data: DataContext) -> DataIdentity:
+    def data(self, task: Task, data: DataContext, *, keep: bool = False) -> DataIdentity:
+        """The hash of the task's samples; `keep` holds the loaded samples for `loaded`."""
         key = (id(task), str(data.data_dir))
         found = self._data.get(key)
         if found is not None and found[0] is task:
             return found[1]
-        identity = data_identity(task, data)
+        loaded = self._load(task, data)
+        if keep:
+            loaded = Loaded(list(loaded.samples), loaded.fewshot)
+            self._kept[key] = (task, loaded)
+        identity = data_identity(task, data, loaded)
         self._data[key] = (task, identity)
         return identity
+
+    def loaded(self, task: Task, data: DataContext) -> Loaded:
+        """The samples kept by `data(..., keep=True)`, or a fresh read of them."""
+        found = self._kept.get((id(task), str(data.data_dir)))
+        if found is not None and found[0] is task:
+            return found[1]
+        return self._load(task, data)
+
+    def release(self, task: Task, data: DataContext) -> None:
+        """Drop the kept samples once the task's last run is done."""
+        self._kept.pop((id(task), str(data.data_dir)), None)
+
+    def _load(self, task: Task, data: DataContext) -> Loaded:
+        self.loads += 1
+        return task.load(data)
 
 
 def run_spec(

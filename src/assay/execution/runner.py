@@ -33,7 +33,7 @@ from assay.requests import Request, Response
 from assay.samples import Sample
 from assay.store import schema
 from assay.store.db import Store, check_lengths, now, upsert
-from assay.store.payloads import compact, expand, is_large
+from assay.store.payloads import compact, is_large
 
 CHUNK = 256
 FLUSH_ROWS = 500
@@ -134,6 +134,7 @@ class Runner:
         overrides: Overrides | None = None,
         batch: BatchOptions | None = None,
         fingerprints: Fingerprints | None = None,
+        keep_samples: bool = False,
     ) -> None:
         self.store = store
         self.task = task
@@ -148,7 +149,9 @@ class Runner:
         self.batch = batch
         self.overrides = overrides if overrides and overrides.to_spec() else None
         # the samples are read and hashed before the id exists: changed data is a new run
-        self.data_identity = (fingerprints or Fingerprints()).data(task, data)
+        # (`keep_samples`: other runs of this invocation read the same samples; keep them)
+        self.fingerprints = fingerprints or Fingerprints()
+        self.data_identity = self.fingerprints.data(task, data, keep=keep_samples)
         self.spec = run_spec(
             task, model, limit=limit, seed=seed, chat=self.chat, data=self.data_identity
         )
@@ -183,7 +186,7 @@ class Runner:
     async def _run(self) -> RunResult:
         started = time.monotonic()
         # a missing file or column found while loading: before the run exists, so none is left
-        loaded = self.task.load(self.data)
+        loaded = self.fingerprints.loaded(self.task, self.data)
         selection = Selection(loaded.samples, self.limit, self.seed, where=self.task.name)
         total = self._expected_total(loaded.samples)
         created = self._begin()
@@ -348,30 +351,7 @@ class Runner:
             return {r[0] for r in rows}
 
     def _prefetch(self, keys: Sequence[str]) -> None:
-        wanted = [k for k in keys if k not in self.executor.cache]
-        if not wanted:
-            return
-        c = schema.cache
-        with self.store.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                for key, response in conn.execute(
-                    sa.select(c.c.key, c.c.response).where(c.c.key.in_(part))
-                ):
-                    self.executor.cache[key] = response
-                missing = [k for k in part if k not in self.executor.cache]
-                if missing:
-                    self._prefetch_large(conn, missing)
-
-    def _prefetch_large(self, conn: sa.Connection, keys: list[str]) -> None:
-        """Large responses have no cache row: their request rows answer for them."""
-        rq = schema.requests
-        query = sa.select(rq.c.cache_key, rq.c.response, rq.c.text).where(
-            rq.c.cache_key.in_(keys), rq.c.response.is_not(None)
-        )
-        for key, stored, text in conn.execute(query):
-            if key not in self.executor.cache and stored.get("text_in_column"):
-                self.executor.cache[key] = expand(stored, text)
+        self.executor.cache.prefetch(self.store, keys)
 
     def _flush(self, buffer: _Buffer) -> None:
         """Write the buffer in one transaction. It is emptied even when the write fails (a value
@@ -504,7 +484,7 @@ class Runner:
             k: r
             for item in pending
             for r, k in zip(item.requests, item.keys, strict=True)
-            if k not in cache
+            if cache.get(k) is None
         }
         answers: dict[str, Response] = {}
         if todo:
@@ -519,7 +499,9 @@ class Runner:
             yield (
                 item,
                 [
-                    Response.from_payload(cache[k], cached=True) if k in cache else answers[k]
+                    Response.from_payload(p, cached=True)
+                    if (p := cache.get(k)) is not None
+                    else answers[k]
                     for k in item.keys
                 ],
             )
@@ -600,7 +582,7 @@ class Runner:
                         "created_at": stamp,
                     }
                 )
-            self.executor.cache.pop(key, None)
+            self.executor.cache.discard(key)
         for name, value in scores.items():
             buffer.scores.append(
                 {
