@@ -10,12 +10,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from assay.answers import letters
 from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.benchmarks.loading import Rows, load_hub, reader_for
 from assay.errors import UserError
 from assay.hashing import content_hash, file_hash
 from assay.metrics.reference import METRICS
-from assay.prompting.answers import letters
 from assay.prompting.formats import EXTRACTORS, Generate, MultipleChoice, PromptFormat
 from assay.samples import Sample
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assay.prompting.answers import letters
+from assay.answers import letters
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from assay.prompting.answers import letters
+from assay.answers import letters
 
 COVERAGES = tuple(range(10, 101, 10))
 
