@@ -15,7 +15,7 @@ from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.benchmarks.loading import Rows, load_hub, reader_for
 from assay.errors import UserError
 from assay.hashing import content_hash, file_hash
-from assay.metrics.reference import METRICS
+from assay.metrics.registry import METRICS, unknown_metric
 from assay.prompting.formats import EXTRACTORS, Generate, MultipleChoice, PromptFormat
 from assay.samples import Sample
 
@@ -79,7 +79,7 @@ class BenchmarkFile(_Strict):
     def _known_metrics(self) -> BenchmarkFile:
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; use any of {sorted(METRICS)}")
+            raise ValueError(unknown_metric(unknown[0]))
         if self.prompt.format == "multiple_choice" and self.fields.choices is None:
             raise ValueError("prompt.format multiple_choice needs fields.choices")
         if self.main_metric is not None and self.main_metric not in self.metrics:
