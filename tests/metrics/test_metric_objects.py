@@ -14,7 +14,14 @@ import pytest
 from assay.benchmarks.base import Loaded, Task
 from assay.errors import UserError
 from assay.metrics.metric import Direction, JudgedMetric, Metric, Unparsed, Values, metric
-from assay.metrics.registry import METRICS, RUN_LEVEL, describe, get_metric, register
+from assay.metrics.registry import (
+    METRICS,
+    RUN_LEVEL,
+    describe,
+    get_metric,
+    higher_is_better,
+    register,
+)
 from assay.prompting.formats import Generate
 from assay.requests import Request, Response
 from assay.samples import Message, Sample
@@ -239,3 +246,22 @@ def test_metrics_and_prompting_do_not_import_each_other() -> None:
     into_prompting = {m for m in _imports(src / "metrics") if m.startswith("assay.prompting")}
     into_metrics = {m for m in _imports(src / "prompting") if m.startswith("assay.metrics")}
     assert into_prompting == set() and into_metrics == set()
+
+
+def test_a_stored_scores_direction_is_the_runs_for_its_main_metric_else_the_metrics_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(
+        METRICS, "miss", Metric("miss", fn=lambda a, r: 0.0, direction=Direction.LOWER)
+    )
+    # the run row's flag speaks for its main metric and that metric's variants
+    assert higher_is_better("exact_match", "exact_match", False) is False
+    assert higher_is_better("exact_match_worst", "exact_match", False) is False
+    # any other metric speaks for itself, variants included
+    assert higher_is_better("miss", "exact_match", True) is False
+    assert higher_is_better("miss_worst", "exact_match", True) is False
+    assert higher_is_better("f1", "miss", False) is True
+    assert higher_is_better("ece_10_bin", "exact_match", True) is False
+    # neither way (a bias score) or unknown: the comparison reads "higher"
+    assert higher_is_better("bias_ambiguous", "exact_match", True) is True
+    assert higher_is_better("whatever", "exact_match", True) is True

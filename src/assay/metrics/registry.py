@@ -93,3 +93,14 @@ def require_metric_packages(names: Iterable[str]) -> None:
         needs = METRICS[name].needs if name in METRICS else None
         if needs is not None:
             require(needs, "metrics", f"the {name} metric", load=False)
+
+
+def higher_is_better(name: str, main_metric: str, main_higher: bool) -> bool:
+    """Which way is better for a stored score: the run's own flag (`runs.higher_is_better`) for
+    its main metric and that metric's variants (`_worst`, per perturbation), else the metric's
+    declared direction; True for a name that declares none."""
+    if name == main_metric or name.startswith(f"{main_metric}_"):
+        return main_higher
+    described = describe(name)
+    declared = None if described is None else described.higher_is_better
+    return True if declared is None else declared
