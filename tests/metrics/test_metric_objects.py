@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from assay.benchmarks.base import Loaded, Task
 from assay.errors import UserError
@@ -25,6 +26,8 @@ from assay.metrics.registry import (
 from assay.prompting.formats import Generate
 from assay.requests import Request, Response
 from assay.samples import Message, Sample
+from assay.store import schema
+from assay.store.db import Store
 
 H, L, Z, N = Direction.HIGHER, Direction.LOWER, Direction.ZERO, Direction.NONE
 B, U, S, C = Values.BINARY, Values.UNIT, Values.SIGNED_UNIT, Values.COUNT
@@ -136,7 +139,6 @@ def test_a_user_metric_is_declared_with_a_decorator_and_registered(
         """Characters that differ from the first reference."""
         return float(abs(len(answer or "") - len(references[0])))
 
-    register(edit_distance)
     assert get_metric("edit_distance") is edit_distance
     assert edit_distance("abc", ["a"]) == 2.0
     assert edit_distance.direction is L and edit_distance.higher_is_better is False
@@ -145,8 +147,11 @@ def test_a_user_metric_is_declared_with_a_decorator_and_registered(
     assert describe("exact_match_typos") is METRICS["exact_match"]
     assert describe("ece_10_bin") is RUN_LEVEL["ece_10_bin"]
     assert describe("nothing_known") is None
-    with pytest.raises(UserError, match="taken"):
+    assert register(edit_distance) is edit_distance  # registering again is harmless
+    with pytest.raises(UserError, match="'exact_match' is taken"):
         register(Metric("exact_match", fn=edit_distance.fn))
+    with pytest.raises(UserError, match="'edit_distance' is taken"):
+        metric("edit_distance")(lambda answer, references: 0.0)
 
 
 def _task(metrics: list[str], main: str | None = None) -> Task:
@@ -265,3 +270,32 @@ def test_a_stored_scores_direction_is_the_runs_for_its_main_metric_else_the_metr
     # neither way (a bias score) or unknown: the comparison reads "higher"
     assert higher_is_better("bias_ambiguous", "exact_match", True) is True
     assert higher_is_better("whatever", "exact_match", True) is True
+
+
+def test_a_benchmark_file_can_declare_and_use_its_own_metric(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("assay.metrics.registry.METRICS", dict(METRICS))
+    (tmp_path / "own.py").write_text(
+        "from collections.abc import Sequence\n"
+        "from assay import Generate, Sample, Task, benchmark, metric\n"
+        "from assay.benchmarks.base import Loaded\n"
+        "@metric('length_error', direction='lower', values='unbounded')\n"
+        "def length_error(answer: str | None, references: Sequence[str]) -> float:\n"
+        "    return float(abs(len(answer or '') - len(references[0])))\n"
+        "@benchmark('own')\n"
+        "def own() -> Task:\n"
+        "    samples = [Sample(id=str(i), input=f'Say {i}', references=['x' * i]) "
+        "for i in range(7, 12)]\n"
+        "    return Task(load=lambda d: Loaded(samples), prompt=Generate(),\n"
+        "                metrics=['exact_match', 'length_error'])\n"
+    )
+    db = tmp_path / "a.db"
+    result = cli("run", f"{tmp_path / 'own.py'}:own", "-m", "mock/oracle", "--db", db)
+    assert result.code == 0, result.err
+    assert get_metric("length_error").direction is Direction.LOWER
+    with Store(f"sqlite:///{db}").connect() as conn:
+        values = conn.execute(
+            sa.select(schema.scores.c.value).where(schema.scores.c.metric == "length_error")
+        ).scalars()
+        assert sorted(values) == [0.0] * 5  # the oracle answers each reference exactly

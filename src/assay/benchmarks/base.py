@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from assay.errors import UserError
-from assay.metrics.registry import METRICS, unknown_metric
+from assay.metrics import registry
 from assay.plugins import defined_at, same_definition
 from assay.prompting.formats import PromptFormat
 from assay.samples import Sample
@@ -81,9 +81,9 @@ class Task:
         if not self.metrics:
             raise UserError(f"benchmark {self.name or '?'} declares no metrics")
         for metric in self.metrics:
-            if metric not in METRICS:
+            if metric not in registry.METRICS:
                 where = f"benchmark {self.name}: " if self.name else ""
-                raise UserError(where + unknown_metric(metric))
+                raise UserError(where + registry.unknown_metric(metric))
         if self.main_metric is None:
             self.main_metric = self.metrics[0]
         if self.main_metric not in self.metrics:

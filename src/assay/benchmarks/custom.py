@@ -15,7 +15,7 @@ from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.benchmarks.loading import Rows, load_hub, reader_for
 from assay.errors import UserError
 from assay.hashing import content_hash, file_hash
-from assay.metrics.registry import METRICS, unknown_metric
+from assay.metrics import registry
 from assay.prompting.formats import EXTRACTORS, Generate, MultipleChoice, PromptFormat
 from assay.samples import Sample
 
@@ -77,9 +77,9 @@ class BenchmarkFile(_Strict):
 
     @model_validator(mode="after")
     def _known_metrics(self) -> BenchmarkFile:
-        unknown = [m for m in self.metrics if m not in METRICS]
+        unknown = [m for m in self.metrics if m not in registry.METRICS]
         if unknown:
-            raise ValueError(unknown_metric(unknown[0]))
+            raise ValueError(registry.unknown_metric(unknown[0]))
         if self.prompt.format == "multiple_choice" and self.fields.choices is None:
             raise ValueError("prompt.format multiple_choice needs fields.choices")
         if self.main_metric is not None and self.main_metric not in self.metrics:

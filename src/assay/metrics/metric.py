@@ -118,17 +118,17 @@ def metric(
     values: Values | Literal["binary", "unit", "signed_unit", "count", "unbounded"] = Values.UNIT,
     needs: str | None = None,
     description: str = "",
+    register: bool = True,
 ) -> Callable[[ScoreFn], Metric]:
-    """Declare a per-sample metric from its score function::
+    """Declare a per-sample metric from its score function and register it under `name`, so
+    benchmarks (Python or YAML) can name it::
 
         @metric("contains_answer", values="binary")
         def contains_answer(answer: str | None, references: Sequence[str]) -> float: ...
-
-    and register it with `assay.metrics.registry.register(contains_answer)`.
     """
 
     def declare(fn: ScoreFn) -> Metric:
-        return Metric(
+        declared = Metric(
             name=name,
             direction=Direction(direction),
             values=Values(values),
@@ -137,6 +137,11 @@ def metric(
             needs=needs,
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
         )
+        if not register:
+            return declared
+        from assay.metrics.registry import register as add  # the registry imports this module
+
+        return add(declared)
 
     return declare
 

@@ -14,6 +14,7 @@ from assay.metrics.calibration import CALIBRATION_RUN_METRICS
 from assay.metrics.ifeval import IFEVAL_RUN_METRICS
 from assay.metrics.metric import Metric, Values
 from assay.metrics.translation import TRANSLATION_RUN_METRICS
+from assay.plugins import defined_at, same_definition
 
 # What the plain functions of `reference` score: a match is 0 or 1, F1 a share. Declared here,
 # beside the lookup, so reference.py keeps only the definitions.
@@ -53,8 +54,13 @@ RUN_LEVEL: dict[str, Metric] = {
 def register(metric: Metric) -> Metric:
     """Make a user's metric usable by name in benchmarks (Python or YAML)."""
     taken = METRICS.get(metric.name) or RUN_LEVEL.get(metric.name)
-    if taken is not None and taken is not metric and taken.fn is not metric.fn:
-        raise UserError(f"metric name {metric.name!r} is taken: choose another name")
+    if taken is not None and taken != metric:
+        same = taken.fn is not None and metric.fn is not None
+        if not (same and same_definition(taken.fn, metric.fn)):
+            where = "" if metric.fn is None else f" ({defined_at(metric.fn)})"
+            raise UserError(
+                f"metric name {metric.name!r} is taken{where}: give the metric another name"
+            )
     if metric.aggregation == "run":
         RUN_LEVEL[metric.name] = metric
     else:
