@@ -299,3 +299,29 @@ def test_a_benchmark_file_can_declare_and_use_its_own_metric(
             sa.select(schema.scores.c.value).where(schema.scores.c.metric == "length_error")
         ).scalars()
         assert sorted(values) == [0.0] * 5  # the oracle answers each reference exactly
+
+
+def test_the_viewers_run_level_columns_take_the_declared_directions() -> None:
+    from assay.web.metric_groups import group_tables
+
+    run = {
+        "id": "r1",
+        "model": "m",
+        "benchmark": "bbq",
+        "main_metric": "exact_match",
+        "higher_is_better": True,
+        "groups": ["bias"],
+        "summary": {
+            "metrics": {"exact_match": {"mean": 0.5, "n": 2}},
+            "run_metrics": {
+                "ece_10_bin": 0.1,
+                "selective_accuracy_auc": 0.7,
+                "bias_ambiguous": 0.2,
+            },
+        },
+    }
+    tables = group_tables([run])
+    directions = {c.label: c.higher_is_better for t in tables.values() for c in t.columns}
+    assert directions["ece_10_bin"] is False
+    assert directions["selective_accuracy_auc"] is True
+    assert directions["bias_ambiguous"] is None  # best at zero
