@@ -325,3 +325,16 @@ def test_the_viewers_run_level_columns_take_the_declared_directions() -> None:
     assert directions["ece_10_bin"] is False
     assert directions["selective_accuracy_auc"] is True
     assert directions["bias_ambiguous"] is None  # best at zero
+
+
+def test_a_tasks_direction_defaults_to_its_main_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        METRICS, "miss", Metric("miss", fn=lambda a, r: 0.0, direction=Direction.LOWER)
+    )
+    assert _task(["miss", "exact_match"]).higher_is_better is False
+    assert _task(["exact_match", "miss"]).higher_is_better is True
+    assert _task(["exact_match"]).higher_is_better is True
+    explicit = Task(
+        load=lambda _data: Loaded([]), prompt=Generate(), metrics=["miss"], higher_is_better=True
+    )
+    assert explicit.higher_is_better is True  # a task may still say so itself

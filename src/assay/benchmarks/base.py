@@ -61,7 +61,9 @@ class Task:
     prompt: PromptFormat
     metrics: list[str]
     main_metric: str | None = None
-    higher_is_better: bool = True
+    # the main metric's direction for this task (stored on the run row); None: the main
+    # metric's declared one (lower only for a lower-is-better metric)
+    higher_is_better: bool | None = None
     version: str = "1"
     groups: tuple[str, ...] = ()
     description: str = ""
@@ -91,6 +93,9 @@ class Task:
                 f"benchmark {self.name or '?'}: main metric {self.main_metric!r} is not one of "
                 f"its metrics {self.metrics}"
             )
+        if self.higher_is_better is None:
+            declared = registry.METRICS[self.main_metric].higher_is_better
+            self.higher_is_better = declared is not False
 
 
 @dataclass

@@ -251,7 +251,7 @@ class Runner:
                         spec=self.spec,
                         groups=list(self.task.groups),
                         main_metric=self.task.main_metric,
-                        higher_is_better=self.task.higher_is_better,
+                        higher_is_better=self.task.higher_is_better is not False,
                         created_at=now(),
                         **values,
                     )
