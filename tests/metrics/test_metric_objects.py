@@ -35,6 +35,8 @@ B, U, S, C = Values.BINARY, Values.UNIT, Values.SIGNED_UNIT, Values.COUNT
 PER_SAMPLE = {
     "exact_match": (H, B),
     "quasi_exact_match": (H, B),
+    "prefix_exact_match": (H, B),
+    "quasi_prefix_exact_match": (H, B),
     "f1": (H, U),
     "final_number_match": (H, B),
     "rouge_1": (H, U),
@@ -49,8 +51,6 @@ PER_SAMPLE = {
     "ifeval_instruction_strict": (H, U),
     "ifeval_instruction_loose": (H, U),
 }
-# HELM's prefix matches (added on the interop branch) are 0/1 like exact_match
-OPTIONAL = {"prefix_exact_match": (H, B), "quasi_prefix_exact_match": (H, B)}
 
 RUN = {
     "accuracy_ambiguous": (H, U),
@@ -73,9 +73,9 @@ RUN = {
 
 
 def test_every_builtin_metric_declares_its_direction_and_values() -> None:
-    assert set(PER_SAMPLE) <= set(METRICS) <= set(PER_SAMPLE) | set(OPTIONAL)
+    assert set(METRICS) == set(PER_SAMPLE)  # a new metric declares its direction and values
     for name, m in METRICS.items():
-        assert (m.name, m.direction, m.values) == (name, *{**PER_SAMPLE, **OPTIONAL}[name])
+        assert (m.name, m.direction, m.values) == (name, *PER_SAMPLE[name])
         assert m.aggregation == "mean" and m.fn is not None and not m.judged
     assert set(RUN_LEVEL) == set(RUN)
     for name, m in RUN_LEVEL.items():
@@ -99,7 +99,8 @@ def test_every_builtin_metric_declares_its_direction_and_values() -> None:
     ],
 )
 def test_scores_stay_within_the_declared_values(answer: str | None, references: list[str]) -> None:
-    names = ["exact_match", "quasi_exact_match", "f1", "final_number_match", "math_equiv"]
+    names = ["exact_match", "quasi_exact_match", "prefix_exact_match", "quasi_prefix_exact_match"]
+    names += ["f1", "final_number_match", "math_equiv"]
     names += ["rouge_1", "rouge_l", "bleu", "chrf"]
     for name in names:
         m = get_metric(name)
