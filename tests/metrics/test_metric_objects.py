@@ -187,7 +187,7 @@ def test_unknown_metrics_in_a_python_or_yaml_benchmark_exit_2_in_one_line(
         "    return Task(load=lambda d: Loaded([]), prompt=Generate(), metrics=['exactmatch'])\n"
     )
     for target, fragment in [
-        (tmp_path / "b.yaml", "unknown metric 'quasi_exact_mach': did you mean quasi_exact_match"),
+        (tmp_path / "b.yaml", "metrics: Value error, unknown metric 'quasi_exact_mach': did you"),
         (
             f"{tmp_path / 'bench.py'}:pybench",
             "unknown metric 'exactmatch': did you mean exact_match",
