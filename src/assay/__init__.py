@@ -20,10 +20,13 @@ _EXPORTS = {
     "MultipleChoice": "assay.prompting.formats",
     "Model": "assay.models.base",
     "Capabilities": "assay.models.base",
+    "metric": "assay.metrics.metric",
+    "Metric": "assay.metrics.metric",
 }
 
 if TYPE_CHECKING:
     from assay.benchmarks.base import Task, benchmark
+    from assay.metrics.metric import Metric, metric
     from assay.models.base import Capabilities, Model
     from assay.prompting.formats import Generate, MultipleChoice
     from assay.requests import Request, Response

@@ -77,7 +77,7 @@ def test_yaml_mistakes_are_explained(cli: Any, tmp_path: Path) -> None:
     cases = {
         "name: t\ndata: {path: d.jsonl}\nfields: {input: q}\n": "fields.target: Field required",
         "name: t\ndata: {path: d.jsonl}\nfields: {input: q, target: a}\nmetrics: [bleu9]\n": (
-            "unknown metric(s) ['bleu9']"
+            "unknown metric 'bleu9': did you mean bleu?"
         ),
         "name: t\ndata: {path: d.jsonl}\nfields: {input: question, target: a}\n": (
             "has no field 'question'"

@@ -89,8 +89,8 @@ def test_prefix_metrics_take_the_best_reference_and_score_unread_answers_zero() 
 def test_prefix_metrics_are_named_in_the_registry() -> None:
     from assay.metrics.registry import get_metric
 
-    assert get_metric("prefix_exact_match") is prefix_exact_match
-    assert get_metric("quasi_prefix_exact_match") is quasi_prefix_exact_match
+    assert get_metric("prefix_exact_match").fn is prefix_exact_match
+    assert get_metric("quasi_prefix_exact_match").fn is quasi_prefix_exact_match
 
 
 @pytest.mark.parametrize("big", [2**53, 2**63, 10**30, -(2**60)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from assay.benchmarks.registry import resolve_task
 from assay.errors import UserError
 from assay.execution.executor import Executor
 from assay.execution.runner import Runner, RunResult
+from assay.metrics.metric import Direction, Metric, Values
+from assay.metrics.reference import exact_match
+from assay.metrics.registry import METRICS
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.perturbations import Lowercase, Typos, perturb
 from assay.prompting.formats import MultipleChoice
@@ -152,6 +156,31 @@ def test_worst_case_follows_the_metric_direction(tmp_path: Path, higher_is_bette
     assert metrics["exact_match_lowercase"]["mean"] == 0.0
     # worse is lower when higher is better, higher when lower is better
     assert metrics["exact_match_worst"]["mean"] == (0.0 if higher_is_better else 1.0)
+
+
+def miss(answer: str | None, references: Sequence[str]) -> float:
+    """1 when the answer is wrong: a lower-is-better per-sample metric."""
+    return 1.0 - exact_match(answer, references)
+
+
+def test_worst_case_of_a_lower_is_better_metric_beside_the_main_one_is_its_max(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(
+        METRICS, "miss", Metric("miss", fn=miss, direction=Direction.LOWER, values=Values.BINARY)
+    )
+    task = toy_task(higher_is_better=True)
+    task.metrics = ["exact_match", "miss"]  # the main metric stays exact_match
+    task = perturb(task, [Lowercase()])
+    model = CaseSensitive(ModelSpec("test", "case-sensitive"))
+    result = run(tmp_path / "a.db", task, model, DataContext(), limit=None)
+    metrics = result.summary["metrics"]
+    assert metrics["miss"]["mean"] == 0.0
+    assert metrics["miss_lowercase"]["mean"] == 1.0
+    assert metrics["miss_worst"]["mean"] == 1.0  # the worst miss is a miss, not the original hit
+    assert metrics["exact_match_worst"]["mean"] == 0.0
+    for scores in per_sample(tmp_path / "a.db", result.run_id).values():
+        assert scores["miss_worst"] == max(scores["miss"], scores["miss_lowercase"])
 
 
 def test_perturbation_mistakes_are_one_line(cli: Any, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from assay.prompting.answers import read_choice, read_final_number, read_yes_no
+from assay.answers import read_choice, read_final_number, read_yes_no
 
 CHOICES = ["Paris", "Berlin", "Rome", "Madrid"]
 

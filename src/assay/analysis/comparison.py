@@ -13,6 +13,7 @@ from assay.analysis.paired import PairedComparison, compare_paired, holm_adjust
 from assay.analysis.scores import load_run_scores
 from assay.analysis.stats import DEFAULT_RESAMPLES
 from assay.errors import UserError
+from assay.metrics.registry import higher_is_better
 from assay.store.db import Store
 from assay.store.queries import latest_suite_runs
 
@@ -95,7 +96,16 @@ def compare_models(
                     seed=seed,
                 )
                 rows.append(
-                    ComparisonRow(benchmark, name, bool(run_a["higher_is_better"]), a, b, result)
+                    ComparisonRow(
+                        benchmark,
+                        name,
+                        higher_is_better(
+                            name, run_a["main_metric"], bool(run_a["higher_is_better"])
+                        ),
+                        a,
+                        b,
+                        result,
+                    )
                 )
     if not rows:
         raise UserError(f"the models share no scored samples in suite {suite!r}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from assay.errors import UserError
+from assay.metrics import registry
 from assay.plugins import defined_at, same_definition
 from assay.prompting.formats import PromptFormat
 from assay.samples import Sample
@@ -60,7 +61,9 @@ class Task:
     prompt: PromptFormat
     metrics: list[str]
     main_metric: str | None = None
-    higher_is_better: bool = True
+    # the main metric's direction for this task (stored on the run row); None: the main
+    # metric's declared one (lower only for a lower-is-better metric)
+    higher_is_better: bool | None = None
     version: str = "1"
     groups: tuple[str, ...] = ()
     description: str = ""
@@ -79,6 +82,10 @@ class Task:
     def __post_init__(self) -> None:
         if not self.metrics:
             raise UserError(f"benchmark {self.name or '?'} declares no metrics")
+        for metric in self.metrics:
+            if metric not in registry.METRICS:
+                where = f"benchmark {self.name}: " if self.name else ""
+                raise UserError(where + registry.unknown_metric(metric))
         if self.main_metric is None:
             self.main_metric = self.metrics[0]
         if self.main_metric not in self.metrics:
@@ -86,6 +93,9 @@ class Task:
                 f"benchmark {self.name or '?'}: main metric {self.main_metric!r} is not one of "
                 f"its metrics {self.metrics}"
             )
+        if self.higher_is_better is None:
+            declared = registry.METRICS[self.main_metric].higher_is_better
+            self.higher_is_better = declared is not False
 
 
 @dataclass

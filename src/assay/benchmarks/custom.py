@@ -8,14 +8,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from assay.answers import letters
 from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.benchmarks.loading import Rows, load_hub, reader_for
 from assay.errors import UserError
 from assay.hashing import content_hash, file_hash
-from assay.metrics.reference import METRICS
-from assay.prompting.answers import letters
+from assay.metrics import registry
 from assay.prompting.formats import EXTRACTORS, Generate, MultipleChoice, PromptFormat
 from assay.samples import Sample
 
@@ -75,11 +82,16 @@ class BenchmarkFile(_Strict):
     main_metric: str | None = None
     higher_is_better: bool = True
 
-    @model_validator(mode="after")
-    def _known_metrics(self) -> BenchmarkFile:
-        unknown = [m for m in self.metrics if m not in METRICS]
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, metrics: list[str]) -> list[str]:
+        unknown = [m for m in metrics if m not in registry.METRICS]
         if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; use any of {sorted(METRICS)}")
+            raise ValueError(registry.unknown_metric(unknown[0]))
+        return metrics
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BenchmarkFile:
         if self.prompt.format == "multiple_choice" and self.fields.choices is None:
             raise ValueError("prompt.format multiple_choice needs fields.choices")
         if self.main_metric is not None and self.main_metric not in self.metrics:

@@ -14,10 +14,10 @@ import random
 import re
 from typing import Any
 
+from assay.answers import normalize_number
 from assay.benchmarks.base import DataContext, Loaded, Task, benchmark
 from assay.benchmarks.loading import load_hub, read_jsonl, require_file
 from assay.errors import UserError
-from assay.prompting.answers import normalize_number
 from assay.prompting.formats import Generate
 from assay.samples import Sample
 

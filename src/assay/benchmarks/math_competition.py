@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assay.answers import last_boxed
 from assay.benchmarks.base import DataContext, Loaded, Task, benchmark
 from assay.benchmarks.loading import load_hub, reader_for, require_file
 from assay.errors import UserError
-from assay.metrics.math_equivalence import last_boxed
 from assay.prompting.formats import Generate
 from assay.samples import Sample
 

@@ -25,6 +25,7 @@ from assay.execution.overrides import Overrides
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
 from assay.metrics.calibration import calibration_run_metrics
+from assay.metrics.metric import Metric
 from assay.metrics.registry import get_metric
 from assay.models.base import Model
 from assay.models.batch import BatchPending, run_batch
@@ -283,7 +284,7 @@ class Runner:
                         spec=self.spec,
                         groups=list(self.task.groups),
                         main_metric=self.task.main_metric,
-                        higher_is_better=self.task.higher_is_better,
+                        higher_is_better=self.task.higher_is_better is not False,
                         created_at=now(),
                         **values,
                     )
@@ -522,10 +523,9 @@ class Runner:
             for variant, answer in read.variants.items():
                 for name, fn in self.metrics.items():
                     scores[f"{name}_{variant}"] = fn(answer, references)
-            for name in self.metrics if read.worst_of else ():
+            for name, metric in self.metrics.items() if read.worst_of else ():
                 values = [scores[name], *(scores[f"{name}_{v}"] for v in read.worst_of)]
-                worst = max if self._lower_is_better(name) else min
-                scores[f"{name}_worst"] = worst(values)
+                scores[f"{name}_worst"] = self._worst_of(metric, values)
             confidence = read.confidence
             status = "ok" if read.parsed else "unparsed"
             details = self._details(read.answer, references)
@@ -599,12 +599,14 @@ class Runner:
         """What metrics with an `explain` hook say about this answer (HumanEval: the sandbox's
         result per program), stored in the sample's metadata; each hook runs once."""
         out: dict[str, Any] = {}
-        hooks = {id(h): h for fn in self.metrics.values() if (h := getattr(fn, "explain", None))}
+        hooks = {id(m.explain): m.explain for m in self.metrics.values() if m.explain is not None}
         for hook in hooks.values():
             out.update(hook(answer, references))
         return out
 
-    def _lower_is_better(self, metric: str) -> bool:
-        """The task's direction is its main metric's; every other per-sample metric in assay
-        (matches, F1, ROUGE, BLEU, pass@k, IFEval) is higher-is-better."""
-        return metric == self.task.main_metric and not self.task.higher_is_better
+    def _worst_of(self, metric: Metric, values: list[float]) -> float:
+        """The worst of an answer's scores and its perturbed variants', by the metric's own
+        direction; the main metric's is the task's (`Task.higher_is_better`, the run row's)."""
+        if metric.name == self.task.main_metric:
+            return min(values) if self.task.higher_is_better else max(values)
+        return metric.worst(values)

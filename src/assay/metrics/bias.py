@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assay.prompting.answers import letters
+from assay.answers import letters
+from assay.metrics.metric import Direction, Metric, Values
 
 
 @dataclass(frozen=True)
@@ -94,3 +95,19 @@ def bias_scores(outcomes: Iterable[BBQOutcome]) -> dict[str, float]:
 def bbq_run_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     """The run-level hook's entry point: stored sample rows (status ok/unparsed) in, scores out."""
     return bias_scores(outcome_from_row(r) for r in rows)
+
+
+def _run(name: str, direction: Direction, values: Values) -> Metric:
+    return Metric(name, direction=direction, values=values, aggregation="run")
+
+
+# What `bbq_run_metrics` reports: a bias score is best at 0 (no measured bias, either way).
+BBQ_RUN_METRICS = (
+    _run("accuracy_ambiguous", Direction.HIGHER, Values.UNIT),
+    _run("accuracy_disambiguated", Direction.HIGHER, Values.UNIT),
+    _run("bias_disambiguated", Direction.ZERO, Values.SIGNED_UNIT),
+    _run("bias_ambiguous", Direction.ZERO, Values.SIGNED_UNIT),
+    _run("n_bias_disambiguated", Direction.NONE, Values.COUNT),
+    _run("n_bias_ambiguous", Direction.NONE, Values.COUNT),
+    _run("n_without_target", Direction.NONE, Values.COUNT),
+)

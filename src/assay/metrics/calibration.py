@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from assay.prompting.answers import letters
+from assay.answers import letters
+from assay.metrics.metric import Direction, Metric, Values
 
 COVERAGES = tuple(range(10, 101, 10))
 
@@ -79,3 +80,13 @@ def calibration_run_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, floa
         "confidence_mean": float(np.mean(confidences)),
         "n_calibration": float(len(used)),
     }
+
+
+# What `calibration_run_metrics` reports.
+CALIBRATION_RUN_METRICS = (
+    Metric("ece_10_bin", direction=Direction.LOWER, aggregation="run"),
+    *(Metric(f"selective_accuracy_{c}", aggregation="run") for c in COVERAGES),
+    Metric("selective_accuracy_auc", aggregation="run"),
+    Metric("confidence_mean", direction=Direction.NONE, aggregation="run"),
+    Metric("n_calibration", direction=Direction.NONE, values=Values.COUNT, aggregation="run"),
+)

@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from assay.errors import UserError
+from assay.metrics.metric import Metric
 
 Check = Callable[..., bool]
 CHECKS: dict[str, Check] = {}
@@ -326,3 +327,9 @@ IFEVAL_METRICS = {
     "ifeval_instruction_strict": _metric("instruction", False),
     "ifeval_instruction_loose": _metric("instruction", True),
 }
+
+
+# What `ifeval_run_metrics` reports.
+IFEVAL_RUN_METRICS = tuple(
+    Metric(f"ifeval_instruction_{mode}_pooled", aggregation="run") for mode in ("strict", "loose")
+)

@@ -26,8 +26,10 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
+from assay.answers import brace_group as _group
+from assay.answers import extract_answer, last_boxed
+
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
-_ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*:?\s*(.+?)\s*(?:\.\s|\.?$|\n)", re.IGNORECASE)
 _SPACING = re.compile(r"(?<!\\)\\[!,;:> ]|\\q?quad(?![A-Za-z])")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![A-Za-z])")
@@ -53,52 +55,7 @@ _MIXED = re.compile(r"^([+-]?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$")
 _RATIO = re.compile(r"^([+-]?\d+)/([+-]?\d+)$")
 
 
-def last_boxed(text: str) -> str | None:
-    r"""The content of the last complete `\boxed{...}` / `\fbox{...}` in `text`, else None."""
-    for match in reversed(list(_BOX.finditer(text))):
-        rest = match.end()
-        while rest < len(text) and text[rest] == " ":
-            rest += 1
-        if rest < len(text) and text[rest] == "{":
-            group = _group(text, rest)
-            if group is not None:
-                return group[0].strip()
-        elif rest > match.end():  # `\boxed 5`: up to the next space or dollar sign
-            bare = re.match(r"[^\s$]+", text[rest:])
-            if bare:
-                return bare.group(0)
-    return None
-
-
-def extract_answer(text: str) -> str | None:
-    """A solution's final answer: the last boxed expression, else the last "answer is X"."""
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed or None  # an empty box says nothing
-    stated = _ANSWER_IS.findall(text)
-    if not stated:
-        return None
-    answer = stated[-1].strip().strip("$* ").strip()  # "$5$", "**5**"
-    return answer or None
-
-
-def _group(text: str, start: int) -> tuple[str, int] | None:
-    """The content of the brace group opening at `start`, and the index after it."""
-    depth = 0
-    i = start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2  # an escaped character (`\{`, `\}`) never opens or closes a group
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], i + 1
-        i += 1
-    return None
+__all__ = ["extract_answer", "is_equiv", "last_boxed", "math_equiv", "normalize_answer"]
 
 
 def _argument(text: str, start: int) -> tuple[str, int] | None:

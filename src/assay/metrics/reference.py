@@ -26,8 +26,8 @@ import string
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from assay.answers import normalize_number
 from assay.metrics.catalog import CATALOG
-from assay.prompting.answers import normalize_number
 
 Metric = Callable[[str | None, Sequence[str]], float]
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assay.errors import UserError
+from assay.metrics.metric import Metric
 
 
 def _sacrebleu() -> Any:
@@ -68,3 +69,10 @@ def translation_run_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, floa
         "corpus_bleu": corpus_bleu(answers, references),
         "corpus_chrf": corpus_chrf(answers, references),
     }
+
+
+# What `translation_run_metrics` reports.
+TRANSLATION_RUN_METRICS = (
+    Metric("corpus_bleu", aggregation="run"),
+    Metric("corpus_chrf", aggregation="run"),
+)

@@ -12,8 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.metrics.math_equivalence import extract_answer
-from assay.prompting.answers import letters, read_choice, read_final_number, read_yes_no
+from assay.answers import (
+    extract_answer,
+    letters,
+    read_choice,
+    read_final_number,
+    read_yes_no,
+)
 from assay.requests import Oracle, Request, Response
 from assay.samples import Message, Sample
 

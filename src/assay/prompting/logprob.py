@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay.prompting.answers import letters
+from assay.answers import letters
 from assay.prompting.formats import Prediction, PromptFormat
 from assay.requests import Oracle, Request, Response
 from assay.samples import Sample

@@ -20,6 +20,7 @@ from typing import Any
 
 from assay.analysis.leaderboard import run_cost
 from assay.analysis.model_info import ModelCatalog, ModelInfo
+from assay.metrics.registry import RUN_LEVEL
 from assay.perturbations import REGISTRY
 from assay.perturbations.fairness import Dialect
 
@@ -34,8 +35,6 @@ METRIC_GROUPS = (
 )
 _FAIRNESS_MODULE = Dialect.__module__
 CALIBRATION = ("ece_10_bin", "selective_accuracy_auc")
-# run metrics where lower is better (an error or a bias score near 0 is the goal)
-LOWER_IS_BETTER = ("ece_10_bin", "bias_ambiguous", "bias_disambiguated")
 
 
 @dataclass
@@ -90,6 +89,12 @@ def run_perturbations(run: dict[str, Any]) -> list[str]:
     return [p for p in sorted(REGISTRY) if f"{main}_{p}" in metrics]
 
 
+def _direction(run_metric: str) -> bool | None:
+    """A run-level number's declared direction (None: closer to 0, or neither)."""
+    declared = RUN_LEVEL.get(run_metric)
+    return True if declared is None else declared.higher_is_better
+
+
 def _stat(summary: dict[str, Any], metric: str, run_id: str) -> GroupValue | None:
     m = (summary.get("metrics") or {}).get(metric)
     if not m:
@@ -106,7 +111,7 @@ def group_tables(runs: list[dict[str, Any]]) -> dict[str, GroupTable]:
         run_metrics = summary.get("run_metrics") or {}
         for name in CALIBRATION:
             if run_metrics.get(name) is not None:
-                column = GroupColumn(f"{bench}|{name}", bench, name, name not in LOWER_IS_BETTER)
+                column = GroupColumn(f"{bench}|{name}", bench, name, _direction(name))
                 tables["calibration"].add(
                     model, column, GroupValue(run_metrics[name], run_id=run["id"])
                 )
@@ -126,7 +131,7 @@ def group_tables(runs: list[dict[str, Any]]) -> dict[str, GroupTable]:
         groups = set(run.get("groups") or ())
         for name, value in sorted(run_metrics.items()):
             if name.startswith("bias_") and value is not None:
-                column = GroupColumn(f"{bench}|{name}", bench, name, None)
+                column = GroupColumn(f"{bench}|{name}", bench, name, _direction(name))
                 tables["bias"].add(model, column, GroupValue(value, run_id=run["id"]))
         for family in ("bias", "safety"):
             if family in groups:
