@@ -41,9 +41,13 @@ _NUL, _NUL_JSON, _REPLACEMENT = "\x00", "\\u0000", "\ufffd"
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # not the text "\u0000" itself
 
 
-def _dumps_pg(value: Any) -> str:
-    text = _dumps(value)
+def nul_as_postgres_stores_it(text: str) -> str:
+    """JSON text with each escaped NUL replaced as PostgreSQL needs (see `_dumps_pg`)."""
     return _NUL_ESCAPE.sub("\\1" + _REPLACEMENT, text) if _NUL_JSON in text else text
+
+
+def _dumps_pg(value: Any) -> str:
+    return nul_as_postgres_stores_it(_dumps(value))
 
 
 def _without_nul(row: dict[str, Any]) -> dict[str, Any]:
