@@ -8,7 +8,7 @@ from pathlib import Path
 from assay.checks import check_range
 from assay.errors import UserError
 from assay.store import migrate
-from assay.store.db import Store, _shown, _with_driver, resolve_url
+from assay.store.db import Store, display_url, resolve_url
 
 
 def main(args: argparse.Namespace) -> int:
@@ -82,4 +82,4 @@ def _same(source: Store, dst_url: str) -> bool:
         if not dst_url.startswith("sqlite:///"):
             return False
         return Path(dst_url.split("sqlite:///", 1)[1]).resolve() == source.path.resolve()
-    return bool(source.location == _shown(_with_driver(dst_url)))
+    return bool(source.location == display_url(dst_url))

@@ -142,7 +142,8 @@ def _batches(
 class _Checksum:
     """Sum of per-row SHA-256 digests modulo 2**256: equal for equal multisets of rows in any
     order (SQLite and PostgreSQL order text keys differently). Rows are hashed as canonical JSON
-    (values in column order, JSON keys sorted, NUL as PostgreSQL stores it), so a JSONB value equals its SQLite original."""
+    (values in column order, JSON keys sorted, NUL as PostgreSQL stores it), so a JSONB value
+    equals its SQLite original."""
 
     def __init__(self) -> None:
         self.rows = 0

@@ -73,6 +73,11 @@ def _shown(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
+def display_url(url: str) -> str:
+    """The URL as `Store.location` shows a server database: driver named, no password."""
+    return _shown(_with_driver(url))
+
+
 def _check_server_url(url: str) -> None:
     """A port in 1..65535 and a well-formed host, said in one line before connecting."""
     example = "write e.g. postgresql://user@127.0.0.1:5432/assay"
