@@ -6,17 +6,16 @@ and the other finds it made."""
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from assay.errors import UserError
 from assay.store import schema
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 # The newest revision in migrations/versions (a test keeps the two in step): a store already
 # there is opened without loading Alembic's scripts.
@@ -26,7 +25,14 @@ BASELINE = "0001_baseline"
 _PG_LOCK = 0x6173736179
 
 
+# Alembic is imported only when a store needs creating or upgrading: opening a current store
+# reads its revision with a plain query.
+VERSION_TABLE = "alembic_version"
+
+
 def _config(conn: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     location = resources.files("assay.store") / "migrations"
     config.set_main_option("script_location", str(location))
@@ -35,7 +41,11 @@ def _config(conn: Connection) -> Config:
 
 
 def current_revision(conn: Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    """The store's schema revision; None for a new store or one made before migrations."""
+    if not sa.inspect(conn).has_table(VERSION_TABLE):
+        return None
+    found = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return str(found[0]) if len(found) == 1 else None
 
 
 def is_current(engine: Engine) -> bool:
@@ -46,6 +56,9 @@ def is_current(engine: Engine) -> bool:
 
 def upgrade(engine: Engine, location: str) -> list[str]:
     """Create or upgrade the schema to HEAD in one locked transaction; the revisions applied."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     with engine.connect() as conn:
         _lock(conn)
         before = current_revision(conn)
@@ -89,5 +102,7 @@ def _check_marker(conn: Connection, location: str) -> None:
 
 def script_head() -> str | None:
     """The head revision of the packaged scripts (for the test that keeps HEAD in step)."""
+    from alembic.script import ScriptDirectory
+
     with sa.create_engine("sqlite://").connect() as conn:
         return ScriptDirectory.from_config(_config(conn)).get_current_head()
