@@ -245,3 +245,34 @@ def test_db_upgrade_adopts_an_older_postgresql_store(postgres_url: str, cli: Any
     engine.dispose()
     assert "benchmark_source" in found
     assert revision(postgres_url) == migrate.HEAD
+
+
+def schema_drift(url: str) -> list[Any]:
+    """Differences between the migrated store and `schema.metadata`, as Alembic sees them."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    Store(url).close()
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return [
+                d
+                for d in compare_metadata(context, schema.metadata)
+                if not (d[0] == "remove_table" and d[1].name == "alembic_version")
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_build_exactly_the_declared_schema(tmp_path: Path) -> None:
+    """A change to schema.py without a migration (or the reverse) fails here."""
+    assert schema_drift(f"sqlite:///{tmp_path / 'fresh.db'}") == []
+
+
+@pytest.mark.slow
+def test_the_migrations_build_exactly_the_declared_schema_on_postgresql(
+    postgres_url: str,
+) -> None:
+    assert schema_drift(postgres_url) == []
