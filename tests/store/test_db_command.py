@@ -276,3 +276,18 @@ def test_the_migrations_build_exactly_the_declared_schema_on_postgresql(
     postgres_url: str,
 ) -> None:
     assert schema_drift(postgres_url) == []
+
+
+def test_a_batch_size_out_of_range_is_one_line(cli: Any, tmp_path: Path) -> None:
+    src = tmp_path / "src.db"
+    Store(f"sqlite:///{src}").close()
+    result = cli("db", "copy", src, tmp_path / "dst.db", "--batch-size", "0")
+    assert result.code == 2 and result.err.count("\n") == 1 and "--batch-size" in result.err
+    assert not (tmp_path / "dst.db").exists()
+
+
+def test_copy_to_an_unreachable_server_is_one_line(cli: Any, tmp_path: Path) -> None:
+    src = tmp_path / "src.db"
+    Store(f"sqlite:///{src}").close()
+    result = cli("db", "copy", src, "postgresql://nobody@127.0.0.1:1/assay")
+    assert result.code == 2 and result.err.count("\n") == 1 and "cannot connect" in result.err
