@@ -291,3 +291,20 @@ def test_copy_to_an_unreachable_server_is_one_line(cli: Any, tmp_path: Path) -> 
     Store(f"sqlite:///{src}").close()
     result = cli("db", "copy", src, "postgresql://nobody@127.0.0.1:1/assay")
     assert result.code == 2 and result.err.count("\n") == 1 and "cannot connect" in result.err
+
+
+def test_a_store_from_before_migrations_copies_as_it_is(
+    cli: Any, tmp_path: Path, data_dir: Path
+) -> None:
+    src, dst = tmp_path / "old.db", tmp_path / "new.db"
+    make_store(cli, str(src), data_dir)
+    as_before_migrations(src)
+    result = cli("db", "copy", src, dst)
+    assert result.code == 0, result.err
+    assert "benchmark_source" not in columns(src, "runs")  # SRC is only read
+    assert revision(f"sqlite:///{dst}") == migrate.HEAD
+    with sqlite3.connect(dst) as conn:
+        unknown = "SELECT count(*) FROM runs WHERE benchmark_source IS NULL"
+        assert conn.execute(unknown).fetchone() == (len(MODELS) * 2,)
+        copied = conn.execute("SELECT count(*) FROM samples").fetchone()[0]
+    assert copied == 100
