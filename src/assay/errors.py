@@ -13,6 +13,10 @@ class UserError(Exception):
     """A mistake in the user's input or environment, explained in one line with a fix."""
 
 
+class Unreachable(UserError):
+    """A server that did not answer (not running yet, a dropped connection): worth retrying."""
+
+
 class ProviderError(Exception):
     """A failed model call, classified so the executor knows whether to retry."""
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from assay.benchmarks.base import DataContext, Task
@@ -17,15 +16,6 @@ from assay.execution.runner import Runner, RunResult
 from assay.models.registry import create_model
 from assay.store import schema
 from assay.store.db import Store
-
-DATA = (Path(__file__).resolve().parents[2] / "../shared/data").resolve()
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    if not DATA.is_dir():
-        pytest.skip(f"benchmark mirror {DATA} is not there")
-    return DATA
 
 
 @dataclass

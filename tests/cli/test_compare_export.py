@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import run_cli
 
 
-@pytest.fixture
-def db(cli: Any, data_dir: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "c.db"
-    result = cli(
+@pytest.fixture(scope="module")
+def db(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once for the module: every test only reads it."""
+    path = tmp_path_factory.mktemp("compare") / "c.db"
+    result = run_cli(
         "run",
         "mmlu",
         "mmlu:shots=0",
@@ -30,7 +32,7 @@ def db(cli: Any, data_dir: Path, tmp_path: Path) -> Path:
         data_dir,
         "--no-progress",
     )
-    assert result.code == 0
+    assert result.code == 0, result.err
     return path
 
 

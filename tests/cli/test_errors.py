@@ -128,6 +128,8 @@ def test_unreachable_server(cli: Any, data_dir: Path) -> None:
         "--data-dir",
         data_dir,
         "--no-progress",
+        "--retry-delay",  # the start-up check is retried like a request: keep the waits short
+        "0.01",
     )
     assert_one_line_error(result, f"cannot reach {url}", "is the server running")
 

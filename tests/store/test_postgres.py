@@ -337,6 +337,7 @@ def test_opening_an_older_store_adds_the_new_indexes(old_store: str) -> None:
     with store.begin() as conn:
         conn.execute(sa.text("DROP INDEX ix_scores_run_metric_value"))
         conn.execute(sa.text("DROP INDEX ix_requests_run_latency"))
+        conn.execute(sa.text("DROP INDEX ix_requests_cache_key"))
         conn.execute(sa.text("CREATE INDEX ix_scores_run_metric ON scores (run_id, metric)"))
         conn.execute(sa.text("DROP TABLE alembic_version"))  # made before migrations
     store.close()
@@ -353,6 +354,6 @@ def test_opening_an_older_store_adds_the_new_indexes(old_store: str) -> None:
     Store(old_store).close()
     found = indexes()
     assert found["scores"] == {"ix_scores_run_metric_value"}
-    assert found["requests"] == {"ix_requests_run_latency"}
+    assert found["requests"] == {"ix_requests_run_latency", "ix_requests_cache_key"}
     version = select(old_store, sa.select(schema.meta.c.value))
     assert version == [(str(schema.SCHEMA_VERSION),)]

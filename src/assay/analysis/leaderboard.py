@@ -1,8 +1,9 @@
 """The leaderboard of a suite: one row per model, one column per benchmark variant.
 
 `leaderboard_from_store` aggregates per-sample scores: each cell gets its mean, n, standard error
-and a 95% bootstrap CI (clustered where samples share a source); each model gets HELM's mean win
-rate overall and per group, with a bootstrap CI and a rank interval. The win-rate bootstrap
+and a 95% CI (Wilson for 0/1 scores, else bootstrap; clustered where samples share a source);
+each model gets HELM's mean win rate overall and per group, with a bootstrap CI and a rank
+interval. The win-rate bootstrap
 resamples the samples of each benchmark (the same resampled samples for every model, since they
 answered the same questions) and recomputes every win rate from the resampled means.
 `build_leaderboard` is the cheap version from the runs' stored summaries, without uncertainty.

@@ -10,12 +10,18 @@ When samples come in clusters (the questions of one MMLU subject, the variants o
 template) they are not independent, and an i.i.d. bootstrap understates the uncertainty. The
 clustered bootstrap resamples whole clusters and takes the ratio of the resampled sums to the
 resampled sizes; the standard error is the cluster-robust (sandwich) one.
+
+A 0/1 metric (accuracy) gets the Wilson score interval instead: the percentile bootstrap of a
+proportion is far too narrow at small n near 0 or 1 (all answers right gives [1, 1]). With
+clusters, the Wilson interval uses the effective sample size n / design effect, where the design
+effect is the ratio of the cluster-robust variance to the binomial one (at least 1).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -115,6 +121,33 @@ def clustered_se(values: NDArray[np.float64], codes: NDArray[np.int64]) -> float
     return float(np.sqrt(groups / (groups - 1) * np.sum(residual_sums**2)) / n)
 
 
+def is_binary(values: NDArray[np.float64]) -> bool:
+    """True when every value is 0 or 1 (a proportion: accuracy, exact match, pass@1 of one)."""
+    return bool(np.all((values == 0.0) | (values == 1.0)))
+
+
+def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (`n` may be a non-integer effective size)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def design_effect(values: NDArray[np.float64], codes: NDArray[np.int64]) -> float:
+    """Cluster-robust variance of the mean over the binomial one; 1 when either is zero."""
+    n = values.size
+    p = float(values.mean())
+    binomial = p * (1 - p) / n
+    if binomial <= 0:
+        return 1.0
+    return max(1.0, clustered_se(values, codes) ** 2 / binomial)
+
+
 def mean_ci(
     values: ArrayLike,
     *,
@@ -123,10 +156,11 @@ def mean_ci(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
 ) -> MeanCI:
-    """Mean, standard error and percentile bootstrap CI. NaN bounds when n < 2.
+    """Mean, standard error and a CI: Wilson for 0/1 values, else percentile bootstrap.
 
-    With `clusters` (one label per value), the CI and the standard error are clustered when
-    there are at least two clusters and fewer clusters than values; otherwise they are i.i.d.
+    NaN bounds when n < 2. With `clusters` (one label per value), the CI and the standard error
+    are clustered when there are at least two clusters and fewer clusters than values; otherwise
+    they are i.i.d.
     """
     x = np.asarray(values, dtype=np.float64)
     n = int(x.size)
@@ -142,10 +176,18 @@ def mean_ci(
         codes = cluster_codes(clusters)
         groups = int(codes.max()) + 1
         if 2 <= groups < n:
+            se_clustered = clustered_se(x, codes)
+            if is_binary(x):
+                n_effective = n / design_effect(x, codes)
+                lo, hi = wilson_interval(mean * n_effective, n_effective, confidence)
+                return MeanCI(mean, lo, hi, se_clustered, n, groups)
             means = clustered_bootstrap_means(x, codes, resamples=resamples, seed=seed)
             lo, hi = np.quantile(means, [alpha, 1 - alpha])
-            return MeanCI(mean, float(lo), float(hi), clustered_se(x, codes), n, groups)
+            return MeanCI(mean, float(lo), float(hi), se_clustered, n, groups)
     se = float(x.std(ddof=1) / np.sqrt(n))
+    if is_binary(x):
+        lo, hi = wilson_interval(float(x.sum()), n, confidence)
+        return MeanCI(mean, lo, hi, se, n)
     means = bootstrap_means(x, resamples=resamples, seed=seed)
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
     return MeanCI(mean, float(lo), float(hi), se, n)

@@ -18,6 +18,8 @@ COMMANDS = {
     "compare": "assay.cli.compare",
     "export": "assay.cli.export",
     "import-helm": "assay.cli.import_helm",
+    "import-inspect": "assay.cli.import_inspect",
+    "import-lmeval": "assay.cli.import_lmeval",
     "serve": "assay.cli.serve",
     "db": "assay.cli.db",
 }
@@ -93,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="base delay in seconds for exponential backoff (default 0.5)",
+    )
+    run.add_argument(
+        "--max-retry-wait",
+        type=float,
+        default=60.0,
+        help="honour a provider's Retry-After up to this many seconds per wait (default 60)",
     )
     run.add_argument(
         "--timeout",
@@ -212,6 +220,29 @@ def _parser() -> argparse.ArgumentParser:
     helm.add_argument("--main-metric", help="HELM stat to rank by (default: chosen per run)")
     store_args(helm)
 
+    inspect_logs = sub.add_parser(
+        "import-inspect",
+        help="import Inspect eval logs (.eval, .json) into the store",
+        description="Stream Inspect logs into the store, one run per log: every sample's "
+        "messages, output, scores and metadata. Re-importing a log replaces it; a broken log "
+        "imports nothing.",
+    )
+    inspect_logs.add_argument("logs", nargs="+", metavar="LOG", help=".eval/.json logs or folders")
+    inspect_logs.add_argument("--suite", default="default", help="suite to add runs to (default)")
+    store_args(inspect_logs)
+
+    lmeval = sub.add_parser(
+        "import-lmeval",
+        help="import lm-evaluation-harness results (results_*.json, samples_*.jsonl)",
+        description="Stream lm-eval output (written with --log_samples) into the store, one run "
+        "per task of each results file. Re-importing replaces; a broken file imports nothing.",
+    )
+    lmeval.add_argument(
+        "path", metavar="DIR", help="lm-eval --output_path folder or a results file"
+    )
+    lmeval.add_argument("--suite", default="default", help="suite to add runs to (default)")
+    store_args(lmeval)
+
     serve = sub.add_parser(
         "serve",
         help="browse results in a web browser",
@@ -272,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from assay.display import visible
     from assay.errors import UserError
 
     try:
@@ -279,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = module.main(args)
         return result
     except UserError as exc:
-        print(f"assay: error: {exc}", file=sys.stderr)
+        print(f"assay: error: {visible(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

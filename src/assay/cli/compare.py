@@ -14,6 +14,7 @@ from rich.text import Text
 from assay.analysis.comparison import ComparisonRow, compare_models
 from assay.checks import check_distinct, check_range, check_seed
 from assay.cli.leaderboard import pick_suite
+from assay.display import json_visible, visible
 from assay.store.db import Store, resolve_url
 
 
@@ -32,7 +33,8 @@ def main(args: argparse.Namespace) -> int:
     )
     if args.format == "json":
         data = [r.to_dict() for r in rows]
-        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+        sys.stdout.write(json_visible(text) + "\n")
         return 0
     sys.stdout.write(render_table(rows, args.alpha))
     return 0
@@ -44,7 +46,7 @@ def verdict(row: ComparisonRow, alpha: float) -> str:
     if p != p or p >= alpha:
         return "no significant difference"
     a_better = (r.diff > 0) == row.higher_is_better
-    return f"{row.model_a if a_better else row.model_b} better"
+    return f"{visible(row.model_a if a_better else row.model_b)} better"
 
 
 def render_table(rows: list[ComparisonRow], alpha: float) -> str:
@@ -73,10 +75,10 @@ def render_table(rows: list[ComparisonRow], alpha: float) -> str:
         r = row.result
         discordant = f" ({r.a_only}/{r.b_only})" if r.a_only is not None else ""
         table.add_row(
-            Text(row.benchmark),
-            Text(row.metric),
-            Text(row.model_a),
-            Text(row.model_b),
+            Text(visible(row.benchmark)),
+            Text(visible(row.metric)),
+            Text(visible(row.model_a)),
+            Text(visible(row.model_b)),
             str(r.n),
             f"{r.mean_a:.3f}",
             f"{r.mean_b:.3f}",

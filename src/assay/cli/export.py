@@ -12,6 +12,7 @@ from pathlib import Path
 from assay.analysis.views import data_table
 from assay.cli.leaderboard import load_board
 from assay.cli.render import render, write_parquet
+from assay.display import visible
 from assay.errors import UserError
 from assay.store.db import resolve_url
 
@@ -24,7 +25,7 @@ def main(args: argparse.Namespace) -> int:
         check_not_the_store(Path(args.output), resolve_url(args.db))
     board = load_board(args)
     for warning in board.warnings:
-        print(f"assay: warning: {warning}", file=sys.stderr)
+        print(f"assay: warning: {visible(warning)}", file=sys.stderr)
     if args.output:
         path = Path(args.output)
         check_destination(path)

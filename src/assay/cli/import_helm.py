@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from assay.display import visible
 from assay.interop.helm import find_runs, import_run
 from assay.store.db import Store, resolve_url
 
@@ -23,13 +24,13 @@ def main(args: argparse.Namespace) -> int:
         result = import_run(store, run_dir, suite, main_metric=args.main_metric)
         out.print(
             Text(
-                f"{result.name} -> {result.benchmark} · {result.model}: {result.samples} "
-                f"samples, {result.requests} requests, {result.scores} scores, "
-                f"{result.helm_stats} HELM stats (main metric {result.main_metric}) "
-                f"run {result.run_id}"
+                f"{visible(result.name)} -> {visible(result.benchmark)} · "
+                f"{visible(result.model)}: {result.samples} samples, {result.requests} requests, "
+                f"{result.scores} scores, {result.helm_stats} HELM stats (main metric "
+                f"{visible(result.main_metric)}) run {result.run_id}"
             )
         )
     db = f" --db {args.db}" if args.db else ""
     for suite in sorted(suites):
-        out.print(Text(f"Leaderboard: assay leaderboard --suite {suite}{db}"))
+        out.print(Text(f"Leaderboard: assay leaderboard --suite {visible(suite)}{db}"))
     return 0

@@ -9,6 +9,7 @@ from assay.analysis.leaderboard import Leaderboard, leaderboard_from_store
 from assay.analysis.model_info import ModelCatalog, ModelFilter
 from assay.checks import check_range, check_seed
 from assay.cli.render import render
+from assay.display import visible
 from assay.errors import UserError
 from assay.store.db import Store, resolve_url
 from assay.store.queries import default_suite, suite_names
@@ -66,7 +67,7 @@ def pick_suite(store: Store, named: str | None) -> str:
 def main(args: argparse.Namespace) -> int:
     board = load_board(args)
     for warning in board.warnings:
-        print(f"assay: warning: {warning}", file=sys.stderr)
+        print(f"assay: warning: {visible(warning)}", file=sys.stderr)
     sys.stdout.write(render(board, args.format, args.view))
     if args.format in ("table", "markdown"):  # † marks these cells; json carries them as data
         for note in board.notes:

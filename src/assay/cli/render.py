@@ -16,21 +16,25 @@ from rich.text import Text
 
 from assay.analysis.leaderboard import Leaderboard
 from assay.analysis.views import TableData, data_table, display_table
+from assay.display import json_visible, visible
 from assay.errors import UserError
 
 TEXT_FORMATS = ("table", "markdown", "csv", "json", "latex")
 NOTE = (
-    "Cells: mean [95% bootstrap CI] n=scored samples; * = run not finished; ↓ = lower is better. "
+    "Cells: mean [95% CI: Wilson for 0/1 scores, else bootstrap] n=scored samples; "
+    "* = run not finished; ↓ = lower is better. "
     "Win rate: HELM's mean win rate [95% bootstrap CI]; rank (95% rank interval)."
 )
 
 
 def render(board: Leaderboard, fmt: str, view: str = "benchmarks") -> str:
+    """The leaderboard as text; names from the store never carry raw control characters."""
     if fmt == "json":
-        return orjson.dumps(board.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        text = orjson.dumps(board.to_dict(), option=orjson.OPT_INDENT_2).decode()
+        return json_visible(text) + "\n"
     if fmt == "csv":
-        return to_csv(data_table(board, view))
-    shown = display_table(board, view)
+        return to_csv(visible_table(data_table(board, view)))
+    shown = visible_table(display_table(board, view))
     if fmt == "markdown":
         return to_markdown(shown) + f"\n\n{NOTE}\n"
     if fmt == "latex":
@@ -46,6 +50,14 @@ def render(board: Leaderboard, fmt: str, view: str = "benchmarks") -> str:
         Console(file=buffer, width=table_width(len(shown.headers)), highlight=False).print(table)
         return buffer.getvalue()
     raise UserError(f"unknown format {fmt!r}: use one of {', '.join(TEXT_FORMATS)}, parquet")
+
+
+def visible_table(data: TableData) -> TableData:
+    """Every text cell and header with control and bidi characters spelled out (`visible`)."""
+    return TableData(
+        [visible(h) for h in data.headers],
+        [[visible(v) if isinstance(v, str) else v for v in row] for row in data.rows],
+    )
 
 
 def table_width(columns: int) -> int:

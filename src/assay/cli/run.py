@@ -14,8 +14,9 @@ from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.loading import resolve_data_dir
 from assay.benchmarks.registry import resolve_task
 from assay.checks import COUNT_MAX, check_distinct, check_range, check_seed
+from assay.display import visible
 from assay.errors import UserError
-from assay.execution.executor import Executor
+from assay.execution.executor import Executor, probe
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
@@ -45,7 +46,10 @@ def main(args: argparse.Namespace) -> int:
     models = [create_model(m) for m in args.models]
     store = Store(resolve_url(args.db))
     policy = RetryPolicy(
-        max_attempts=args.max_attempts, base_delay=args.retry_delay, timeout=args.timeout
+        max_attempts=args.max_attempts,
+        base_delay=args.retry_delay,
+        timeout=args.timeout,
+        max_retry_wait=args.max_retry_wait,
     )
     results = asyncio.run(_run_all(store, tasks, models, data, args, policy, console))
     for result in results:
@@ -79,6 +83,7 @@ def check_options(args: argparse.Namespace) -> None:
     check_seed("--generation-seed", args.generation_seed)
     check_range("--retry-delay", args.retry_delay, at_least=0)
     check_range("--timeout", args.timeout, above=0)
+    check_range("--max-retry-wait", args.max_retry_wait, at_least=0)
     check_range("--max-tokens", args.max_tokens, at_least=1, at_most=COUNT_MAX)
     check_range("--temperature", args.temperature, at_least=0)
     check_range("--top-p", args.top_p, above=0, at_most=1)
@@ -115,7 +120,7 @@ async def _run_all(
         for model in models:
             if batch is not None:
                 batch_api(model)  # says which providers have one, before any work
-            await model.check()
+            await probe(model, policy)
         for model in models:
             executor = Executor(model, concurrency=args.concurrency, policy=policy)
             for task in tasks:
@@ -190,7 +195,9 @@ def describe(result: RunResult) -> Text:
         )
     if summary["cache_hits"]:
         flags.append(f"[dim]{summary['cache_hits']} cached[/]")
-    line = Text.assemble((result.benchmark, "bold"), f" · {result.model}  {result.main_metric} ")
+    line = Text.assemble(
+        (visible(result.benchmark), "bold"), f" · {visible(result.model)}  {result.main_metric} "
+    )
     line.append_text(
         Text.from_markup(
             f"{score}  " + "  ".join(flags) + f"  [dim]{result.wall_s:.1f}s run {result.run_id}[/]"

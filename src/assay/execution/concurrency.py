@@ -62,7 +62,7 @@ class AdaptiveLimit:
             if waiter.done() and not waiter.cancelled():
                 self.in_flight -= 1  # the slot was handed over as we were cancelled
                 self._wake()
-            else:
+            elif waiter in self._waiters:  # `_wake` may already have dropped it as done
                 self._waiters.remove(waiter)
             raise
 

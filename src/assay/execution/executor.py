@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.errors import ProviderError
+from assay.errors import ProviderError, Unreachable
 from assay.execution.concurrency import AdaptiveLimit
 from assay.execution.retry import RetryPolicy
 from assay.hashing import canonical_json
@@ -91,7 +91,7 @@ class Executor:
                 return response
             except ProviderError as exc:
                 error = ErrorInfo(exc.kind, str(exc), exc.retryable, exc.status)
-                retry_after = exc.retry_after
+                retry_after = self.policy.retry_wait(exc.retry_after)
                 outcome["overloaded"] = exc.kind == "rate_limit" or exc.status in OVERLOAD
                 outcome["retry_after"] = retry_after
             except TimeoutError:
@@ -112,3 +112,36 @@ class Executor:
                 )
             self.stats.retries += 1
             await asyncio.sleep(self.policy.delay(attempt, retry_after, self._rng))
+
+
+async def probe(model: Model, policy: RetryPolicy | None = None, *, seed: int = 0) -> None:
+    """`model.check()`, retried like any request while the server is unreachable or busy.
+
+    A server still starting, a dropped connection, a 429 or a 5xx is retried with the policy's
+    backoff (Retry-After capped). Still unreachable after the last attempt: the `UserError`
+    stands. Still busy: the run starts anyway and its requests retry on their own.
+    """
+    policy = policy or RetryPolicy()
+    rng = random.Random(seed)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await asyncio.wait_for(model.check(), policy.timeout)
+            return
+        except TimeoutError:
+            failure: Exception = Unreachable(
+                f"{model.label} did not answer its start-up check within {policy.timeout:g}s"
+            )
+            retry_after = None
+        except Unreachable as exc:
+            failure, retry_after = exc, None
+        except ProviderError as exc:
+            if not exc.retryable:
+                return  # the server answered: requests will say what is wrong
+            failure, retry_after = exc, exc.retry_after
+        if attempt >= policy.max_attempts:
+            if isinstance(failure, Unreachable):
+                raise failure
+            return
+        await asyncio.sleep(policy.delay(attempt, retry_after, rng))

@@ -32,7 +32,8 @@ from assay.provenance import collect
 from assay.requests import Request, Response
 from assay.samples import Sample
 from assay.store import schema
-from assay.store.db import Store, insert_if_absent, now, upsert
+from assay.store.db import Store, check_lengths, insert_if_absent, now, upsert
+from assay.store.payloads import compact, expand, is_large
 
 CHUNK = 256
 FLUSH_ROWS = 500
@@ -93,6 +94,13 @@ class _Buffer:
     scores: list[dict[str, Any]] = field(default_factory=list)
     cache: list[dict[str, Any]] = field(default_factory=list)
     last_flush: float = field(default_factory=time.monotonic)
+
+    def clear(self) -> None:
+        self.samples.clear()
+        self.requests.clear()
+        self.scores.clear()
+        self.cache.clear()
+        self.last_flush = time.monotonic()
 
     def due(self) -> bool:
         return (
@@ -165,6 +173,14 @@ class Runner:
         self._errors = 0
 
     async def run(self) -> RunResult:
+        try:
+            return await self._run()
+        except sa.exc.DBAPIError as exc:  # the server went away, or refused a write
+            if self.store.is_sqlite:
+                raise  # the command line explains SQLite's own errors (busy, full, read-only)
+            raise self.store.failure(exc) from None
+
+    async def _run(self) -> RunResult:
         started = time.monotonic()
         # a missing file or column found while loading: before the run exists, so none is left
         loaded = self.task.load(self.data)
@@ -178,9 +194,10 @@ class Runner:
         status = "interrupted"
         failure: str | None = None
         summary: dict[str, Any] = {}
+        store_lost = False
+        items = self._items(selection, done, loaded.fewshot)
+        answered = self._dispatch(items) if self.batch is None else self._batched(items)
         try:
-            items = self._items(selection, done, loaded.fewshot)
-            answered = self._dispatch(items) if self.batch is None else self._batched(items)
             async for item, responses in answered:
                 self._record(item, responses, buffer)
                 executed += 1
@@ -190,23 +207,28 @@ class Runner:
         except BatchPending:
             status = "waiting"  # the provider is still working; the same command resumes it
             raise
+        except sa.exc.DBAPIError:
+            store_lost = True  # nothing more can be written; what was flushed stays
+            raise
         except UserError as exc:  # bad data found only as it streams (a bad row, a repeated id)
             status, failure = "failed", str(exc)
             raise
         finally:
-            self._flush(buffer)
+            await answered.aclose()
             self.progress.finish()
-            if failure is not None and created and not done and not executed:
-                self._discard()  # nothing of it was stored: leave no run behind
-            else:
-                n_selected = len(done) + executed if status == "finished" else None
-                summary = self._finish(
-                    status,
-                    selection.content_hash,
-                    n_selected,
-                    time.monotonic() - started,
-                    failure,
-                )
+            if not store_lost:  # else nothing more can be written
+                self._flush(buffer)
+                if failure is not None and created and not done and not executed:
+                    self._discard()  # nothing of it was stored: leave no run behind
+                else:
+                    n_selected = len(done) + executed if status == "finished" else None
+                    summary = self._finish(
+                        status,
+                        selection.content_hash,
+                        n_selected,
+                        time.monotonic() - started,
+                        failure,
+                    )
         return RunResult(
             run_id=self.run_id,
             benchmark=self.task.name,
@@ -229,6 +251,14 @@ class Runner:
     def _begin(self) -> bool:
         """Mark the run running (creating it if new); True when it is new."""
         t = schema.runs
+        names = {
+            "benchmark": self.task.name,
+            "benchmark_name": self.task.name.split(":")[0],
+            "model": self.model.label,
+            "main_metric": self.task.main_metric,
+        }
+        check_lengths(t, [names])  # before any write, the same on SQLite and PostgreSQL
+        check_lengths(schema.suites, [{"name": self.suite}])
         values = {"status": "running", "started_at": now(), "assay_version": __version__}
         with self.store.begin() as conn:
             # insert-or-ignore, then update: two processes beginning the same run at once both
@@ -327,19 +357,32 @@ class Runner:
                     sa.select(c.c.key, c.c.response).where(c.c.key.in_(part))
                 ):
                     self.executor.cache[key] = response
+                missing = [k for k in part if k not in self.executor.cache]
+                if missing:
+                    self._prefetch_large(conn, missing)
+
+    def _prefetch_large(self, conn: sa.Connection, keys: list[str]) -> None:
+        """Large responses have no cache row: their request rows answer for them."""
+        rq = schema.requests
+        query = sa.select(rq.c.cache_key, rq.c.response, rq.c.text).where(
+            rq.c.cache_key.in_(keys), rq.c.response.is_not(None)
+        )
+        for key, stored, text in conn.execute(query):
+            if key not in self.executor.cache and stored.get("text_in_column"):
+                self.executor.cache[key] = expand(stored, text)
 
     def _flush(self, buffer: _Buffer) -> None:
-        if buffer.samples or buffer.cache:
-            with self.store.begin() as conn:
-                upsert(conn, schema.samples, buffer.samples)
-                upsert(conn, schema.requests, buffer.requests)
-                upsert(conn, schema.scores, buffer.scores)
-                upsert(conn, schema.cache, buffer.cache, update=False)
-        buffer.samples.clear()
-        buffer.requests.clear()
-        buffer.scores.clear()
-        buffer.cache.clear()
-        buffer.last_flush = time.monotonic()
+        """Write the buffer in one transaction. It is emptied even when the write fails (a value
+        the store refuses): the run then ends, and the samples it held are redone on resume."""
+        try:
+            if buffer.samples or buffer.cache:
+                with self.store.begin() as conn:
+                    upsert(conn, schema.samples, buffer.samples)
+                    upsert(conn, schema.requests, buffer.requests)
+                    upsert(conn, schema.scores, buffer.scores)
+                    upsert(conn, schema.cache, buffer.cache, update=False)
+        finally:
+            buffer.clear()
 
     def _finish(
         self,
@@ -447,6 +490,8 @@ class Runner:
         finally:
             for task in pending:
                 task.cancel()
+            # let them unwind (release their slots) before the caller moves on
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _batched(self, items: Iterator[_Item]) -> Any:
         """Send every uncached request as one provider batch; yield samples once it is done."""
@@ -532,7 +577,7 @@ class Runner:
                     "idx": idx,
                     "cache_key": key,
                     "request": request.canonical(),
-                    "response": payload,
+                    "response": None if payload is None else compact(payload),
                     "text": None if response.error else response.text,
                     "error": response.error.to_dict() if response.error else None,
                     "latency_s": response.latency_s,
@@ -543,7 +588,8 @@ class Runner:
                     "created_at": stamp,
                 }
             )
-            if payload is not None and not response.cached:
+            # a large response is cached by its request row (see store.payloads), not copied
+            if payload is not None and not response.cached and not is_large(payload):
                 buffer.cache.append(
                     {
                         "key": key,

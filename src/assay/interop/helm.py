@@ -32,7 +32,7 @@ from assay.errors import UserError
 from assay.execution.summary import summarise
 from assay.hashing import StreamingHash, content_hash
 from assay.store import schema
-from assay.store.db import Store, now, upsert
+from assay.store.db import Store, check_lengths, now, upsert
 
 BATCH = 1_000
 
@@ -227,6 +227,9 @@ def _import(
     result = ImportedRun(run_id, name, benchmark, model, main_metric or "")
     started = time.monotonic()
     stamp = now()
+    check_lengths(
+        schema.runs, [{"benchmark": benchmark, "model": model, "main_metric": main_metric}]
+    )
     _delete_run(conn, run_id)
     conn.execute(
         schema.runs.insert().values(

@@ -1,15 +1,22 @@
-"""Reference-based metrics, defined as HELM defines them.
+"""Reference-based metrics: HELM's where assay follows HELM, and where it departs, said so.
 
-- exact_match: the answer equals a reference after stripping surrounding whitespace.
-- quasi_exact_match: equal after HELM's normalisation (lowercase, drop punctuation, drop the
-  articles a/an/the, collapse whitespace).
-- f1: token-level F1 between normalised answer and reference (bag of tokens, so repeated tokens
-  count as often as they occur in both), best over references.
-- final_number_match: the answer's number equals the reference's number (commas, `$` and a
-  trailing `.0` ignored).
+- exact_match: the answer equals a reference after stripping surrounding whitespace (HELM's,
+  except that an empty answer matches an empty reference, where HELM scores every empty
+  prediction 0).
+- quasi_exact_match: equal after HELM's `normalize_text` (lowercase, drop punctuation, drop the
+  articles a/an/the, collapse whitespace); the same empty-answer departure.
+- prefix_exact_match, quasi_prefix_exact_match: HELM's exactly. The stripped (or normalised)
+  answer starts with the stripped (or normalised) reference, compared as characters ("Yes,
+  Elmendorf" matches "Yes"); an answer that is empty after stripping scores 0, as in HELM.
+- f1: SQuAD's token F1, not HELM's: normalised tokens as a bag, so a repeated token counts as
+  often as it occurs in both (HELM compares token sets); an empty answer against an empty
+  reference scores 1 (HELM: 0).
+- final_number_match: GSM8K-style, not HELM's `final_number_exact_match`: the answer's number
+  equals the reference's as a number (commas, `$` and a trailing `.0` ignored), where HELM
+  compares the last number of each as a string.
 
 Every metric takes the extracted answer (None when unreadable, which scores 0) and the
-references, and returns the best score over references.
+references, and returns the best score over references. docs/metrics.md states the same.
 """
 
 from __future__ import annotations
@@ -49,6 +56,23 @@ def quasi_exact_match(answer: str | None, references: Sequence[str]) -> float:
     return float(any(normal == normalize_text(ref) for ref in references))
 
 
+def prefix_exact_match(answer: str | None, references: Sequence[str]) -> float:
+    """HELM's prefix_exact_match: forgives a zero-shot model that keeps talking ("Yes, because")."""
+    stripped = (answer or "").strip()
+    if not stripped:
+        return 0.0
+    return float(any(stripped.startswith(ref.strip()) for ref in references))
+
+
+def quasi_prefix_exact_match(answer: str | None, references: Sequence[str]) -> float:
+    """HELM's quasi_prefix_exact_match: prefix_exact_match after `normalize_text` on both."""
+    stripped = (answer or "").strip()
+    if not stripped:
+        return 0.0
+    normal = normalize_text(stripped)
+    return float(any(normal.startswith(normalize_text(ref)) for ref in references))
+
+
 def f1(answer: str | None, references: Sequence[str]) -> float:
     if answer is None:
         return 0.0
@@ -82,6 +106,8 @@ def final_number_match(answer: str | None, references: Sequence[str]) -> float:
 METRICS: dict[str, Metric] = {
     "exact_match": exact_match,
     "quasi_exact_match": quasi_exact_match,
+    "prefix_exact_match": prefix_exact_match,
+    "quasi_prefix_exact_match": quasi_prefix_exact_match,
     "f1": f1,
     "final_number_match": final_number_match,
     **CATALOG,

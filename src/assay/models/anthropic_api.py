@@ -15,8 +15,7 @@ import asyncio
 import time
 from typing import Any
 
-from assay.errors import ProviderError, UserError
-from assay.extras import require
+from assay.errors import ProviderError, Unreachable, UserError
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     api_key,
@@ -25,7 +24,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import sdk_errors
+from assay.models.http_errors import classify_sdk_status, malformed, malformed_payload, sdk_errors
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -35,7 +34,6 @@ FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "le
 class AnthropicModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        require("anthropic", "anthropic", "anthropic models")
         refuse_inline_keys(spec)
         check_settings(
             spec, {"api_key_env", "thinking_budget", "send_temperature"} | header_settings(spec)
@@ -75,15 +73,18 @@ class AnthropicModel(Model):
         try:
             await self.client.with_options(timeout=10.0).models.retrieve(self.spec.name)
         except anthropic.APIConnectionError:
-            raise UserError(f"cannot reach the Anthropic API at {self.client.base_url}") from None
+            raise Unreachable(f"cannot reach the Anthropic API at {self.client.base_url}") from None
         except anthropic.AuthenticationError:
             raise UserError(
                 "the Anthropic API refused the key: check ANTHROPIC_API_KEY (or ?api_key_env=)"
             ) from None
         except anthropic.NotFoundError:
             raise UserError(f"the Anthropic API has no model {self.spec.name!r}") from None
-        except anthropic.APIStatusError:
-            pass  # rate limited or overloaded: real requests will retry
+        except anthropic.APIStatusError as exc:
+            error = classify_sdk_status(exc, secrets=self._secrets)
+            if error.retryable:
+                raise error from None  # busy or starting: the probe retries it
+            # otherwise (a server that lists no models, say) a real request will tell
 
     def body(self, request: Request) -> dict[str, Any]:
         """The Messages API parameters for one request (also a batch entry's `params`)."""
@@ -140,13 +141,12 @@ class AnthropicModel(Model):
         usage = raw.get("usage")
         if not isinstance(content, list) or not isinstance(usage, dict):
             raise ProviderError("malformed response body: no content or usage", kind="malformed")
-        text = "".join(
-            str(block.get("text", "")) for block in content if block.get("type") == "text"
-        )
-        input_tokens = sum(
-            int(usage.get(k) or 0)
-            for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-        )
+        with malformed_payload():
+            text = "".join(_block_text(block) for block in content)
+            input_tokens = sum(
+                int(usage.get(k) or 0)
+                for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+            )
         stop = raw.get("stop_reason")
         return Response(
             text=text,
@@ -166,6 +166,18 @@ class AnthropicModel(Model):
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def _block_text(block: Any) -> str:
+    """A content block's text; non-text blocks (thinking, tool use) contribute nothing."""
+    if not isinstance(block, dict):
+        raise malformed("a content block is not an object")
+    if block.get("type") != "text":
+        return ""
+    text = block.get("text")
+    if not isinstance(text, str):
+        raise malformed("a text block has no text")
+    return text
 
 
 def _sum(values: Any) -> int | None:

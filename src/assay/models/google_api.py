@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from assay.errors import ProviderError, UserError
-from assay.extras import require
+from assay.errors import ProviderError, Unreachable, UserError
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     api_key,
@@ -23,7 +22,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import classify, redact
+from assay.models.http_errors import classify, malformed, malformed_payload, redact
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -41,7 +40,6 @@ FINISH_REASONS = {
 class GoogleModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        require("google.genai", "google", "google models")
         refuse_inline_keys(spec)
         check_settings(spec, {"api_key_env", "thinking_budget"} | header_settings(spec))
         key = api_key(spec, "GEMINI_API_KEY", required=False)
@@ -96,9 +94,12 @@ class GoogleModel(Model):
                 ) from None
             if exc.code == 404:
                 raise UserError(f"the Gemini API has no model {self.spec.name!r}") from None
+            error = classify(int(exc.code or 0), str(exc.message or ""), secrets=self._secrets)
+            if error.retryable:
+                raise error from None  # busy: the probe retries it
         except Exception as exc:
-            if _is_connection_error(exc):
-                raise UserError(f"cannot reach the Gemini API: {type(exc).__name__}") from None
+            if _is_connection_error(exc) or isinstance(exc, TimeoutError):
+                raise Unreachable(f"cannot reach the Gemini API: {type(exc).__name__}") from None
             raise
 
     def config(self, request: Request) -> dict[str, Any]:
@@ -166,18 +167,16 @@ class GoogleModel(Model):
         return self.parse(raw, time.perf_counter() - started)
 
     def parse(self, raw: dict[str, Any], latency_s: float = 0.0) -> Response:
+        with malformed_payload():
+            return self._parse(raw, latency_s)
+
+    @staticmethod
+    def _parse(raw: dict[str, Any], latency_s: float) -> Response:
         candidates = raw.get("candidates") or []
         usage = raw.get("usage_metadata") or {}
         if not candidates and "prompt_feedback" not in raw:
             raise ProviderError("malformed response body: no candidates", kind="malformed")
-        texts = [
-            "".join(
-                str(p.get("text", ""))
-                for p in (c.get("content") or {}).get("parts") or []
-                if not p.get("thought")
-            )
-            for c in candidates
-        ] or [""]
+        texts = [_candidate_text(c) for c in candidates] or [""]
         reason = candidates[0].get("finish_reason") if candidates else "SAFETY"
         output = usage.get("candidates_token_count")
         if output is not None and usage.get("thoughts_token_count"):
@@ -198,6 +197,19 @@ class GoogleModel(Model):
             await self._client.aio.aclose()
             self._client.close()
             self._client = None
+
+
+def _candidate_text(candidate: dict[str, Any]) -> str:
+    """The text parts of a candidate, thoughts left out; a null text part is malformed."""
+    parts = (candidate.get("content") or {}).get("parts") or []
+    texts = []
+    for part in parts:
+        if part.get("thought") or "text" not in part:
+            continue  # a thought, or a non-text part (a function call)
+        if not isinstance(part["text"], str):
+            raise malformed("a text part has no text")
+        texts.append(part["text"])
+    return "".join(texts)
 
 
 def _logprobs(candidate: dict[str, Any]) -> list[dict[str, Any]] | None:

@@ -118,6 +118,27 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 @contextmanager
+def malformed_payload() -> Iterator[None]:
+    """Reading a response body that parsed but has the wrong shape: a final `malformed` error.
+
+    Wraps every provider's parsing, so a missing field, a null where text belongs or an empty
+    list is classified (never scored, never retried) instead of escaping as an `IndexError`.
+    """
+    try:
+        yield
+    except ProviderError:
+        raise
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise ProviderError(
+            f"malformed response body: {type(exc).__name__}: {str(exc)[:200]}", kind="malformed"
+        ) from exc
+
+
+def malformed(what: str) -> ProviderError:
+    return ProviderError(f"malformed response body: {what}", kind="malformed")
+
+
+@contextmanager
 def sdk_errors(sdk: Any, secrets: Iterable[str | None] = ()) -> Iterator[None]:
     """Turn an SDK's exceptions into classified `ProviderError`s (keys redacted).
 

@@ -22,7 +22,6 @@ from typing import Any
 
 from assay import hashing
 from assay.errors import ProviderError, UserError
-from assay.extras import require
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.packaged import PACKAGED, packaged_path
 from assay.models.registry import check_settings, setting
@@ -72,7 +71,6 @@ class LlamaCppModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         check_settings(spec, {"n_ctx", "chat", "seed"})
-        require("llama_cpp", "llamacpp", "llamacpp models")
         self.path = resolve_path(spec.name)
         self.n_ctx = setting(spec, "n_ctx", 4096)
         self.threads = setting(spec, "threads", 1)

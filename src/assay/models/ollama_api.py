@@ -14,8 +14,7 @@ import asyncio
 import time
 from typing import Any
 
-from assay.errors import ProviderError, UserError
-from assay.extras import require
+from assay.errors import ProviderError, Unreachable, UserError
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     api_key,
@@ -24,7 +23,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import classify, redact
+from assay.models.http_errors import classify, malformed, malformed_payload, redact
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -32,7 +31,6 @@ from assay.requests import Request, Response
 class OllamaModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        require("ollama", "ollama", "ollama models")
         refuse_inline_keys(spec)
         check_settings(
             spec, {"api_key_env", "num_ctx", "raw", "keep_alive", "think"} | header_settings(spec)
@@ -80,9 +78,12 @@ class OllamaModel(Model):
                 ) from None
             if exc.status_code in (401, 403):
                 raise UserError("Ollama refused the key: check OLLAMA_API_KEY") from None
+            error = classify(exc.status_code, str(exc.error), secrets=self._secrets)
+            if error.retryable:
+                raise error from None  # busy or loading: the probe retries it
         except (ConnectionError, TimeoutError):
             where = self.host or "OLLAMA_HOST or http://127.0.0.1:11434"
-            raise UserError(
+            raise Unreachable(
                 f"cannot reach Ollama at {where}: start it with `ollama serve` or fix the address"
             ) from None
 
@@ -148,24 +149,30 @@ class OllamaModel(Model):
 
     @staticmethod
     def parse(raw: dict[str, Any]) -> Response:
-        if "message" in raw:
-            text = (raw.get("message") or {}).get("content")
-        else:
-            text = raw.get("response")
-        if not isinstance(text, str):
-            raise ProviderError("malformed response body: no text", kind="malformed")
-        logprobs = raw.get("logprobs")
-        reason = raw.get("done_reason")
-        return Response(
-            text=text,
-            logprobs=[{"token": lp["token"], "logprob": lp["logprob"]} for lp in logprobs]
-            if logprobs
-            else None,
-            input_tokens=raw.get("prompt_eval_count"),
-            output_tokens=raw.get("eval_count"),
-            finish_reason=str(reason) if reason else None,
-            raw=raw,
-        )
+        with malformed_payload():
+            if "message" in raw:
+                message = raw["message"]
+                if not isinstance(message, dict):
+                    raise malformed("no message")
+                text = message.get("content")
+            else:
+                text = raw.get("response")
+            if not isinstance(text, str):
+                raise malformed("no text")
+            logprobs = raw.get("logprobs")
+            reason = raw.get("done_reason")
+            return Response(
+                text=text,
+                logprobs=[
+                    {"token": lp["token"], "logprob": float(lp["logprob"])} for lp in logprobs
+                ]
+                if logprobs
+                else None,
+                input_tokens=raw.get("prompt_eval_count"),
+                output_tokens=raw.get("eval_count"),
+                finish_reason=str(reason) if reason else None,
+                raw=raw,
+            )
 
     async def close(self) -> None:
         if self._client is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from assay.errors import ProviderError, UserError
+from assay.errors import Unreachable, UserError
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     api_key,
@@ -22,8 +22,8 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import sdk_errors
-from assay.models.openai_compatible import _chat_logprobs, _completion_logprobs, _flatten
+from assay.models.http_errors import classify_sdk_status, malformed_payload, sdk_errors
+from assay.models.openai_compatible import _flatten, parse_openai
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -79,7 +79,7 @@ class OpenAIModel(Model):
         try:
             await self.client.with_options(timeout=10.0).models.retrieve(self.spec.name)
         except openai.APIConnectionError:
-            raise UserError(f"cannot reach the OpenAI API at {self.client.base_url}") from None
+            raise Unreachable(f"cannot reach the OpenAI API at {self.client.base_url}") from None
         except openai.AuthenticationError:
             raise UserError(
                 "the OpenAI API refused the key: check OPENAI_API_KEY (or ?api_key_env=)"
@@ -88,8 +88,11 @@ class OpenAIModel(Model):
             raise UserError(
                 f"the OpenAI API has no model {self.spec.name!r} for this key"
             ) from None
-        except openai.APIStatusError:
-            pass  # rate limited or a server hiccup: real requests will retry
+        except openai.APIStatusError as exc:
+            error = classify_sdk_status(exc, secrets=self._secrets)
+            if error.retryable:
+                raise error from None  # busy or starting: the probe retries it
+            # otherwise (a server that lists no models, say) a real request will tell
 
     def options(self, request: Request) -> dict[str, Any]:
         """The request's sampling parameters in the OpenAI API's words."""
@@ -136,36 +139,13 @@ class OpenAIModel(Model):
                 result = await self.client.chat.completions.create(**self.body(request))
             else:
                 result = await self.client.completions.create(**self.body(request))
-        return self.parse(result.model_dump(mode="json"), time.perf_counter() - started)
+        with malformed_payload():
+            raw = result.model_dump(mode="json", warnings=False)
+        return self.parse(raw, time.perf_counter() - started)
 
     def parse(self, raw: dict[str, Any], latency_s: float = 0.0) -> Response:
         """A response from the API's JSON (a live answer or a batch result line)."""
-        import openai.types as types
-
-        try:
-            if self.api == "chat":
-                result: Any = types.chat.ChatCompletion.model_validate(raw)
-                texts = [c.message.content or "" for c in result.choices]
-                logprobs = _chat_logprobs(result) if result.choices else None
-            else:
-                result = types.Completion.model_validate(raw)
-                texts = [c.text for c in result.choices]
-                logprobs = _completion_logprobs(result) if result.choices else None
-        except ValueError as exc:
-            raise ProviderError("malformed response body", kind="malformed") from exc
-        if not result.choices:
-            raise ProviderError("response has no choices", kind="malformed", retryable=False)
-        usage = result.usage
-        return Response(
-            text=texts[0],
-            completions=texts if len(texts) > 1 else None,
-            logprobs=logprobs,
-            input_tokens=getattr(usage, "prompt_tokens", None),
-            output_tokens=getattr(usage, "completion_tokens", None),
-            finish_reason=result.choices[0].finish_reason,
-            latency_s=latency_s,
-            raw=raw,
-        )
+        return parse_openai(raw, chat=self.api == "chat", latency_s=latency_s)
 
     def batch_client(self) -> Any:
         """The provider batch API for this model (see `assay.models.batch`)."""

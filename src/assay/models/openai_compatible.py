@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from assay.errors import ProviderError, UserError
+from assay.errors import ProviderError, Unreachable, UserError
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     extra_headers,
@@ -25,7 +25,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import sdk_errors
+from assay.models.http_errors import classify_sdk_status, malformed, malformed_payload, sdk_errors
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -82,7 +82,7 @@ class OpenAICompatibleModel(Model):
         try:
             await self.client.with_options(timeout=10.0).models.list()
         except openai.APIConnectionError:
-            raise UserError(
+            raise Unreachable(
                 f"cannot reach {self.base_url}: is the server running? Start it (e.g. python -m "
                 "llama_cpp.server --model F --host 127.0.0.1 --port 8080) or fix the address"
             ) from None
@@ -91,8 +91,11 @@ class OpenAICompatibleModel(Model):
                 f"{self.base_url} refused the API key: set OPENAI_API_KEY (or the variable named "
                 "by ?api_key_env=)"
             ) from None
-        except openai.APIStatusError:
-            pass  # some servers do not list models; a real request will tell
+        except openai.APIStatusError as exc:
+            error = classify_sdk_status(exc, secrets=self._secrets)
+            if error.retryable:
+                raise error from None  # busy or starting: the probe retries it
+            # otherwise (a server that lists no models, say) a real request will tell
 
     async def generate(self, request: Request) -> Response:
         options: dict[str, Any] = {
@@ -113,8 +116,9 @@ class OpenAICompatibleModel(Model):
             return await self._loglikelihood(request, started)
         import openai
 
+        chat = request.messages is not None and self.api == "chat"
         with sdk_errors(openai, self._secrets):
-            if request.messages is not None and self.api == "chat":
+            if chat:
                 if request.logprobs:
                     options["logprobs"] = True
                     if request.top_logprobs:
@@ -122,28 +126,14 @@ class OpenAICompatibleModel(Model):
                 result = await self.client.chat.completions.create(
                     messages=request.messages, **options
                 )
-                texts = [c.message.content or "" for c in result.choices]
-                logprobs = _chat_logprobs(result)
             else:
                 prompt = request.prompt if request.prompt is not None else _flatten(request)
                 if request.logprobs:
                     options["logprobs"] = request.top_logprobs or 1
                 result = await self.client.completions.create(prompt=prompt, **options)
-                texts = [c.text for c in result.choices]
-                logprobs = _completion_logprobs(result)
-        if not result.choices:
-            raise ProviderError("response has no choices", kind="malformed", retryable=False)
-        usage = result.usage
-        return Response(
-            text=texts[0],
-            completions=texts if len(texts) > 1 else None,
-            logprobs=logprobs,
-            input_tokens=getattr(usage, "prompt_tokens", None),
-            output_tokens=getattr(usage, "completion_tokens", None),
-            finish_reason=result.choices[0].finish_reason,
-            latency_s=time.perf_counter() - started,
-            raw=result.model_dump(mode="json"),
-        )
+        with malformed_payload():
+            raw = result.model_dump(mode="json", warnings=False)
+        return parse_openai(raw, chat=chat, latency_s=time.perf_counter() - started)
 
     async def _loglikelihood(self, request: Request, started: float) -> Response:
         """Score the continuation from echoed prompt log-probabilities (legacy completions)."""
@@ -160,25 +150,29 @@ class OpenAICompatibleModel(Model):
                 echo=True,
                 logprobs=1,
             )
-        lp = result.choices[0].logprobs if result.choices else None
-        if lp is None or not lp.tokens or lp.text_offset is None:
-            raise ProviderError(
-                "the server returned no prompt log-probabilities for echo=True: it cannot "
-                "score log-likelihoods (drop ?prompt_logprobs=true)",
-                kind="malformed",
-            )
-        picked = [
-            (token, value)
-            for token, value, offset in zip(
-                lp.tokens, lp.token_logprobs, lp.text_offset, strict=False
-            )
-            if len(context) <= offset < len(text)
-        ]
-        if not picked or any(value is None for _, value in picked):
-            raise ProviderError("continuation tokens have no log-probabilities", kind="malformed")
+        with malformed_payload():
+            lp = result.choices[0].logprobs if result.choices else None
+            if lp is None or not lp.tokens or lp.text_offset is None:
+                raise ProviderError(
+                    "the server returned no prompt log-probabilities for echo=True: it cannot "
+                    "score log-likelihoods (drop ?prompt_logprobs=true)",
+                    kind="malformed",
+                )
+            picked = [
+                (token, value)
+                for token, value, offset in zip(
+                    lp.tokens, lp.token_logprobs, lp.text_offset, strict=False
+                )
+                if len(context) <= offset < len(text)
+            ]
+            if not picked or any(value is None for _, value in picked):
+                raise ProviderError(
+                    "continuation tokens have no log-probabilities", kind="malformed"
+                )
+            loglikelihood = float(sum(value for _, value in picked))
         usage = result.usage
         return Response(
-            loglikelihood=float(sum(value for _, value in picked)),
+            loglikelihood=loglikelihood,
             continuation_tokens=len(picked),
             logprobs=[{"token": token, "logprob": value} for token, value in picked],
             input_tokens=getattr(usage, "prompt_tokens", None),
@@ -193,19 +187,71 @@ class OpenAICompatibleModel(Model):
             self._client = None
 
 
+def parse_openai(raw: dict[str, Any], *, chat: bool, latency_s: float = 0.0) -> Response:
+    """A response from an OpenAI-shaped JSON body (chat or legacy completions), checked.
+
+    OpenAI-compatible servers differ, so every field is read defensively: no choices, a choice
+    without a message or text, or a null where text belongs is a `malformed` provider error. A
+    chat message may have null content only when it refused, called a tool or was cut off.
+    """
+    with malformed_payload():
+        choices = raw.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise ProviderError("response has no choices", kind="malformed", retryable=False)
+        texts = [_choice_text(c, chat) for c in choices]
+        logprobs = _choice_logprobs(choices[0], chat)
+        usage = raw.get("usage") or {}
+        reason = choices[0].get("finish_reason")
+        return Response(
+            text=texts[0],
+            completions=texts if len(texts) > 1 else None,
+            logprobs=logprobs,
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            finish_reason=str(reason) if reason is not None else None,
+            latency_s=latency_s,
+            raw=raw,
+        )
+
+
+_NULL_CONTENT_REASONS = frozenset({"length", "content_filter", "tool_calls", "function_call"})
+
+
+def _choice_text(choice: dict[str, Any], chat: bool) -> str:
+    if not chat:
+        text = choice.get("text")
+        if not isinstance(text, str):
+            raise malformed("a choice has no text")
+        return text
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise malformed("a choice has no message")
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if content is None and (
+        message.get("refusal")
+        or message.get("tool_calls")
+        or choice.get("finish_reason") in _NULL_CONTENT_REASONS
+    ):
+        return ""
+    raise malformed("a message has no text content")
+
+
+def _choice_logprobs(choice: dict[str, Any], chat: bool) -> list[dict[str, Any]] | None:
+    lp = choice.get("logprobs")
+    if not lp:
+        return None
+    if chat:
+        content = lp.get("content")
+        if content is None:
+            return None
+        return [{"token": t["token"], "logprob": float(t["logprob"])} for t in content]
+    tokens = lp.get("tokens")
+    if not tokens:
+        return None
+    return [{"token": t, "logprob": v} for t, v in zip(tokens, lp["token_logprobs"], strict=False)]
+
+
 def _flatten(request: Request) -> str:
     return "\n\n".join(m["content"] for m in request.messages or [])
-
-
-def _chat_logprobs(result: Any) -> list[dict[str, Any]] | None:
-    lp = getattr(result.choices[0], "logprobs", None)
-    if lp is None or lp.content is None:
-        return None
-    return [{"token": t.token, "logprob": t.logprob} for t in lp.content]
-
-
-def _completion_logprobs(result: Any) -> list[dict[str, Any]] | None:
-    lp = getattr(result.choices[0], "logprobs", None)
-    if lp is None or not lp.tokens:
-        return None
-    return [{"token": t, "logprob": v} for t, v in zip(lp.tokens, lp.token_logprobs, strict=False)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -22,6 +23,7 @@ class Provider:
     extra: str | None
     summary: str
     example: str
+    modules: tuple[str, ...] = ()  # what it imports only when it first calls the model
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -40,6 +42,7 @@ PROVIDERS: dict[str, Provider] = {
             None,
             "any OpenAI-compatible server (llama.cpp, vLLM, Ollama, TGI) via the openai SDK",
             "openai-compatible/<name>@http://127.0.0.1:8080/v1",
+            ("openai",),
         ),
         Provider(
             "hf",
@@ -47,6 +50,7 @@ PROVIDERS: dict[str, Provider] = {
             "hf",
             "Hugging Face transformers (CPU or GPU), batched; GGUF files via gguf_file=",
             "hf/smollm2, hf/HuggingFaceTB/SmolLM2-135M-Instruct, hf/./dir?gguf_file=m.gguf",
+            ("torch", "transformers", "accelerate", "gguf"),
         ),
         Provider(
             "llamacpp",
@@ -54,6 +58,7 @@ PROVIDERS: dict[str, Provider] = {
             "llamacpp",
             "GGUF models in-process via llama-cpp-python; `smollm2` is the embedded default",
             "llamacpp/smollm2, llamacpp/path/to/model.gguf",
+            ("llama_cpp",),
         ),
         Provider(
             "openai",
@@ -61,6 +66,7 @@ PROVIDERS: dict[str, Provider] = {
             None,
             "OpenAI's API via the openai SDK; key from OPENAI_API_KEY",
             "openai/gpt-4o-mini, openai/o4-mini?reasoning_effort=low",
+            ("openai",),
         ),
         Provider(
             "anthropic",
@@ -68,6 +74,7 @@ PROVIDERS: dict[str, Provider] = {
             "anthropic",
             "Anthropic's Messages API via the anthropic SDK; key from ANTHROPIC_API_KEY",
             "anthropic/claude-sonnet-4-5, anthropic/claude-haiku-4-5?thinking_budget=2048",
+            ("anthropic",),
         ),
         Provider(
             "google",
@@ -75,6 +82,7 @@ PROVIDERS: dict[str, Provider] = {
             "google",
             "Google Gemini via the google-genai SDK; key from GEMINI_API_KEY or GOOGLE_API_KEY",
             "google/gemini-2.5-flash",
+            ("google.genai",),
         ),
         Provider(
             "ollama",
@@ -82,6 +90,7 @@ PROVIDERS: dict[str, Provider] = {
             "ollama",
             "a local Ollama server's native API via the ollama SDK (default 127.0.0.1:11434)",
             "ollama/llama3.2, ollama/qwen3:0.6b@http://gpu-box:11434?num_ctx=8192",
+            ("ollama",),
         ),
     ]
 }
@@ -177,6 +186,15 @@ def _provider_factory(provider: str) -> Callable[[ModelSpec], Any]:
             raise UserError(
                 f"provider {provider!r} needs a package that is not installed ({exc.name}): {hint}"
             ) from exc
+        missing = [m for m in info.modules if not _importable(m)]
+        if missing:
+            absent = f"{', '.join(missing)} is not installed"
+            raise UserError(
+                f"provider {provider!r} needs the {info.extra!r} extra ({absent}): "
+                f"pip install 'assay[{info.extra}]'"
+                if info.extra
+                else f"provider {provider!r} needs {absent}: reinstall assay"
+            )
         factory: Callable[[ModelSpec], Any] = getattr(module, attr)
         return factory
     for ep in entry_points(group="assay.models"):
@@ -188,6 +206,13 @@ def _provider_factory(provider: str) -> Callable[[ModelSpec], Any]:
         f"unknown model provider {provider!r}: use one of {known}, a plugin registered under the "
         "'assay.models' entry point, or path/to/module.py:ClassName (see `assay models`)"
     )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package (google for google.genai)
+        return False
 
 
 def _model_from_file(text: str) -> Model:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 
 _ANSWER_IS = re.compile(
     r"(?i:answer|option|choice)\s*(?i:is|:)?\s*(?i:option\s*)?[:\s]*\(?\s*([A-Z])\s*\)?(?![A-Za-z])"
@@ -17,6 +18,7 @@ _BARE = re.compile(r"^\(?\s*([A-Z])\s*\)?\s*[.:)]?$")
 _LEADING = re.compile(r"^\(?([A-Z])(?:\)|\.|:|\s*\)|,)(?:\s|$)")
 _HEDGE = re.compile(r"\(?\b([A-Z])\b\)?\s*(?:or|and|/|,)\s*\(?\b([A-Z])\b\)?")
 _NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
+_MAX_DIGITS = 1_000
 _ANSWER_NUMBER = re.compile(r"answer\s*(?:is|:)\s*\**\s*(-?\$?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
 
 
@@ -59,14 +61,22 @@ def read_final_number(text: str) -> str | None:
 
 
 def normalize_number(text: str) -> str | None:
+    """A canonical string for the number in `text` ("1,000.0" -> "1000", "0.50" -> "0.5").
+
+    Decimal, not float: integers past 2**53 keep every digit, so neighbours stay different.
+    """
     cleaned = text.replace(",", "").replace("$", "").strip().rstrip(".")
     try:
-        value = float(cleaned)
-    except ValueError:
+        value = Decimal(cleaned)
+    except InvalidOperation:
         return None
-    if value.is_integer():
+    if not value.is_finite():
+        return None
+    if abs(value.adjusted()) > _MAX_DIGITS:
+        return None  # not an answer anyone writes out
+    if value == value.to_integral_value():
         return str(int(value))
-    return repr(value)
+    return format(value, "f").rstrip("0")
 
 
 _YES_NO = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)

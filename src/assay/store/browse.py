@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from assay.store import schema
 from assay.store.db import Store
+from assay.store.payloads import expand
 
 COUNT_CAP = 1_000
 SEARCH_WINDOW = 10_000
@@ -777,7 +778,7 @@ def sample_detail(store: Store, run_id: str, sample_id: str) -> dict[str, Any] |
             return None
         out = dict(row)
         out["requests"] = [
-            dict(m)
+            {**m, "response": None if m["response"] is None else expand(m["response"], m["text"])}
             for m in conn.execute(
                 sa.select(rq)
                 .where(rq.c.run_id == run_id, rq.c.sample_id == sample_id)

@@ -195,6 +195,15 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def failure(self, exc: sa.exc.DBAPIError) -> UserError:
+        """One line for a database error in the middle of work: lost server, refused write."""
+        if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+            return UserError(
+                f"lost the results database {self.location} ({_one_line(exc)}): what was "
+                "finished is saved; run the same command again when the database is back"
+            )
+        return UserError(f"the results database {self.location} refused a write: {_one_line(exc)}")
+
     @property
     def location(self) -> str:
         if self.path is not None:
@@ -226,10 +235,52 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
 def insert_if_absent(conn: Connection, table: sa.Table, row: dict[str, Any]) -> bool:
     """Insert one row unless its primary key is taken (by anyone, even concurrently); True
     when this call inserted it."""
+    check_lengths(table, [row])
     if conn.dialect.name == "postgresql":
         row = _without_nul(row)
     stmt = _insert(conn, table).values(**row).on_conflict_do_nothing()
     return bool(conn.execute(stmt).rowcount)
+
+
+# What each limited column holds, in the user's words (the rest use "table.column").
+_COLUMN_WORDS = {
+    ("suites", "name"): "suite name",
+    ("suite_runs", "suite"): "suite name",
+    ("runs", "benchmark"): "benchmark (with its parameters)",
+    ("runs", "benchmark_name"): "benchmark name",
+    ("runs", "benchmark_version"): "benchmark version",
+    ("runs", "model"): "model name (with its settings)",
+    ("runs", "main_metric"): "metric name",
+    ("samples", "sample_id"): "sample id",
+    ("samples", "split"): "split name",
+    ("requests", "sample_id"): "sample id",
+    ("scores", "sample_id"): "sample id",
+    ("scores", "metric"): "metric name",
+    ("cache", "model"): "model name (with its settings)",
+}
+
+
+def check_lengths(table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Refuse, in one line, a value longer than its column allows.
+
+    PostgreSQL refuses such a write and SQLite would store it silently: checking first makes
+    both behave the same, before anything is written.
+    """
+    limited = [
+        (c.name, c.type.length)
+        for c in table.columns
+        if isinstance(c.type, sa.String) and c.type.length is not None
+    ]
+    for row in rows:
+        for name, length in limited:
+            value = row.get(name)
+            if isinstance(value, str) and len(value) > length:
+                what = _COLUMN_WORDS.get((table.name, name), f"{table.name}.{name}")
+                shown = value[:40] + "..." if len(value) > 40 else value
+                raise UserError(
+                    f"{what} {shown!r} is {len(value)} characters long; the results store "
+                    f"allows at most {length}: shorten it"
+                )
 
 
 def upsert(
@@ -238,6 +289,7 @@ def upsert(
     """Insert rows; on a primary-key clash replace them (update=True) or keep the old ones."""
     if not rows:
         return
+    check_lengths(table, rows)
     if conn.dialect.name == "postgresql":
         rows = [_without_nul(row) for row in rows]
     stmt = _insert(conn, table)

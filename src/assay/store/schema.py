@@ -104,6 +104,8 @@ requests = sa.Table(
     # the viewer's latency sort reads the first request of each sample in index order, ties by
     # sample id; output_tokens rides along so the tokens sort scans this index, not the rows
     sa.Index("ix_requests_run_latency", "run_id", "idx", "latency_s", "sample_id", "output_tokens"),
+    # a large response has no cache row: the cache finds it here (see store/payloads.py)
+    sa.Index("ix_requests_cache_key", "cache_key"),
     sa.ForeignKeyConstraint(["run_id", "sample_id"], ["samples.run_id", "samples.sample_id"]),
 )
 

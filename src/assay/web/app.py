@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assay.analysis.leaderboard import Leaderboard, build_leaderboard
 from assay.analysis.model_info import ModelCatalog
 from assay.analysis.winrate import mean_win_rates
+from assay.display import json_visible, visible
 from assay.store import browse
 from assay.store.db import Store
 from assay.store.queries import default_suite, latest_suite_runs, suite_names
@@ -113,7 +114,9 @@ def clip(text: Any, limit: int = MAX_BLOCK) -> tuple[str, int]:
 
 
 def pretty(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    """Indented JSON, hidden characters written as JSON escapes (the same value)."""
+    text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    return json_visible(text)
 
 
 def sample_url(run_id: str, sample_id: str, params: Any = ()) -> str:
@@ -176,6 +179,7 @@ class Viewer:
             meta_text=meta_text,
         )
         self.env.filters["breakable"] = breakable
+        self.env.filters["visible"] = visible  # names from imported files: no hidden controls
         self.env.filters["qs"] = _qs
         self._meta: dict[tuple[Any, ...], browse.MetadataFields] = {}
         self.compare_stats = CompareStats(store)

@@ -161,6 +161,7 @@ def upgrade() -> None:
         ["run_id", "idx", "latency_s", "sample_id", "output_tokens"],
         unique=False,
     )
+    op.create_index("ix_requests_cache_key", "requests", ["cache_key"], unique=False)
     op.create_table(
         "scores",
         sa.Column("run_id", sa.String(length=32), nullable=False),

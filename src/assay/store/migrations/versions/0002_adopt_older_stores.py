@@ -27,6 +27,7 @@ INDEXES = {
         "requests",
         ["run_id", "idx", "latency_s", "sample_id", "output_tokens"],
     ),
+    "ix_requests_cache_key": ("requests", ["cache_key"]),
     "ix_scores_run_metric_value": ("scores", ["run_id", "metric", "value", "sample_id"]),
 }
 RETIRED_INDEXES = ("ix_scores_run_metric",)

@@ -1,0 +1,69 @@
+"""What one very long response costs: store size and peak memory of a run that receives it.
+
+A model answers one MMLU question with "A" and SIZE characters more, in an OpenAI-shaped raw
+body that holds the text again (as real providers' bodies do). Prints the store's size after
+the run (WAL checkpointed, vacuumed) and the process's peak memory, each as a multiple of the
+response's size.
+
+    python bench/large_response.py [SIZE_MB]        # default 10; needs ../shared/data
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+from assay.benchmarks.base import DataContext
+from assay.benchmarks.registry import resolve_task
+from assay.execution.executor import Executor
+from assay.execution.runner import Runner
+from assay.models.base import Model, ModelSpec
+from assay.requests import Request, Response
+from assay.store.db import Store
+
+
+class Verbose(Model):
+    def __init__(self, size: int) -> None:
+        super().__init__(ModelSpec("bench", "verbose"))
+        self.size = size
+
+    async def generate(self, request: Request) -> Response:
+        text = "A\n" + "lorem ipsum " * (self.size // 12)
+        raw = {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+        return Response(text=text, input_tokens=10, output_tokens=self.size // 4, raw=raw)
+
+
+def main() -> None:
+    size = int(float(sys.argv[1]) * 1_000_000) if len(sys.argv) > 1 else 10_000_000
+    data = Path(os.environ.get("ASSAY_DATA_DIR") or Path(__file__).parents[1] / "../shared/data")
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "large.db"
+        store = Store(f"sqlite:///{db}")
+        model = Verbose(size)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        runner = Runner(
+            store, resolve_task("mmlu"), model, Executor(model), data=DataContext(data), limit=1
+        )
+        asyncio.run(runner.run())
+        store.close()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("VACUUM")
+        stored = db.stat().st_size
+    mb = 1_000_000
+    print(f"response: {size / mb:.1f} MB")
+    print(f"store after the run: {stored / mb:.1f} MB ({stored / size:.2f}x the response)")
+    print(
+        f"peak memory: {peak / mb:.0f} MB, {(peak - before) / mb:.0f} MB above start-up "
+        f"({(peak - before) / size:.1f}x the response)"
+    )
+
+
+if __name__ == "__main__":
+    main()
