@@ -38,10 +38,10 @@ system-deps:
 	bash scripts/system-deps.sh $(SYSTEM_PACKAGES)
 
 test: $(VENV)/.extras-$(TEST_EXTRAS) system-deps
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto --dist loadscope
 
 test-fast: $(VENV)/.extras-$(TEST_EXTRAS)
-	$(VENV)/bin/pytest -m "not slow"
+	$(VENV)/bin/pytest -n auto --dist loadscope -m "not slow"
 
 # Only the dev extra: mypy is told the optional SDKs may be missing (pyproject.toml).
 lint: $(VENV)/.extras-dev

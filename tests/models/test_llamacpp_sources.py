@@ -28,8 +28,14 @@ def test_gguf_from_a_hub_repository(
 ) -> None:
     from assay.models.llamacpp import resolve_path
 
+    from huggingface_hub import constants
+
+    # huggingface_hub reads its environment once, when first imported (maybe by an earlier test
+    # in this process): set both the variables and the constants read at call time
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     fake_hub_cache(tmp_path, "someone/SmolLM2-GGUF", "smol.gguf", smollm2_path)
     found = resolve_path("hf.co/someone/SmolLM2-GGUF/smol.gguf")
     assert found.name == "smol.gguf" and found.resolve() == smollm2_path.resolve()
