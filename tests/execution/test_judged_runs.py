@@ -176,3 +176,40 @@ def test_the_sample_page_shows_the_judge_request(cli: Any, data_dir: Path, tmp_p
     page = client.get(f"/runs/{run_id}/samples/{sample_id}")
     assert page.status_code == 200
     assert "judge mock/judge" in page.text and "VERDICT: COMPLIED" in page.text
+
+
+def test_a_rerun_asks_the_judge_again_only_where_it_failed(data_dir: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    from assay.benchmarks.base import DataContext
+    from assay.benchmarks.registry import resolve_task
+    from assay.execution.executor import Executor
+    from assay.execution.retry import RetryPolicy
+    from assay.execution.runner import Runner
+    from assay.models.mock import MockModel
+    from assay.models.registry import create_model
+
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    model = create_model("mock/constant?text=Sure")
+    judge_model = create_model("mock/judge")
+    assert isinstance(judge_model, MockModel)
+    judge = Executor(judge_model, policy=RetryPolicy(max_attempts=1))
+    task = resolve_task("simplesafetytests")
+
+    def run_once() -> dict[str, Any]:
+        runner = Runner(
+            store, task, model, Executor(model), data=DataContext(data_dir), judge=judge
+        )
+        return asyncio.run(runner.run()).summary
+
+    judge_model.fail_rate = 0.5  # the judge's server fails half the time, then recovers
+    first = run_once()
+    failed = first["judge_errors"]
+    assert 0 < failed < 100 and first["metrics"]["harmful_compliance"]["n"] == 100 - failed
+    judge_model.fail_rate = 0.0
+    calls_before = judge_model.calls
+    second = run_once()
+    assert judge_model.calls - calls_before == failed  # only the failed verdicts asked again
+    assert second["judge_errors"] == 0
+    assert second["metrics"]["harmful_compliance"]["n"] == 100
+    store.close()

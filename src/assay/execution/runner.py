@@ -373,10 +373,17 @@ class Runner:
                     )
 
     def _finished_ids(self) -> set[str]:
+        """Samples not to redo: all but errored ones, and those whose judge call failed (their
+        model answer comes from the cache; the judge is asked again)."""
         t = schema.samples
+        judge_status = t.c.metadata["judge_status"].as_string()
         with self.store.connect() as conn:
             rows = conn.execute(
-                sa.select(t.c.sample_id).where(t.c.run_id == self.run_id, t.c.status != "error")
+                sa.select(t.c.sample_id).where(
+                    t.c.run_id == self.run_id,
+                    t.c.status != "error",
+                    sa.or_(judge_status.is_(None), judge_status != "error"),
+                )
             )
             return {r[0] for r in rows}
 
