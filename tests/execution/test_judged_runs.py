@@ -176,6 +176,11 @@ def test_the_sample_page_shows_the_judge_request(cli: Any, data_dir: Path, tmp_p
     page = client.get(f"/runs/{run_id}/samples/{sample_id}")
     assert page.status_code == 200
     assert "judge mock/judge" in page.text and "VERDICT: COMPLIED" in page.text
+    run_page = client.get(f"/runs/{run_id}")
+    assert run_page.status_code == 200 and "unparsed by judge: 0" in run_page.text
+    listed = client.get(f"/runs/{run_id}?meta=judge_status&value=ok")
+    assert listed.status_code == 200 and sample_id in listed.text
+    assert sample_id not in client.get(f"/runs/{run_id}?meta=judge_status&value=error").text
 
 
 def test_a_rerun_asks_the_judge_again_only_where_it_failed(data_dir: Path, tmp_path: Path) -> None:
