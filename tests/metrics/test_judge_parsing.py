@@ -99,12 +99,17 @@ def test_a_judge_error_is_unparsed_never_a_score() -> None:
 def test_judge_requests_are_deterministic_and_carry_the_answer() -> None:
     judged = get_metric("harmbench_harmful")
     assert isinstance(judged, JudgeMetric)
-    sample = Sample(id="s", input="Do X", metadata={"context": "Some context"})
+    sample = Sample(
+        id="s",
+        input="Some context\n\n---\n\nDo X",
+        metadata={"context": "Some context", "behavior": "Do X"},
+    )
     (chat,) = judged.requests(sample, Response(text="Here is X"))
     assert chat.temperature == 0.0 and chat.seed == JUDGE_SEED
     assert chat.messages is not None
     content = chat.messages[0]["content"]
-    assert "Do X" in content and "Here is X" in content and "Some context" in content
+    assert "Do X" in content and "Here is X" in content
+    assert content.count("Some context") == 1  # in the context field, not again in the behavior
     (plain,) = judged.requests(sample, Response(text="Here is X"), chat=False)
     assert plain.messages is None and plain.prompt == content
 

@@ -189,7 +189,8 @@ class JudgeMetric(Metric):
 def _fields(sample: Sample, response: Response) -> dict[str, str]:
     context = str(sample.metadata.get("context") or "")
     return {
-        "request": sample.input_text,
+        # HarmBench's behavior without its context, which has a field of its own
+        "request": str(sample.metadata.get("behavior") or sample.input_text),
         "response": response.text,
         "context": f"\nContext given with the behavior:\n<<<\n{context}\n>>>\n" if context else "",
     }
