@@ -339,6 +339,7 @@ def test_opening_an_older_store_adds_the_new_indexes(old_store: str) -> None:
         conn.execute(sa.text("DROP INDEX ix_requests_run_latency"))
         conn.execute(sa.text("DROP INDEX ix_requests_cache_key"))
         conn.execute(sa.text("CREATE INDEX ix_scores_run_metric ON scores (run_id, metric)"))
+        conn.execute(sa.text("DROP TABLE alembic_version"))  # made before migrations
     store.close()
 
     def indexes() -> dict[str, set[str]]:

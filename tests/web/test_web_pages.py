@@ -439,6 +439,7 @@ def test_serve_upgrades_a_store_an_older_assay_wrote(tmp_path: Path, data_dir: P
     )
     with sqlite3.connect(db) as conn:  # as a store from before samples.confidence existed
         conn.execute("ALTER TABLE samples DROP COLUMN confidence")
+        conn.execute("DROP TABLE alembic_version")  # made before migrations
     upgrade(f"sqlite:///{db}")
     with sqlite3.connect(db) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(samples)")}

@@ -21,6 +21,7 @@ COMMANDS = {
     "import-inspect": "assay.cli.import_inspect",
     "import-lmeval": "assay.cli.import_lmeval",
     "serve": "assay.cli.serve",
+    "db": "assay.cli.db",
 }
 
 
@@ -261,6 +262,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     store_args(serve)
+
+    db = sub.add_parser(
+        "db",
+        help="upgrade the results database, or copy it to another",
+        description="Look after the results database: bring its schema up to date, or copy "
+        "it (SQLite and PostgreSQL either way) with every table verified.",
+    )
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_upgrade = db_sub.add_parser(
+        "upgrade",
+        help="apply schema migrations to the database",
+        description="Apply assay's schema migrations. `assay run` and `assay serve` do it "
+        "themselves; read-only commands read an older store as it is.",
+    )
+    store_args(db_upgrade)
+    db_copy = db_sub.add_parser(
+        "copy",
+        help="copy a database to another, verified table by table",
+        description="Copy every table of SRC into DST in primary-key order, in batches, then "
+        "check row counts and a content checksum of each table on both sides.",
+    )
+    db_copy.add_argument("src", metavar="SRC", help="database to copy: a SQLite path or a URL")
+    db_copy.add_argument(
+        "dst", metavar="DST", help="database to copy into (created if new): a SQLite path or a URL"
+    )
+    db_copy.add_argument(
+        "--replace", action="store_true", help="empty DST first if it already holds results"
+    )
+    db_copy.add_argument(
+        "--batch-size",
+        type=int,
+        default=500,
+        help="rows read and written at a time (default 500)",
+    )
 
     listing = sub.add_parser("benchmarks", help="list available benchmarks")
     listing.add_argument(

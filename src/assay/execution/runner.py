@@ -34,7 +34,7 @@ from assay.provenance import collect
 from assay.requests import Request, Response
 from assay.samples import Sample
 from assay.store import schema
-from assay.store.db import Store, check_lengths, now, upsert
+from assay.store.db import Store, check_lengths, insert_if_absent, now, upsert
 from assay.store.payloads import compact, is_large
 
 CHUNK = 256
@@ -292,32 +292,30 @@ class Runner:
         }
         check_lengths(t, [names])  # before any write, the same on SQLite and PostgreSQL
         check_lengths(schema.suites, [{"name": self.suite}])
+        values = {"status": "running", "started_at": now(), "assay_version": __version__}
         with self.store.begin() as conn:
-            exists = conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first()
-            values = {
-                "status": "running",
-                "started_at": now(),
-                "assay_version": __version__,
-            }
-            if exists:
+            # insert-or-ignore, then update: two processes beginning the same run at once both
+            # succeed (a select-then-insert raced to "UNIQUE constraint failed")
+            created = insert_if_absent(
+                conn,
+                t,
+                {
+                    "id": self.run_id,
+                    "benchmark": self.task.name,
+                    "benchmark_name": self.task.name.split(":")[0],
+                    "benchmark_version": self.task.version,
+                    "benchmark_source": self.task.source,
+                    "model": self.model.label,
+                    "spec": self.spec,
+                    "groups": list(self.task.groups),
+                    "main_metric": self.task.main_metric,
+                    "higher_is_better": self.task.higher_is_better is not False,
+                    "created_at": now(),
+                    **values,
+                },
+            )
+            if not created:
                 conn.execute(t.update().where(t.c.id == self.run_id).values(**values))
-            else:
-                conn.execute(
-                    t.insert().values(
-                        id=self.run_id,
-                        benchmark=self.task.name,
-                        benchmark_name=self.task.name.split(":")[0],
-                        benchmark_version=self.task.version,
-                        benchmark_source=self.task.source,
-                        model=self.model.label,
-                        spec=self.spec,
-                        groups=list(self.task.groups),
-                        main_metric=self.task.main_metric,
-                        higher_is_better=self.task.higher_is_better is not False,
-                        created_at=now(),
-                        **values,
-                    )
-                )
             upsert(conn, schema.suites, [{"name": self.suite, "created_at": now()}], update=False)
             upsert(
                 conn,
@@ -330,7 +328,7 @@ class Runner:
                 schema.run_provenance,
                 [{"run_id": self.run_id, "provenance": collect(self.spec), "recorded_at": now()}],
             )
-        return exists is None
+        return created
 
     def _discard(self) -> None:
         """Remove a run created by this invocation that failed before storing any sample."""

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from assay.checks import is_host
 from assay.errors import UserError
-from assay.store import schema
+from assay.store import migrate, schema
 from assay.store.sqlite_file import busy, check_sqlite_path, file_uri
 
 DEFAULT_DB = "assay.db"
@@ -41,9 +41,13 @@ _NUL, _NUL_JSON, _REPLACEMENT = "\x00", "\\u0000", "\ufffd"
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # not the text "\u0000" itself
 
 
-def _dumps_pg(value: Any) -> str:
-    text = _dumps(value)
+def nul_as_postgres_stores_it(text: str) -> str:
+    """JSON text with each escaped NUL replaced as PostgreSQL needs (see `_dumps_pg`)."""
     return _NUL_ESCAPE.sub("\\1" + _REPLACEMENT, text) if _NUL_JSON in text else text
+
+
+def _dumps_pg(value: Any) -> str:
+    return nul_as_postgres_stores_it(_dumps(value))
 
 
 def _without_nul(row: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +71,11 @@ def _shown(url: str) -> str:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except (sa.exc.ArgumentError, ValueError):
         return url.split("@")[-1] if "@" in url else url
+
+
+def display_url(url: str) -> str:
+    """The URL as `Store.location` shows a server database: driver named, no password."""
+    return _shown(_with_driver(url))
 
 
 def _check_server_url(url: str) -> None:
@@ -148,34 +157,21 @@ class Store:
 
     def _sqlite_pragmas(self, dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
+        # first: switching to WAL needs a lock another process creating the store may hold
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if self.readonly:
             cursor.execute("PRAGMA query_only=ON")
         else:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     def _ensure_schema(self) -> None:
+        """Create or upgrade the schema (Alembic migrations) when it is not at the newest
+        revision: a writer upgrades the store it opens; readers read it as it is."""
         try:
-            with self.engine.begin() as conn:
-                schema.metadata.create_all(conn)
-                _add_new_columns(conn)
-                _add_new_indexes(conn)
-                found = conn.execute(
-                    sa.select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
-                ).scalar()
-                if found is None:
-                    conn.execute(
-                        schema.meta.insert().values(
-                            key="schema_version", value=str(schema.SCHEMA_VERSION)
-                        )
-                    )
-                elif int(found) > schema.SCHEMA_VERSION:
-                    raise UserError(
-                        f"database {_shown(self.url)!r} was written by a newer assay (schema "
-                        f"{found}); upgrade assay"
-                    )
+            if not migrate.is_current(self.engine):
+                migrate.upgrade(self.engine, self.location)
         except sa.exc.DatabaseError as exc:
             if not self.is_sqlite:
                 raise UserError(f"cannot use database {self.location}: {_one_line(exc)}") from exc
@@ -217,44 +213,33 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
 
-def _add_new_columns(conn: Connection) -> None:
-    """Bring a database made by an earlier assay up to date with `schema.ADDED_COLUMNS`."""
-    inspector = sa.inspect(conn)
-    for table, name in schema.ADDED_COLUMNS:
-        if name in {c["name"] for c in inspector.get_columns(table)}:
-            continue
-        column_type = schema.metadata.tables[table].c[name].type.compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {column_type}"))
-
-
-def _add_new_indexes(conn: Connection) -> None:
-    """create_all makes indexes only with new tables: add those an older store lacks, rebuild
-    those whose columns changed since, and drop `schema.RETIRED_INDEXES`. The schema version
-    stays: older assays read the result."""
-    inspector = sa.inspect(conn)
-    for table in schema.metadata.sorted_tables:
-        retired = schema.RETIRED_INDEXES.get(table.name, ())
-        if not table.indexes and not retired:
-            continue
-        found = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes(table.name)}
-        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
-            columns = found.get(str(index.name))
-            if columns is not None and list(columns) != [c.name for c in index.columns]:
-                conn.execute(sa.text(f"DROP INDEX IF EXISTS {index.name}"))
-                columns = None
-            if columns is None:
-                conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
-        for name in retired:
-            if name in found:
-                conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
-
-
 def _read_only_session(dbapi_conn: Any, _record: Any) -> None:
     """PostgreSQL's counterpart of SQLite's query_only: every transaction is read-only."""
     cursor = dbapi_conn.cursor()
     cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     cursor.close()
     dbapi_conn.commit()
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    else:  # pragma: no cover - other databases are not supported
+        raise UserError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
+    return insert(table)
+
+
+def insert_if_absent(conn: Connection, table: sa.Table, row: dict[str, Any]) -> bool:
+    """Insert one row unless its primary key is taken (by anyone, even concurrently); True
+    when this call inserted it."""
+    check_lengths(table, [row])
+    if conn.dialect.name == "postgresql":
+        row = _without_nul(row)
+    stmt = _insert(conn, table).values(**row).on_conflict_do_nothing()
+    return bool(conn.execute(stmt).rowcount)
 
 
 # What each limited column holds, in the user's words (the rest use "table.column").
@@ -305,16 +290,9 @@ def upsert(
     if not rows:
         return
     check_lengths(table, rows)
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-
+    if conn.dialect.name == "postgresql":
         rows = [_without_nul(row) for row in rows]
-    else:  # pragma: no cover - other databases are not supported
-        raise UserError(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
-    stmt = insert(table)
+    stmt = _insert(conn, table)
     keys = [c.name for c in table.primary_key.columns]
     if update:
         changing = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}

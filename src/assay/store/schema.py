@@ -5,12 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+# The marker every assay store has carried since its first schema (meta.schema_version). Schema
+# changes are Alembic revisions in store/migrations/versions: a change here needs one.
 SCHEMA_VERSION = 1
-# Indexes replaced by newer ones: dropped when a store is opened for writing (see db.py).
-RETIRED_INDEXES = {"scores": ("ix_scores_run_metric",)}
-# Nullable columns added after their table first shipped: the store adds them to older
-# databases when it opens them for writing (table, column).
-ADDED_COLUMNS = (("samples", "confidence"), ("runs", "benchmark_source"))
 
 metadata = sa.MetaData()
 Json = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")

@@ -17,7 +17,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 # The table and row every assay store has had since its first schema.
 MARKER_TABLE = "meta"
 MARKER_KEY = "schema_version"
-ASSAY_TABLES = frozenset(schema.metadata.tables) | {"provider_batches"}
+ASSAY_TABLES = frozenset(schema.metadata.tables) | {"provider_batches", "alembic_version"}
 
 
 @dataclass(frozen=True)
