@@ -595,36 +595,9 @@ class Runner:
         for idx, (request, key, response) in enumerate(
             zip(item.requests, item.keys, responses, strict=True)
         ):
-            payload = None if response.error else response.payload()
-            buffer.requests.append(
-                {
-                    "run_id": self.run_id,
-                    "sample_id": sample.id,
-                    "idx": idx,
-                    "cache_key": key,
-                    "request": request.canonical(),
-                    "response": None if payload is None else compact(payload),
-                    "text": None if response.error else response.text,
-                    "error": response.error.to_dict() if response.error else None,
-                    "latency_s": response.latency_s,
-                    "input_tokens": response.input_tokens,
-                    "output_tokens": response.output_tokens,
-                    "cached": response.cached,
-                    "attempts": response.attempts,
-                    "created_at": stamp,
-                }
+            self._store_request(
+                buffer, sample.id, idx, key, request.canonical(), response, stamp, self.executor
             )
-            # a large response is cached by its request row (see store.payloads), not copied
-            if payload is not None and not response.cached and not is_large(payload):
-                buffer.cache.append(
-                    {
-                        "key": key,
-                        "model": self.model.label,
-                        "response": payload,
-                        "created_at": stamp,
-                    }
-                )
-            self.executor.cache.discard(key)
         self._record_judge_calls(item, stamp, buffer)
         for name, value in scores.items():
             buffer.scores.append(
@@ -702,45 +675,70 @@ class Runner:
     def _record_judge_calls(self, item: _Item, stamp: Any, buffer: _Buffer) -> None:
         """The judge's requests, stored after the sample's own with role `judge` in the request
         JSON (and the judge model and metrics), so the viewer lists them beside the sample's."""
+        if self.judge is None:
+            return
         first = len(item.requests)
         for offset, call in enumerate(item.judge_calls or ()):
-            response = call.response
-            assert response is not None
-            payload = None if response.error else response.payload()
-            buffer.requests.append(
+            assert call.response is not None
+            request = {
+                **call.request.canonical(),
+                "role": "judge",
+                "judge": self.judge.model.label,
+                "metrics": call.metrics,
+            }
+            self._store_request(
+                buffer,
+                item.sample.id,
+                first + offset,
+                call.key,
+                request,
+                call.response,
+                stamp,
+                self.judge,
+            )
+
+    def _store_request(
+        self,
+        buffer: _Buffer,
+        sample_id: str,
+        idx: int,
+        key: str,
+        request: dict[str, Any],
+        response: Response,
+        stamp: Any,
+        executor: Executor,
+    ) -> None:
+        """A request row, and a cache row (under the model that answered) for a new answer."""
+        payload = None if response.error else response.payload()
+        buffer.requests.append(
+            {
+                "run_id": self.run_id,
+                "sample_id": sample_id,
+                "idx": idx,
+                "cache_key": key,
+                "request": request,
+                "response": None if payload is None else compact(payload),
+                "text": None if response.error else response.text,
+                "error": response.error.to_dict() if response.error else None,
+                "latency_s": response.latency_s,
+                "input_tokens": response.input_tokens,
+                "output_tokens": response.output_tokens,
+                "cached": response.cached,
+                "attempts": response.attempts,
+                "created_at": stamp,
+            }
+        )
+        # a large response is cached by its request row (see store.payloads), not copied
+        if payload is not None and not response.cached and not is_large(payload):
+            buffer.cache.append(
                 {
-                    "run_id": self.run_id,
-                    "sample_id": item.sample.id,
-                    "idx": first + offset,
-                    "cache_key": call.key,
-                    "request": {
-                        **call.request.canonical(),
-                        "role": "judge",
-                        "judge": self.judge.model.label if self.judge else None,
-                        "metrics": call.metrics,
-                    },
-                    "response": None if payload is None else compact(payload),
-                    "text": None if response.error else response.text,
-                    "error": response.error.to_dict() if response.error else None,
-                    "latency_s": response.latency_s,
-                    "input_tokens": response.input_tokens,
-                    "output_tokens": response.output_tokens,
-                    "cached": response.cached,
-                    "attempts": response.attempts,
+                    "key": key,
+                    "model": executor.model.label,
+                    "response": payload,
                     "created_at": stamp,
                 }
             )
-            if payload is not None and not response.cached and not is_large(payload):
-                buffer.cache.append(
-                    {
-                        "key": call.key,
-                        "model": self.judge.model.label if self.judge else "",
-                        "response": payload,
-                        "created_at": stamp,
-                    }
-                )
-            if self.judge is not None:
-                self.judge.cache.discard(call.key)
+        executor.cache.discard(key)
 
 
 def _judge_status(verdicts: dict[str, dict[str, Any]]) -> str:
