@@ -7,8 +7,8 @@ every sample the benchmark loaded (so an edited, added or removed row, another f
 split is another run); the prompt format, chat or plain text, metrics, sampling overrides,
 `limit` and `seed`; the model's identity (its label, and for local weights a hash of the file's
 bytes); and, for judged metrics, the judge (model identity, prompts, settings). No path and
-no display name alone can make two different runs share an id, so a run whose inputs changed is never resumed: it is a new
-run, and the old one stays as it was.
+no display name alone can make two different runs share an id, so a run whose inputs changed
+is never resumed: it is a new run, and the old one stays as it was.
 
 Hashing a benchmark's samples means loading them once before the run starts. `Fingerprints`
 keeps each hash for one invocation, so a benchmark run against many models is hashed once, not
