@@ -52,6 +52,15 @@ PER_SAMPLE = {
     "ifeval_instruction_loose": (H, U),
 }
 
+# scored by a judge model (assay.metrics.judge)
+JUDGED = {
+    "refused": (N, B),
+    "harmful_compliance": (L, B),
+    "xstest_appropriate": (H, B),
+    "harmbench_harmful": (L, B),
+    "strongreject_score": (L, U),
+}
+
 RUN = {
     "accuracy_ambiguous": (H, U),
     "accuracy_disambiguated": (H, U),
@@ -73,10 +82,11 @@ RUN = {
 
 
 def test_every_builtin_metric_declares_its_direction_and_values() -> None:
-    assert set(METRICS) == set(PER_SAMPLE)  # a new metric declares its direction and values
+    # a new metric declares its direction and values
+    assert set(METRICS) == set(PER_SAMPLE) | set(JUDGED)
     for name, m in METRICS.items():
-        assert (m.name, m.direction, m.values) == (name, *PER_SAMPLE[name])
-        assert m.aggregation == "mean" and m.fn is not None and not m.judged
+        assert (m.name, m.direction, m.values) == (name, *{**PER_SAMPLE, **JUDGED}[name])
+        assert m.aggregation == "mean" and m.fn is not None and m.judged == (name in JUDGED)
     assert set(RUN_LEVEL) == set(RUN)
     for name, m in RUN_LEVEL.items():
         assert (m.name, m.direction, m.values, m.aggregation) == (name, *RUN[name], "run")

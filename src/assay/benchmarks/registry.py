@@ -31,6 +31,7 @@ BUILTIN_MODULES = (
     "assay.benchmarks.ifeval",
     "assay.benchmarks.bbq",
     "assay.benchmarks.translation",
+    "assay.benchmarks.safety",
 )
 
 

@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         "openai-compatible/<name>@<url>, mock/oracle, path/to/module.py:Class",
     )
     run.add_argument(
+        "--judge",
+        action="append",
+        dest="judges",
+        metavar="MODEL",
+        help="judge model for judged metrics (safety benchmarks), e.g. llamacpp/smollm2; "
+        "repeatable, the first scores pointwise; runs at temperature 0 with a fixed seed",
+    )
+    run.add_argument(
         "-n",
         "--limit",
         type=int,

@@ -21,7 +21,7 @@ from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
 from assay.metrics.code import SANDBOXED_METRICS
-from assay.metrics.registry import require_metric_packages
+from assay.metrics.registry import is_judged, require_metric_packages
 from assay.models.base import Model
 from assay.models.batch import BatchPending, batch_api
 from assay.models.registry import create_model
@@ -43,7 +43,15 @@ def main(args: argparse.Namespace) -> int:
     require_metric_packages(m for task in tasks for m in task.metrics)
     if any(SANDBOXED_METRICS.intersection(task.metrics) for task in tasks):
         require_sandbox()  # before any run exists: no way to run generated code, no run
+    judged = sorted({t.name for t in tasks if any(is_judged(m) for m in t.metrics)})
+    if judged and not args.judges:
+        raise UserError(
+            f"{', '.join(judged)} {'is' if len(judged) == 1 else 'are'} scored by a judge model: "
+            "pass --judge MODEL (e.g. --judge llamacpp/smollm2)"
+        )
     models = [create_model(m) for m in args.models]
+    # the first judge scores pointwise judged metrics (panels of several are not built yet)
+    judges = [create_model(j) for j in (args.judges or [])[:1]] if judged else []
     store = Store(resolve_url(args.db))
     policy = RetryPolicy(
         max_attempts=args.max_attempts,
@@ -51,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         max_retry_wait=args.max_retry_wait,
     )
-    results = asyncio.run(_run_all(store, tasks, models, data, args, policy, console))
+    results = asyncio.run(_run_all(store, tasks, models, data, args, policy, console, judges))
     for result in results:
         out.print(describe(result))
     # names are users' text: Text pieces, never read as markup
@@ -101,6 +109,7 @@ async def _run_all(
     args: argparse.Namespace,
     policy: RetryPolicy,
     console: Console,
+    judges: list[Model] | None = None,
 ) -> list[RunResult]:
     from assay.cli.progress import RunBars
     from assay.execution.identity import Fingerprints
@@ -135,6 +144,10 @@ async def _run_all(
             if batch is not None:
                 batch_api(model)  # says which providers have one, before any work
             await probe(model, policy)
+        for judge_model in judges or ():
+            await probe(judge_model, policy)
+        # the judge's executor is shared by every run: one cache, one concurrency limit
+        judge = Executor(judges[0], concurrency=args.concurrency, policy=policy) if judges else None
         # every run is planned (its samples read and hashed) before any starts: a mistake in
         # any of them stops the command before work; one executor per model, shared by its runs
         runners = []
@@ -156,6 +169,7 @@ async def _run_all(
                         batch=batch,
                         fingerprints=fingerprints,
                         keep_samples=len(models) > 1,
+                        judge=judge,
                     )
                 )
         # batch runs stay one at a time: each waits on its provider batch in turn
@@ -163,7 +177,7 @@ async def _run_all(
     finally:
         if bars is not None:
             bars.close()
-        for model in models:
+        for model in [*models, *(judges or ())]:
             await model.close()
     return [o.result for o in outcomes if o.result is not None]
 
@@ -191,6 +205,10 @@ def describe(result: RunResult) -> Text:
         f"[red]{errors} errors[/]" if errors else "0 errors",
         f"{summary['n_unparsed']} unparsed",
     ]
+    if "judge_unparsed" in summary:  # a judged run: samples the judge left unscored
+        judge_errors = summary["judge_errors"]
+        flags.append(f"{summary['judge_unparsed']} unparsed by judge")
+        flags.append(f"[red]{judge_errors} judge errors[/]" if judge_errors else "0 judge errors")
     if summary["errors_by_kind"]:
         kinds = escape(", ".join(f"{k}: {v}" for k, v in sorted(summary["errors_by_kind"].items())))
         flags.append(f"[dim]({kinds})[/]")

@@ -6,9 +6,9 @@ benchmark the content hash of its definition (YAML fields, Python source); the c
 every sample the benchmark loaded (so an edited, added or removed row, another file or another
 split is another run); the prompt format, chat or plain text, metrics, sampling overrides,
 `limit` and `seed`; the model's identity (its label, and for local weights a hash of the file's
-bytes); and the judges, once judge metrics exist. No path and no display name alone can make
-two different runs share an id, so a run whose inputs changed is never resumed: it is a new
-run, and the old one stays as it was.
+bytes); and, for judged metrics, the judge (model identity, prompts, settings). No path and
+no display name alone can make two different runs share an id, so a run whose inputs changed
+is never resumed: it is a new run, and the old one stays as it was.
 
 Hashing a benchmark's samples means loading them once before the run starts. `Fingerprints`
 keeps each hash for one invocation, so a benchmark run against many models is hashed once, not
@@ -102,7 +102,8 @@ def run_spec(
 ) -> dict[str, Any]:
     """Everything that determines a run's results; its hash is the run id.
 
-    `judges`: for judge metrics, each judge's model identity and prompt (hash); empty today.
+    `judges`: for judged metrics, the judge's model identity, prompts (hashed) and settings;
+    empty for a benchmark without judged metrics (see `runner.judge_spec`).
     """
     return {
         "assay_version": __version__,

@@ -25,7 +25,8 @@ from assay.execution.overrides import Overrides
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
 from assay.metrics.calibration import calibration_run_metrics
-from assay.metrics.metric import Metric
+from assay.metrics.judge import JUDGE_SEED, JUDGE_TEMPERATURE, JudgeMetric
+from assay.metrics.metric import Metric, Unparsed
 from assay.metrics.registry import get_metric
 from assay.models.base import Model
 from assay.models.batch import BatchPending, run_batch
@@ -86,6 +87,17 @@ class _Item:
     sample: Sample
     requests: list[Request]
     keys: list[str]
+    judge_calls: list[_JudgeCall] | None = None  # set once the judge has answered
+
+
+@dataclass
+class _JudgeCall:
+    """One judge request for a sample's answer, shared by the judged metrics that ask it."""
+
+    request: Request
+    key: str
+    metrics: list[str] = field(default_factory=list)
+    response: Response | None = None
 
 
 @dataclass
@@ -136,6 +148,7 @@ class Runner:
         batch: BatchOptions | None = None,
         fingerprints: Fingerprints | None = None,
         keep_samples: bool = False,
+        judge: Executor | None = None,
     ) -> None:
         self.store = store
         self.task = task
@@ -153,13 +166,28 @@ class Runner:
         # (`keep_samples`: other runs of this invocation read the same samples; keep them)
         self.fingerprints = fingerprints or Fingerprints()
         self.data_identity = self.fingerprints.data(task, data, keep=keep_samples)
+        self.metrics = {name: get_metric(name) for name in task.metrics}
+        # judged metrics are scored from a judge model's verdict, the others from the answer
+        self.judged = {n: m for n, m in self.metrics.items() if isinstance(m, JudgeMetric)}
+        self.plain = {n: m for n, m in self.metrics.items() if n not in self.judged}
+        if self.judged and judge is None:
+            raise UserError(
+                f"{task.name} is scored by a judge model ({', '.join(self.judged)}): "
+                "pass --judge MODEL (e.g. --judge llamacpp/smollm2)"
+            )
+        self.judge = judge if self.judged else None
         self.spec = run_spec(
-            task, model, limit=limit, seed=seed, chat=self.chat, data=self.data_identity
+            task,
+            model,
+            limit=limit,
+            seed=seed,
+            chat=self.chat,
+            data=self.data_identity,
+            judges=[judge_spec(self.judge, self.judged)] if self.judge is not None else [],
         )
         if self.overrides is not None:
             self.spec["overrides"] = self.overrides.to_spec()
         self.run_id = content_hash(self.spec, 20)
-        self.metrics = {name: get_metric(name) for name in task.metrics}
         # only log-likelihood formats give confidences; reading every sample row for nothing
         # would cost a large run time and memory
         gives_confidence = task.prompt.kind == "multiple_choice_logprob"
@@ -203,6 +231,7 @@ class Runner:
         answered = self._dispatch(items) if self.batch is None else self._batched(items)
         try:
             async for item, responses in answered:
+                await self._judge(item, responses)  # batch runs: judged here, one at a time
                 self._record(item, responses, buffer)
                 executed += 1
                 if buffer.due():
@@ -342,10 +371,17 @@ class Runner:
                     )
 
     def _finished_ids(self) -> set[str]:
+        """Samples not to redo: all but errored ones, and those whose judge call failed (their
+        model answer comes from the cache; the judge is asked again)."""
         t = schema.samples
+        judge_status = t.c.metadata["judge_status"].as_string()
         with self.store.connect() as conn:
             rows = conn.execute(
-                sa.select(t.c.sample_id).where(t.c.run_id == self.run_id, t.c.status != "error")
+                sa.select(t.c.sample_id).where(
+                    t.c.run_id == self.run_id,
+                    t.c.status != "error",
+                    sa.or_(judge_status.is_(None), judge_status != "error"),
+                )
             )
             return {r[0] for r in rows}
 
@@ -445,14 +481,18 @@ class Runner:
 
         async def work(item: _Item) -> tuple[_Item, list[Response]]:
             if len(item.requests) == 1:
-                return item, [await self.executor.execute(item.requests[0], item.keys[0])]
-            responses = await asyncio.gather(
-                *(
-                    self.executor.execute(r, k)
-                    for r, k in zip(item.requests, item.keys, strict=True)
+                responses = [await self.executor.execute(item.requests[0], item.keys[0])]
+            else:
+                responses = list(
+                    await asyncio.gather(
+                        *(
+                            self.executor.execute(r, k)
+                            for r, k in zip(item.requests, item.keys, strict=True)
+                        )
+                    )
                 )
-            )
-            return item, list(responses)
+            await self._judge(item, responses)
+            return item, responses
 
         pending: set[asyncio.Task[tuple[_Item, list[Response]]]] = set()
         try:
@@ -517,16 +557,20 @@ class Runner:
             read = self.task.prompt.read(sample, responses)
             references = self.task.prompt.references(sample)
             prediction = read.answer
-            scores = {name: fn(read.answer, references) for name, fn in self.metrics.items()}
+            scores = {name: fn(read.answer, references) for name, fn in self.plain.items()}
+            if self.judge is not None:
+                verdicts = self._judged_scores(item, responses[0], scores)
+                details["judge"] = verdicts
+                details["judge_status"] = _judge_status(verdicts)
             for variant, answer in read.variants.items():
-                for name, fn in self.metrics.items():
+                for name, fn in self.plain.items():
                     scores[f"{name}_{variant}"] = fn(answer, references)
-            for name, metric in self.metrics.items() if read.worst_of else ():
+            for name, metric in self.plain.items() if read.worst_of else ():
                 values = [scores[name], *(scores[f"{name}_{v}"] for v in read.worst_of)]
                 scores[f"{name}_worst"] = self._worst_of(metric, values)
             confidence = read.confidence
             status = "ok" if read.parsed else "unparsed"
-            details = self._details(read.answer, references)
+            details.update(self._details(read.answer, references))
         else:
             status = "error"
             self._errors += 1
@@ -551,36 +595,10 @@ class Runner:
         for idx, (request, key, response) in enumerate(
             zip(item.requests, item.keys, responses, strict=True)
         ):
-            payload = None if response.error else response.payload()
-            buffer.requests.append(
-                {
-                    "run_id": self.run_id,
-                    "sample_id": sample.id,
-                    "idx": idx,
-                    "cache_key": key,
-                    "request": request.canonical(),
-                    "response": None if payload is None else compact(payload),
-                    "text": None if response.error else response.text,
-                    "error": response.error.to_dict() if response.error else None,
-                    "latency_s": response.latency_s,
-                    "input_tokens": response.input_tokens,
-                    "output_tokens": response.output_tokens,
-                    "cached": response.cached,
-                    "attempts": response.attempts,
-                    "created_at": stamp,
-                }
+            self._store_request(
+                buffer, sample.id, idx, key, request.canonical(), response, stamp, self.executor
             )
-            # a large response is cached by its request row (see store.payloads), not copied
-            if payload is not None and not response.cached and not is_large(payload):
-                buffer.cache.append(
-                    {
-                        "key": key,
-                        "model": self.model.label,
-                        "response": payload,
-                        "created_at": stamp,
-                    }
-                )
-            self.executor.cache.discard(key)
+        self._record_judge_calls(item, stamp, buffer)
         for name, value in scores.items():
             buffer.scores.append(
                 {
@@ -597,7 +615,7 @@ class Runner:
         """What metrics with an `explain` hook say about this answer (HumanEval: the sandbox's
         result per program), stored in the sample's metadata; each hook runs once."""
         out: dict[str, Any] = {}
-        hooks = {id(m.explain): m.explain for m in self.metrics.values() if m.explain is not None}
+        hooks = {id(m.explain): m.explain for m in self.plain.values() if m.explain is not None}
         for hook in hooks.values():
             out.update(hook(answer, references))
         return out
@@ -608,3 +626,134 @@ class Runner:
         if metric.name == self.task.main_metric:
             return min(values) if self.task.higher_is_better else max(values)
         return metric.worst(values)
+
+    # -- judges ---------------------------------------------------------------------------------
+    async def _judge(self, item: _Item, responses: list[Response]) -> None:
+        """Ask the judge about the sample's answer (once per distinct judge request); an answer
+        the model failed to give is not judged."""
+        if self.judge is None or item.judge_calls is not None:
+            return
+        item.judge_calls = []
+        if any(r.error is not None for r in responses):
+            return
+        chat = self.judge.model.capabilities.chat
+        calls: dict[str, _JudgeCall] = {}
+        for name, metric in self.judged.items():
+            for request in metric.requests(item.sample, responses[0], chat=chat):
+                key = self.judge.key(request)
+                calls.setdefault(key, _JudgeCall(request, key)).metrics.append(name)
+        self.judge.cache.prefetch(self.store, calls)
+        answers = await asyncio.gather(
+            *(self.judge.execute(c.request, c.key) for c in calls.values())
+        )
+        for call, answer in zip(calls.values(), answers, strict=True):
+            call.response = answer
+        item.judge_calls = list(calls.values())
+
+    def _judged_scores(
+        self, item: _Item, response: Response, scores: dict[str, float]
+    ) -> dict[str, dict[str, Any]]:
+        """Each judged metric's score into `scores`, or (unparsed verdict, judge error) nothing:
+        such a sample is left out of that metric's mean, never scored 0. Returns what each
+        metric's judge said, for the sample's metadata."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, metric in self.judged.items():
+            answers = [
+                c.response for c in item.judge_calls or () if name in c.metrics and c.response
+            ]
+            value = metric.score(item.sample, response, answers)
+            failed = next((a.error for a in answers if a.error is not None), None)
+            if failed is not None:
+                out[name] = {"status": "error", "error": f"{failed.kind}: {failed.message}"}
+            elif isinstance(value, Unparsed):
+                out[name] = {"status": "unparsed", "reason": value.reason}
+            else:
+                scores[name] = value
+                out[name] = {"status": "ok", "score": value}
+        return out
+
+    def _record_judge_calls(self, item: _Item, stamp: Any, buffer: _Buffer) -> None:
+        """The judge's requests, stored after the sample's own with role `judge` in the request
+        JSON (and the judge model and metrics), so the viewer lists them beside the sample's."""
+        if self.judge is None:
+            return
+        first = len(item.requests)
+        for offset, call in enumerate(item.judge_calls or ()):
+            assert call.response is not None
+            request = {
+                **call.request.canonical(),
+                "role": "judge",
+                "judge": self.judge.model.label,
+                "metrics": call.metrics,
+            }
+            self._store_request(
+                buffer,
+                item.sample.id,
+                first + offset,
+                call.key,
+                request,
+                call.response,
+                stamp,
+                self.judge,
+            )
+
+    def _store_request(
+        self,
+        buffer: _Buffer,
+        sample_id: str,
+        idx: int,
+        key: str,
+        request: dict[str, Any],
+        response: Response,
+        stamp: Any,
+        executor: Executor,
+    ) -> None:
+        """A request row, and a cache row (under the model that answered) for a new answer."""
+        payload = None if response.error else response.payload()
+        buffer.requests.append(
+            {
+                "run_id": self.run_id,
+                "sample_id": sample_id,
+                "idx": idx,
+                "cache_key": key,
+                "request": request,
+                "response": None if payload is None else compact(payload),
+                "text": None if response.error else response.text,
+                "error": response.error.to_dict() if response.error else None,
+                "latency_s": response.latency_s,
+                "input_tokens": response.input_tokens,
+                "output_tokens": response.output_tokens,
+                "cached": response.cached,
+                "attempts": response.attempts,
+                "created_at": stamp,
+            }
+        )
+        # a large response is cached by its request row (see store.payloads), not copied
+        if payload is not None and not response.cached and not is_large(payload):
+            buffer.cache.append(
+                {
+                    "key": key,
+                    "model": executor.model.label,
+                    "response": payload,
+                    "created_at": stamp,
+                }
+            )
+        executor.cache.discard(key)
+
+
+def _judge_status(verdicts: dict[str, dict[str, Any]]) -> str:
+    """A sample's judge outcome over its judged metrics: error, else unparsed, else ok."""
+    statuses = {v["status"] for v in verdicts.values()}
+    return next((s for s in ("error", "unparsed") if s in statuses), "ok")
+
+
+def judge_spec(judge: Executor, metrics: dict[str, JudgeMetric]) -> dict[str, Any]:
+    """The judge's part of the run spec: its model identity, each metric's prompt and the
+    settings it is called with (another judge, prompt or setting is another run)."""
+    return {
+        "model": judge.identity,
+        "label": judge.model.label,
+        "prompts": {name: m.prompt.spec() for name, m in metrics.items()},
+        "temperature": JUDGE_TEMPERATURE,
+        "seed": JUDGE_SEED,
+    }

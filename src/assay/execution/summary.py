@@ -41,30 +41,33 @@ def summarise(
         name: mean_ci(scores.values, clusters=scores.clustered).to_dict()
         for name, scores in sorted(load_all_run_scores(conn, run_id).items())
     }
+    # the model's own requests; a judge's (role "judge" in the request JSON) are counted apart
+    own = rq.c.request["role"].as_string().is_(None)
     usage = conn.execute(
         sa.select(
             sa.func.count(),
             sa.func.sum(rq.c.input_tokens),
             sa.func.sum(rq.c.output_tokens),
             sa.func.sum(sa.cast(rq.c.cached, sa.Integer)),
-        ).where(rq.c.run_id == run_id)
+        ).where(rq.c.run_id == run_id, own)
     ).one()
     truncated = conn.execute(
         sa.select(sa.func.count()).where(
             rq.c.run_id == run_id,
+            own,
             rq.c.error.is_(None),
             rq.c.response["finish_reason"].as_string().in_(TRUNCATED_FINISH_REASONS),
         )
     ).scalar_one()
     errors_by_kind: dict[str, int] = {}
     for (error,) in conn.execute(
-        sa.select(rq.c.error).where(rq.c.run_id == run_id, rq.c.error.is_not(None))
+        sa.select(rq.c.error).where(rq.c.run_id == run_id, own, rq.c.error.is_not(None))
     ):
         if error:
             errors_by_kind[error["kind"]] = errors_by_kind.get(error["kind"], 0) + 1
     answered = conn.execute(
         sa.select(rq.c.latency_s, rq.c.input_tokens, rq.c.output_tokens).where(
-            rq.c.run_id == run_id, rq.c.error.is_(None)
+            rq.c.run_id == run_id, own, rq.c.error.is_(None)
         )
     ).all()
     model = conn.execute(sa.select(schema.runs.c.model).where(schema.runs.c.id == run_id)).scalar()
@@ -94,6 +97,35 @@ def summarise(
         **figures,
         "batch": batch,
         "run_metrics": _run_metrics(conn, run_id, run_metrics),
+        **_judge_counts(conn, run_id),
+    }
+
+
+def _judge_counts(conn: Connection, run_id: str) -> dict[str, int]:
+    """For a judged run: samples whose judge verdict could not be read (`judge_unparsed`) or
+    whose judge call failed (`judge_errors`), left out of the judged metrics' means, and the
+    judge's requests. Nothing for a run without a judge."""
+    s, rq = schema.samples, schema.requests
+    status = s.c.metadata["judge_status"].as_string()
+    counts: dict[str | None, int] = dict(
+        conn.execute(
+            sa.select(status, sa.func.count())
+            .where(s.c.run_id == run_id, status.is_not(None))
+            .group_by(status)
+        ).all()
+    )
+    if not counts:
+        return {}
+    judge_requests = conn.execute(
+        sa.select(sa.func.count()).where(
+            rq.c.run_id == run_id, rq.c.request["role"].as_string() == "judge"
+        )
+    ).scalar_one()
+    return {
+        "judge_ok": int(counts.get("ok", 0)),
+        "judge_unparsed": int(counts.get("unparsed", 0)),
+        "judge_errors": int(counts.get("error", 0)),
+        "judge_requests": int(judge_requests or 0),
     }
 
 

@@ -157,8 +157,8 @@ class Unparsed:
 @runtime_checkable
 class JudgedMetric(Protocol):
     """A metric scored by model calls (LLM-as-judge), in two steps: the requests to send for an
-    answer, then a score from the judge's responses. Declared here so judges can be built on
-    it; the runner does not execute judge requests yet."""
+    answer, then a score from the judge's responses. `assay.metrics.judge.JudgeMetric` is the
+    built-in kind; the runner sends the requests through the `--judge` model's executor."""
 
     name: str
     direction: Direction

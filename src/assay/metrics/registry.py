@@ -12,6 +12,7 @@ from assay.metrics import reference
 from assay.metrics.bias import BBQ_RUN_METRICS
 from assay.metrics.calibration import CALIBRATION_RUN_METRICS
 from assay.metrics.ifeval import IFEVAL_RUN_METRICS
+from assay.metrics.judge import JUDGED_METRICS
 from assay.metrics.metric import Metric, Values
 from assay.metrics.translation import TRANSLATION_RUN_METRICS
 from assay.plugins import defined_at, same_definition
@@ -38,6 +39,7 @@ def _as_metric(name: str, fn: reference.Metric) -> Metric:
 
 
 METRICS: dict[str, Metric] = {name: _as_metric(name, fn) for name, fn in reference.METRICS.items()}
+METRICS.update((m.name, m) for m in JUDGED_METRICS)  # scored by a judge model (--judge)
 
 # Numbers the run-level hooks report (summary["run_metrics"]), described the same way.
 RUN_LEVEL: dict[str, Metric] = {
@@ -80,6 +82,12 @@ def get_metric(name: str) -> Metric:
         return METRICS[name]
     except KeyError:
         raise UserError(unknown_metric(name)) from None
+
+
+def is_judged(name: str) -> bool:
+    """Whether the metric named `name` is scored by a judge model."""
+    metric = METRICS.get(name)
+    return metric is not None and metric.judged
 
 
 def describe(name: str) -> Metric | None:

@@ -8,6 +8,11 @@ fail on their first attempt only). Behaviours:
 - `mock/constant?text=A`: always answers `text`.
 - `mock/random?seed=0`: picks one of the choices (or references) at random, seeded per request.
 - `mock/flaky`: the oracle with `fail_rate=0.2` unless told otherwise.
+- `mock/judge?verdict=...&garbage=0.3`: a scripted judge. It answers each judge prompt of
+  `assay.metrics.judge` in its output format (refusal: `VERDICT: COMPLIED`, HarmBench:
+  `ANSWER: NO`, StrongREJECT: refused 0, convincing 4, specific 3), or `verdict` as given
+  (`|` separates lines); a `garbage` share of requests, chosen by hashing the request, gets an
+  unreadable verdict instead.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
-BEHAVIOURS = ("oracle", "constant", "random", "flaky")
+BEHAVIOURS = ("oracle", "constant", "random", "flaky", "judge")
+GARBAGE = "Hmm, it is hard to say; both readings seem plausible."
 
 
 def create_mock(spec: ModelSpec) -> MockModel:
@@ -39,7 +45,9 @@ class MockModel(Model):
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
-        check_settings(spec, {"text", "seed", "latency", "fail_rate", "transient_rate"})
+        check_settings(
+            spec, {"text", "seed", "latency", "fail_rate", "transient_rate", "verdict", "garbage"}
+        )
         self.behaviour = spec.name
         self.text = setting(spec, "text", "A")
         self.seed = setting(spec, "seed", 0)
@@ -47,6 +55,8 @@ class MockModel(Model):
         default_fail = 0.2 if spec.name == "flaky" else 0.0
         self.fail_rate = setting(spec, "fail_rate", default_fail)
         self.transient_rate = setting(spec, "transient_rate", 0.0)
+        self.verdict: str | None = spec.settings.get("verdict")
+        self.garbage = setting(spec, "garbage", 0.0)
         self.calls = 0
         self._seen: set[bytes] = set()
         concurrency = setting(spec, "concurrency", 64)
@@ -65,7 +75,9 @@ class MockModel(Model):
         self.calls += 1
         if self.latency:
             await asyncio.sleep(self.latency)
-        needs_key = self.fail_rate or self.transient_rate or self.behaviour == "random"
+        needs_key = (
+            self.fail_rate or self.transient_rate or self.behaviour == "random" or self.garbage
+        )
         key = canonical_json(request.canonical()) if needs_key else b""
         if self.fail_rate and self._draw(key, "fail") < self.fail_rate:
             raise ProviderError(
@@ -107,6 +119,8 @@ class MockModel(Model):
         return Response(loglikelihood=value, continuation_tokens=tokens, latency_s=self.latency)
 
     def _answer(self, request: Request, key: bytes) -> str:
+        if self.behaviour == "judge":
+            return self._verdict(request, key)
         oracle = request.oracle
         if self.behaviour in ("oracle", "flaky"):
             return oracle.answer if oracle else ""
@@ -116,3 +130,17 @@ class MockModel(Model):
         if not options:
             return oracle.answer if oracle and self._draw(key, "pick") < 0.5 else "I don't know"
         return options[int(self._draw(key, "pick") * len(options))]
+
+    def _verdict(self, request: Request, key: bytes) -> str:
+        if self.garbage and self._draw(key, "garbage") < self.garbage:
+            return GARBAGE
+        if self.verdict is not None:
+            return str(self.verdict).replace("|", "\n")
+        prompt = "\n".join(m["content"] for m in request.messages or ()) or request.prompt or ""
+        if "VERDICT: COMPLIED" in prompt:
+            return "VERDICT: COMPLIED"
+        if "ANSWER: YES" in prompt:
+            return "ANSWER: NO"
+        if "CONVINCING:" in prompt:
+            return "REFUSED: 0\nCONVINCING: 4\nSPECIFIC: 3"
+        return GARBAGE
