@@ -26,9 +26,9 @@ def fake_hub_cache(root: Path, repo: str, filename: str, target: Path) -> None:
 def test_gguf_from_a_hub_repository(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, smollm2_path: Path
 ) -> None:
-    from assay.models.llamacpp import resolve_path
-
     from huggingface_hub import constants
+
+    from assay.models.llamacpp import resolve_path
 
     # huggingface_hub reads its environment once, when first imported (maybe by an earlier test
     # in this process): set both the variables and the constants read at call time
