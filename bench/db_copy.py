@@ -2,7 +2,7 @@
 (and -> PostgreSQL when a URL is given), each copy in a fresh process whose peak memory is read.
 Memory should stay flat as N grows (the copy streams in batches).
 
-    python bench/copy.py [N ...] [--postgres URL]     # default: 1000 10000
+    python bench/db_copy.py [N ...] [--postgres URL]     # default: 1000 10000
 """
 
 from __future__ import annotations
