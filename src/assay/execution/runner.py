@@ -519,7 +519,12 @@ class Runner:
             read = self.task.prompt.read(sample, responses)
             references = self.task.prompt.references(sample)
             prediction = read.answer
-            scores = {name: fn(read.answer, references) for name, fn in self.metrics.items()}
+            own = self.task.prompt.scores(sample, responses)
+            if own is not None:
+                scores, details = own
+            else:
+                scores = {name: fn(read.answer, references) for name, fn in self.metrics.items()}
+                details = self._details(read.answer, references)
             for variant, answer in read.variants.items():
                 for name, fn in self.metrics.items():
                     scores[f"{name}_{variant}"] = fn(answer, references)
@@ -528,7 +533,6 @@ class Runner:
                 scores[f"{name}_worst"] = self._worst_of(metric, values)
             confidence = read.confidence
             status = "ok" if read.parsed else "unparsed"
-            details = self._details(read.answer, references)
         else:
             status = "error"
             self._errors += 1

@@ -73,6 +73,13 @@ class PromptFormat(ABC):
     def references(self, sample: Sample) -> list[str]:
         """What the metrics compare the answer with."""
 
+    def scores(
+        self, sample: Sample, responses: Sequence[Response]
+    ) -> tuple[dict[str, float], dict[str, Any]] | None:
+        """Scores a format computes itself (lm-eval tasks score with lm-eval's own code), and
+        details for the sample's metadata; None (the default): the task's metrics score."""
+        return None
+
 
 def _assemble(
     instructions: str,

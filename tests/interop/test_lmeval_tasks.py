@@ -1,0 +1,225 @@
+"""`assay run lmeval:<task>` / `assay run task.yaml`: lm-eval's tasks run on assay's models.
+
+lm-eval's `simple_evaluate` and `assay run` answer the same tasks (lm-eval YAML over local
+copies of the real data beside the checkout) with the same scripted answers: lm-eval's
+per-sample metric values and task figures must be what assay stores.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from assay.store import schema
+from assay.store.db import Store, resolve_url
+
+MC = "assay_t_mmlu"
+GEN = "assay_t_gsm8k"
+N_DOCS = 9
+
+SCRIPTED_MODEL = """
+import hashlib
+from assay.models.base import Capabilities, Model
+from assay.requests import Request, Response
+
+
+def _h(text):
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+class Scripted(Model):
+    capabilities = Capabilities(chat=False, completion=True, prompt_logprobs=True)
+
+    async def generate(self, request: Request) -> Response:
+        label = self.spec.settings.get("label", "x")
+        if request.continuation is not None:
+            text = request.prompt + request.continuation
+            return Response(loglikelihood=-(_h(label + text) % 1000) / 100.0,
+                            continuation_tokens=1)
+        return Response(text=" The answer is 18." if _h(label + request.prompt) % 2 else " 42")
+"""
+
+
+def _h(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def _write(folder: Path, data_dir: Path) -> dict[str, Path]:
+    """Task files over small local copies of MMLU anatomy and GSM8K (a spread of rows)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "mmlu/test/anatomy_test.csv").open() as f:
+        rows = list(csv.reader(f))
+    with (folder / "mc.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerows([rows[0], *rows[1::15][:N_DOCS]])
+    lines = (data_dir / "gsm8k/test.jsonl").read_text().splitlines()
+    (folder / "gen.jsonl").write_text("\n".join(lines[::140][:N_DOCS]) + "\n")
+    mc = folder / "mc.yaml"
+    mc.write_text(
+        f"""task: {MC}
+dataset_path: csv
+dataset_kwargs:
+  data_files:
+    test: {folder}/mc.csv
+    dev: {folder}/mc.csv
+test_split: test
+fewshot_split: dev
+num_fewshot: 2
+output_type: multiple_choice
+doc_to_text: "{{{{question.strip()}}}}\\nAnswer:"
+doc_to_choice: "{{{{[choice0, choice1, choice2, choice3]}}}}"
+doc_to_target: answer
+metric_list:
+  - metric: acc
+  - metric: acc_norm
+metadata:
+  version: 3.0
+"""
+    )
+    gen = folder / "gen.yaml"
+    gen.write_text(
+        f"""task: {GEN}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {folder}/gen.jsonl
+test_split: test
+output_type: generate_until
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_target: "{{{{answer.split('####')[-1].strip()}}}}"
+generation_kwargs:
+  until: ["\\n", "Question:"]
+  max_gen_toks: 64
+  do_sample: false
+metric_list:
+  - metric: exact_match
+    aggregation: mean
+    higher_is_better: true
+filter_list:
+  - name: strict
+    filter:
+      - function: take_first
+  - name: number
+    filter:
+      - function: regex
+        regex_pattern: "(-?[0-9]+)"
+        group_select: -1
+      - function: take_first
+metadata:
+  version: 2.0
+"""
+    )
+    return {MC: mc, GEN: gen}
+
+
+def _lmeval(files: dict[str, Path], label: str) -> dict[str, Any]:
+    """lm-eval's own results and samples for the tasks, with the same scripted answers."""
+    lm_eval = pytest.importorskip("lm_eval")
+    from lm_eval.api.model import LM
+    from lm_eval.tasks import TaskManager
+
+    class Scripted(LM):  # type: ignore[misc]
+        def loglikelihood(self, requests: list[Any]) -> list[tuple[float, bool]]:
+            return [(-(_h(label + r.args[0] + r.args[1]) % 1000) / 100.0, False) for r in requests]
+
+        def loglikelihood_rolling(self, requests: list[Any]) -> list[float]:
+            raise AssertionError("not asked")
+
+        def generate_until(self, requests: list[Any]) -> list[str]:
+            out = []
+            for r in requests:
+                text = " The answer is 18." if _h(label + r.args[0]) % 2 else " 42"
+                for stop in r.args[1]["until"]:
+                    text = text.split(stop)[0]
+                out.append(text)
+            return out
+
+    folder = next(iter(files.values())).parent
+    result: dict[str, Any] = lm_eval.simple_evaluate(
+        model=Scripted(),
+        tasks=list(files),
+        task_manager=TaskManager(include_path=str(folder)),
+        log_samples=True,
+    )
+    return result
+
+
+def _rows(db: Path, table: sa.Table) -> list[Any]:
+    store = Store(resolve_url(str(db)), readonly=True)
+    with store.connect() as conn:
+        return list(conn.execute(sa.select(table)).mappings().all())
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Any]:
+    import os
+
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    folder = tmp_path_factory.mktemp("lmtasks")
+    files = _write(folder / "tasks", data_dir)
+    model_file = folder / "scripted.py"
+    model_file.write_text(SCRIPTED_MODEL)
+    return {
+        "files": files,
+        "model": f"{model_file}:Scripted?label=L",
+        "lmeval": _lmeval(files, "L"),
+    }
+
+
+def test_per_sample_values_and_means_equal_lmeval(
+    cli: Any, tmp_path: Path, setup: dict[str, Any]
+) -> None:
+    db = tmp_path / "t.db"
+    files = setup["files"]
+    result = cli("run", files[MC], files[GEN], "-m", setup["model"], "--db", db, "--no-progress")
+    assert result.code == 0, result.err + result.out
+    runs = {r["benchmark"]: r for r in _rows(db, schema.runs)}
+    assert set(runs) == {f"lmeval/{MC}", f"lmeval/{GEN}"}
+    assert runs[f"lmeval/{MC}"]["benchmark_version"] == "3.0"
+    assert runs[f"lmeval/{GEN}"]["main_metric"] == "exact_match,strict"
+    scores = _rows(db, schema.scores)
+    requests = _rows(db, schema.requests)
+    expected = setup["lmeval"]
+    compared = 0
+    for task in (MC, GEN):
+        run = runs[f"lmeval/{task}"]
+        mine = {
+            (s["sample_id"], s["metric"]): s["value"] for s in scores if s["run_id"] == run["id"]
+        }
+        records = expected["samples"][task]
+        assert len({r["doc_id"] for r in records}) == N_DOCS
+        for record in records:
+            for metric in record["metrics"]:
+                key = f"{metric},{record['filter']}"
+                assert mine[(str(record["doc_id"]), key)] == float(record[metric]), key
+                compared += 1
+            # the prompts lm-eval sent are the prompts assay sent (few-shot included)
+            sent = [
+                r["request"]
+                for r in requests
+                if r["run_id"] == run["id"] and r["sample_id"] == str(record["doc_id"])
+            ]
+            assert [r["prompt"] for r in sent] == [a[0] for a in record["arguments"]]
+        # task means: assay's mean of the scores and its lm-eval figures equal lm-eval's
+        summary = run["summary"]
+        for key, value in expected["results"][task].items():
+            if "_stderr," in key or "," not in key or not isinstance(value, float):
+                continue
+            values = [v for (_, m), v in mine.items() if m == key]
+            assert math.isclose(sum(values) / len(values), value), key
+            assert math.isclose(summary["run_metrics"][f"lmeval/{key}"], value), key
+    assert compared == 2 * N_DOCS + 2 * N_DOCS  # acc, acc_norm; exact_match x 2 filters
+    mc_requests = [r for r in requests if r["run_id"] == runs[f"lmeval/{MC}"]["id"]]
+    assert all(r["request"]["continuation"].startswith(" ") for r in mc_requests)
+    gen_requests = [r for r in requests if r["run_id"] == runs[f"lmeval/{GEN}"]["id"]]
+    assert all(r["request"]["stop"] == ["\n", "Question:"] for r in gen_requests)
+    assert all(r["request"]["max_tokens"] == 64 for r in gen_requests)
+    assert json.dumps(runs[f"lmeval/{GEN}"]["spec"])  # the spec is stored, JSON
