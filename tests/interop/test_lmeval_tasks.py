@@ -44,6 +44,11 @@ class Scripted(Model):
             return Response(loglikelihood=-(_h(label + text) % 1000) / 100.0,
                             continuation_tokens=1)
         return Response(text=" The answer is 18." if _h(label + request.prompt) % 2 else " 42")
+
+
+class TextOnly(Model):
+    async def generate(self, request: Request) -> Response:
+        return Response(text="A")
 """
 
 
@@ -130,7 +135,8 @@ def _lmeval(files: dict[str, Path], label: str) -> dict[str, Any]:
             return [(-(_h(label + r.args[0] + r.args[1]) % 1000) / 100.0, False) for r in requests]
 
         def loglikelihood_rolling(self, requests: list[Any]) -> list[float]:
-            raise AssertionError("not asked")
+            # assay asks for the whole text after an empty prompt
+            return [-(_h(label + r.args[0]) % 1000) / 100.0 for r in requests]
 
         def generate_until(self, requests: list[Any]) -> list[str]:
             out = []
@@ -223,3 +229,149 @@ def test_per_sample_values_and_means_equal_lmeval(
     assert all(r["request"]["stop"] == ["\n", "Question:"] for r in gen_requests)
     assert all(r["request"]["max_tokens"] == 64 for r in gen_requests)
     assert json.dumps(runs[f"lmeval/{GEN}"]["spec"])  # the spec is stored, JSON
+
+
+TQA1, TQA2, PPL = "assay_t_tqa_mc1", "assay_t_tqa_mc2", "assay_t_ppl"
+
+TQA_UTILS = """
+from lm_eval.tasks.truthfulqa.utils import process_results_mc2  # noqa: F401
+
+
+def process_docs(dataset):
+    def nest(doc):
+        return {
+            "question": doc["question"],
+            "mc1_targets": {"choices": doc["mc1_choices"], "labels": doc["mc1_labels"]},
+            "mc2_targets": {"choices": doc["mc2_choices"], "labels": doc["mc2_labels"]},
+        }
+
+    return dataset.map(nest)
+"""
+
+
+def _write_more(folder: Path, data_dir: Path) -> dict[str, Path]:
+    """TruthfulQA MC1/MC2 through lm-eval's own YAML (`include:`, `!function` process_docs and
+    process_results), and a perplexity task (`loglikelihood_rolling`)."""
+    import lm_eval
+
+    folder.mkdir(parents=True, exist_ok=True)
+    items = json.loads((data_dir / "truthfulqa/mc_task.json").read_text())[5::90][:N_DOCS]
+    rows = [
+        {
+            "question": item["question"],
+            **{
+                f"{k}_{part}": list(
+                    item[f"{k}_targets"].keys()
+                    if part == "choices"
+                    else item[f"{k}_targets"].values()
+                )
+                for k in ("mc1", "mc2")
+                for part in ("choices", "labels")
+            },
+        }
+        for item in items
+    ]
+    (folder / "tqa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "utils.py").write_text(TQA_UTILS)
+    upstream = Path(lm_eval.__file__).parent / "tasks/truthfulqa/truthfulqa_mc1.yaml"
+    (folder / "tqa_mc1.yaml").write_text(
+        f"""include: {upstream}
+task: {TQA1}
+dataset_path: json
+dataset_name: null
+dataset_kwargs:
+  data_files:
+    validation: {folder}/tqa.jsonl
+process_docs: !function utils.process_docs
+"""
+    )
+    (folder / "tqa_mc2.yaml").write_text(
+        f"""include: tqa_mc1.yaml
+task: {TQA2}
+doc_to_choice: "{{{{mc2_targets.choices}}}}"
+process_results: !function utils.process_results_mc2
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+"""
+    )
+    lines = (data_dir / "gsm8k/test.jsonl").read_text().splitlines()
+    (folder / "ppl.jsonl").write_text("\n".join(lines[7::200][:N_DOCS]) + "\n")
+    (folder / "ppl.yaml").write_text(
+        f"""task: {PPL}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {folder}/ppl.jsonl
+test_split: test
+output_type: loglikelihood_rolling
+doc_to_text: ""
+doc_to_target: "{{{{question}}}}"
+metric_list:
+  - metric: word_perplexity
+  - metric: bits_per_byte
+metadata:
+  version: 1.0
+"""
+    )
+    return {TQA1: folder / "tqa_mc1.yaml", TQA2: folder / "tqa_mc2.yaml", PPL: folder / "ppl.yaml"}
+
+
+def test_function_hooks_include_and_perplexity_equal_lmeval(
+    cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
+) -> None:
+    files = _write_more(tmp_path / "more", data_dir)
+    expected = _lmeval(files, "L")
+    db = tmp_path / "m.db"
+    result = cli("run", *files.values(), "-m", setup["model"], "--db", db, "--no-progress")
+    assert result.code == 0, result.err + result.out
+    runs = {r["benchmark"]: r for r in _rows(db, schema.runs)}
+    scores = _rows(db, schema.scores)
+    for task in (TQA1, TQA2):
+        run = runs[f"lmeval/{task}"]
+        mine = {s["sample_id"]: s["value"] for s in scores if s["run_id"] == run["id"]}
+        records = expected["samples"][task]
+        assert len(records) == N_DOCS
+        # MC2's value is a probability mass, not 0/1: compared as lm-eval computes it
+        assert {str(r["doc_id"]): float(r["acc"]) for r in records} == pytest.approx(mine)
+        if task == TQA2:
+            assert any(0 < v < 1 for v in mine.values())
+        assert math.isclose(
+            run["summary"]["run_metrics"]["lmeval/acc,none"], expected["results"][task]["acc,none"]
+        )
+    ppl = runs[f"lmeval/{PPL}"]
+    for key in ("word_perplexity,none", "bits_per_byte,none"):
+        assert math.isclose(
+            ppl["summary"]["run_metrics"][f"lmeval/{key}"], expected["results"][PPL][key]
+        ), key
+    requests = [r["request"] for r in _rows(db, schema.requests) if r["run_id"] == ppl["id"]]
+    assert len(requests) == len(expected["samples"][PPL]) > 1
+    assert all(r["prompt"] == "" for r in requests)
+
+
+def test_unknown_task_and_wrong_model_are_one_line(
+    cli: Any, tmp_path: Path, setup: dict[str, Any]
+) -> None:
+    db = tmp_path / "e.db"
+    result = cli("run", "lmeval:no_such_task_here", "-m", "mock/oracle", "--db", db)
+    assert result.code == 2
+    assert "unknown lm-eval task 'no_such_task_here'" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    # a model that cannot score prompts, on a log-likelihood task: said before any call
+    text_only = setup["model"].replace(":Scripted?label=L", ":TextOnly")
+    result = cli("run", setup["files"][MC], "-m", text_only, "--db", db)
+    assert result.code == 2 and "cannot score log-likelihoods" in result.err
+
+
+def test_missing_extra_is_one_line(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setup: dict[str, Any]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "lm_eval", None)
+    result = cli("run", "lmeval:gsm8k", "-m", "mock/oracle", "--db", tmp_path / "x.db")
+    assert result.code == 2
+    assert "pip install 'assay[lmeval]'" in result.err
+    result = cli("run", setup["files"][GEN], "-m", "mock/oracle", "--db", tmp_path / "x.db")
+    assert result.code == 2 and "pip install 'assay[lmeval]'" in result.err

@@ -166,7 +166,10 @@ class Runner:
         self.run_metrics = (
             (*task.run_metrics, calibration_run_metrics) if gives_confidence else task.run_metrics
         )
-        if task.prompt.kind == "multiple_choice_logprob" and not model.capabilities.prompt_logprobs:
+        scores_prompts = task.prompt.kind == "multiple_choice_logprob" or (
+            task.prompt.needs_prompt_logprobs
+        )
+        if scores_prompts and not model.capabilities.prompt_logprobs:
             raise UserError(
                 f"{model.label} cannot score log-likelihoods, which {task.name} asks for: use a "
                 "backend with prompt log-probabilities (llamacpp, hf, or a server that returns "

@@ -331,6 +331,8 @@ class LmevalFormat(PromptFormat):
 
     def __init__(self, adapter: LmevalTask) -> None:
         self.adapter = adapter
+        output = str(adapter.config.get("output_type", "generate_until"))
+        self.needs_prompt_logprobs = output != "generate_until"
 
     def config(self) -> dict[str, Any]:
         return {"lmeval_task": self.adapter.name}

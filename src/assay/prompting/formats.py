@@ -56,6 +56,8 @@ class Prediction:
 class PromptFormat(ABC):
     kind: str = ""
     shots: int = 0
+    # the format asks for log-likelihoods (the model must score prompts)
+    needs_prompt_logprobs: bool = False
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
