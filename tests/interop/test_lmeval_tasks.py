@@ -375,3 +375,33 @@ def test_missing_extra_is_one_line(
     assert "pip install 'assay[lmeval]'" in result.err
     result = cli("run", setup["files"][GEN], "-m", "mock/oracle", "--db", tmp_path / "x.db")
     assert result.code == 2 and "pip install 'assay[lmeval]'" in result.err
+
+
+def test_hub_dataset_from_a_local_mirror(
+    cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
+) -> None:
+    """A task naming a hub dataset reads `<--data-dir>/<dataset_path>` when the mirror has it."""
+    mirror = tmp_path / "mirror" / "someorg" / "gsm8k_small"
+    mirror.mkdir(parents=True)
+    lines = (data_dir / "gsm8k/test.jsonl").read_text().splitlines()[3::300]
+    (mirror / "test.jsonl").write_text("\n".join(lines) + "\n")
+    task = tmp_path / "hub.yaml"
+    task.write_text(
+        """task: assay_t_hub
+dataset_path: someorg/gsm8k_small
+test_split: test
+output_type: generate_until
+doc_to_text: "Q: {{question}}\\nA:"
+doc_to_target: "{{answer.split('####')[-1].strip()}}"
+generation_kwargs:
+  until: ["\\n"]
+metric_list:
+  - metric: exact_match
+"""
+    )
+    db = tmp_path / "h.db"
+    args = ("run", task, "-m", setup["model"], "--db", db, "--no-progress")
+    result = cli(*args, "--data-dir", tmp_path / "mirror")
+    assert result.code == 0, result.err + result.out
+    inputs = [s["input"] for s in _rows(db, schema.samples)]
+    assert sorted(inputs) == sorted(f"Q: {json.loads(line)['question']}\nA:" for line in lines)
