@@ -405,3 +405,21 @@ metric_list:
     assert result.code == 0, result.err + result.out
     inputs = [s["input"] for s in _rows(db, schema.samples)]
     assert sorted(inputs) == sorted(f"Q: {json.loads(line)['question']}\nA:" for line in lines)
+
+
+@pytest.mark.slow
+def test_a_real_model_answers_lmeval_tasks(cli: Any, tmp_path: Path, setup: dict[str, Any]) -> None:
+    """SmolLM2 in llama.cpp scores the multiple-choice task and generates for the GSM8K one."""
+    pytest.importorskip("llama_cpp")
+    db = tmp_path / "r.db"
+    files = setup["files"]
+    args = ("run", files[MC], files[GEN], "-m", "llamacpp/smollm2", "--limit", "3")
+    result = cli(*args, "--db", db, "--no-progress")
+    assert result.code == 0, result.err + result.out
+    requests = _rows(db, schema.requests)
+    assert requests and all(r["error"] is None for r in requests)
+    mc = [r for r in requests if r["request"].get("continuation")]
+    assert len(mc) == 3 * 4 and all(r["response"]["loglikelihood"] < 0 for r in mc)
+    values = {(s["metric"], s["value"]) for s in _rows(db, schema.scores)}
+    assert {m for m, _ in values} >= {"acc,none", "acc_norm,none", "exact_match,strict"}
+    assert all(v in (0.0, 1.0) for _, v in values)
