@@ -423,3 +423,51 @@ def test_a_real_model_answers_lmeval_tasks(cli: Any, tmp_path: Path, setup: dict
     values = {(s["metric"], s["value"]) for s in _rows(db, schema.scores)}
     assert {m for m, _ in values} >= {"acc,none", "acc_norm,none", "exact_match,strict"}
     assert all(v in (0.0, 1.0) for _, v in values)
+
+
+IFEVAL = "assay_t_ifeval"
+# instructions whose checks need nltk's sentence tokenizer data (downloaded by lm-eval on first
+# use, unreachable offline)
+NEEDS_PUNKT = ("length_constraints:number_sentences", "change_case:capital_word_frequency")
+
+
+def test_ifeval_through_lmevals_own_yaml(
+    cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
+) -> None:
+    """IFEval (lm-eval's ifeval.yaml, `include:`d): prompt-level values per sample and the
+    instruction-level figures (lists per sample, lm-eval's own aggregation) equal lm-eval's."""
+    lm_eval = pytest.importorskip("lm_eval")
+    pytest.importorskip("immutabledict")
+    pytest.importorskip("langdetect")
+    lines = (data_dir / "ifeval/input_data.jsonl").read_text().splitlines()
+    docs = [x for x in lines if not any(n in x for n in NEEDS_PUNKT)][::40][:N_DOCS]
+    folder = tmp_path / "ifeval"
+    folder.mkdir()
+    (folder / "ifeval.jsonl").write_text("\n".join(docs) + "\n")
+    upstream = Path(lm_eval.__file__).parent / "tasks/ifeval/ifeval.yaml"
+    task = folder / "ifeval.yaml"
+    task.write_text(
+        f"""include: {upstream}
+task: {IFEVAL}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    train: {folder}/ifeval.jsonl
+"""
+    )
+    expected = _lmeval({IFEVAL: task}, "L")
+    db = tmp_path / "i.db"
+    result = cli("run", task, "-m", setup["model"], "--db", db, "--no-progress")
+    assert result.code == 0, result.err + result.out
+    (run,) = _rows(db, schema.runs)
+    assert run["benchmark_version"] == "4.0"
+    mine = {(s["sample_id"], s["metric"]): s["value"] for s in _rows(db, schema.scores)}
+    records = expected["samples"][IFEVAL]
+    assert len(records) == N_DOCS
+    for record in records:
+        for metric in ("prompt_level_strict_acc", "prompt_level_loose_acc"):
+            assert mine[(str(record["doc_id"]), f"{metric},none")] == float(record[metric])
+    for key, value in expected["results"][IFEVAL].items():
+        if "_stderr," in key or "," not in key:
+            continue
+        assert math.isclose(run["summary"]["run_metrics"][f"lmeval/{key}"], value), key
