@@ -7,10 +7,12 @@ per-sample metric values and task figures must be what assay stores.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str,
 
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # lm-eval's IFEval tries to fetch nltk's punkt_tab on import where it is missing, printing
+    # to streams a later test may have closed: import it first (offline it goes on without it)
+    with contextlib.suppress(ImportError, LookupError, ValueError):
+        import lm_eval.tasks.ifeval.instructions_util  # noqa: F401
     folder = tmp_path_factory.mktemp("lmtasks")
     files = _write(folder / "tasks", data_dir)
     model_file = folder / "scripted.py"
@@ -439,6 +445,8 @@ def test_ifeval_through_lmevals_own_yaml(
     lm_eval = pytest.importorskip("lm_eval")
     pytest.importorskip("immutabledict")
     pytest.importorskip("langdetect")
+    if "lm_eval.tasks.ifeval.instructions_util" not in sys.modules:
+        pytest.skip("lm-eval's IFEval did not import: nltk's punkt_tab data is missing")
     lines = (data_dir / "ifeval/input_data.jsonl").read_text().splitlines()
     docs = [x for x in lines if not any(n in x for n in NEEDS_PUNKT)][::40][:N_DOCS]
     folder = tmp_path / "ifeval"
@@ -471,3 +479,23 @@ dataset_kwargs:
         if "_stderr," in key or "," not in key:
             continue
         assert math.isclose(run["summary"]["run_metrics"][f"lmeval/{key}"], value), key
+
+
+def test_registered_tasks_resolve_without_their_data(cli: Any, tmp_path: Path) -> None:
+    """`lmeval:a,b` names lm-eval's own tasks: metric names as lm-eval reports them, the YAML's
+    version and a config hash that is stable (the run id); data loads only when run, and an
+    unreachable hub is one line."""
+    pytest.importorskip("lm_eval")
+    from assay.benchmarks.registry import resolve_tasks
+
+    first = resolve_tasks("lmeval:gsm8k,truthfulqa_mc2")
+    again = resolve_tasks("lmeval:gsm8k, truthfulqa_mc2")
+    assert [t.name for t in first] == ["lmeval/gsm8k", "lmeval/truthfulqa_mc2"]
+    assert first[0].metrics == ["exact_match,strict-match", "exact_match,flexible-extract"]
+    assert first[1].metrics == ["acc,none"] and first[1].version == "3.0"
+    assert [t.definition for t in first] == [t.definition for t in again]
+    assert first[0].definition != first[1].definition
+    result = cli("run", "lmeval:truthfulqa_mc2", "-m", "mock/oracle", "--db", tmp_path / "o.db")
+    assert result.code == 2
+    assert "its data did not load" in result.err and "--data-dir" in result.err
+    assert len(result.err.strip().splitlines()) == 1

@@ -331,6 +331,8 @@ class LmevalFormat(PromptFormat):
 
     def __init__(self, adapter: LmevalTask) -> None:
         self.adapter = adapter
+        # the runner reads, then scores, the same responses: lm-eval's scoring runs once
+        self._last: tuple[tuple[str, tuple[int, ...]], Any] | None = None
         output = str(adapter.config.get("output_type", "generate_until"))
         self.needs_prompt_logprobs = output != "generate_until"
 
@@ -340,8 +342,17 @@ class LmevalFormat(PromptFormat):
     def build(self, sample: Sample, shots: Sequence[Sample], chat: bool) -> list[Request]:
         return [_request(i, chat) for i in self.adapter.instances(sample)]
 
+    def _score(
+        self, sample: Sample, responses: Sequence[Response]
+    ) -> tuple[dict[str, float], dict[str, Any], str]:
+        key = (sample.id, tuple(id(r) for r in responses))
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self.adapter.score(sample, responses))
+        scored: tuple[dict[str, float], dict[str, Any], str] = self._last[1]
+        return scored
+
     def read(self, sample: Sample, responses: Sequence[Response]) -> Prediction:
-        _, _, answer = self.adapter.score(sample, responses)
+        _, _, answer = self._score(sample, responses)
         return Prediction(answer=answer, text=answer)
 
     def references(self, sample: Sample) -> list[str]:
@@ -350,7 +361,7 @@ class LmevalFormat(PromptFormat):
     def scores(
         self, sample: Sample, responses: Sequence[Response]
     ) -> tuple[dict[str, float], dict[str, Any]] | None:
-        scores, details, _ = self.adapter.score(sample, responses)
+        scores, details, _ = self._score(sample, responses)
         return scores, details
 
 
