@@ -54,6 +54,18 @@ class TextOnly(Model):
 """
 
 
+@pytest.fixture(autouse=True)
+def _registry_restored() -> Any:
+    """lm-eval metric names registered by a run here do not leak into later tests."""
+    from assay.metrics.registry import METRICS, RUN_LEVEL
+
+    saved = dict(METRICS), dict(RUN_LEVEL)
+    yield
+    for table, before in zip((METRICS, RUN_LEVEL), saved, strict=True):
+        table.clear()
+        table.update(before)
+
+
 def _h(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
