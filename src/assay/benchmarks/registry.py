@@ -59,10 +59,24 @@ def parse_args(text: str, where: str) -> dict[str, str]:
     return args
 
 
+def resolve_tasks(text: str) -> list[Task]:
+    """`resolve_task`, plus `lmeval:<task>[,<task>...]`: lm-evaluation-harness tasks."""
+    from assay.interop import lmeval_tasks
+
+    if text.startswith(lmeval_tasks.PREFIX):
+        return lmeval_tasks.tasks_from_names(text)
+    return [resolve_task(text)]
+
+
 def resolve_task(text: str) -> Task:
-    """`mmlu:subject=anatomy`, `path/bench.yaml` or `path/module.py:name[:k=v,...]`."""
+    """`mmlu:subject=anatomy`, `path/bench.yaml` (assay's schema or lm-eval's) or
+    `path/module.py:name[:k=v,...]`."""
     lowered = text.lower()
     if lowered.endswith((".yaml", ".yml")):
+        from assay.interop import lmeval_tasks
+
+        if lmeval_tasks.is_lmeval_yaml(Path(text)):
+            return lmeval_tasks.task_from_file(Path(text))
         from assay.benchmarks.custom import load_benchmark_file
 
         return load_benchmark_file(Path(text))

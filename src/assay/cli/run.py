@@ -12,7 +12,7 @@ from rich.text import Text
 
 from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.loading import resolve_data_dir
-from assay.benchmarks.registry import resolve_task
+from assay.benchmarks.registry import resolve_tasks
 from assay.checks import COUNT_MAX, check_distinct, check_range, check_seed
 from assay.display import visible
 from assay.errors import UserError
@@ -34,7 +34,9 @@ def main(args: argparse.Namespace) -> int:
     console = Console(stderr=True, highlight=False)
     out = Console(highlight=False, soft_wrap=True)
     data = DataContext(resolve_data_dir(args.data_dir))
-    tasks = [resolve_task(b) for b in args.benchmarks]  # every mistake is found before any work
+    tasks = [
+        t for b in args.benchmarks for t in resolve_tasks(b)
+    ]  # every mistake is found before any work
     if args.perturb:
         from assay.perturbations import parse_perturbation, perturb
 

@@ -194,7 +194,10 @@ class Runner:
         self.run_metrics = (
             (*task.run_metrics, calibration_run_metrics) if gives_confidence else task.run_metrics
         )
-        if task.prompt.kind == "multiple_choice_logprob" and not model.capabilities.prompt_logprobs:
+        scores_prompts = task.prompt.kind == "multiple_choice_logprob" or (
+            task.prompt.needs_prompt_logprobs
+        )
+        if scores_prompts and not model.capabilities.prompt_logprobs:
             raise UserError(
                 f"{model.label} cannot score log-likelihoods, which {task.name} asks for: use a "
                 "backend with prompt log-probabilities (llamacpp, hf, or a server that returns "
@@ -557,11 +560,17 @@ class Runner:
             read = self.task.prompt.read(sample, responses)
             references = self.task.prompt.references(sample)
             prediction = read.answer
-            scores = {name: fn(read.answer, references) for name, fn in self.plain.items()}
-            if self.judge is not None:
-                verdicts = self._judged_scores(item, responses[0], scores)
-                details["judge"] = verdicts
-                details["judge_status"] = _judge_status(verdicts)
+            own = self.task.prompt.scores(sample, responses)
+            if own is not None:  # the format scores itself (lm-eval tasks)
+                scores, own_details = own
+                details.update(own_details)
+            else:
+                scores = {name: fn(read.answer, references) for name, fn in self.plain.items()}
+                if self.judge is not None:
+                    verdicts = self._judged_scores(item, responses[0], scores)
+                    details["judge"] = verdicts
+                    details["judge_status"] = _judge_status(verdicts)
+                details.update(self._details(read.answer, references))
             for variant, answer in read.variants.items():
                 for name, fn in self.plain.items():
                     scores[f"{name}_{variant}"] = fn(answer, references)
@@ -570,7 +579,6 @@ class Runner:
                 scores[f"{name}_worst"] = self._worst_of(metric, values)
             confidence = read.confidence
             status = "ok" if read.parsed else "unparsed"
-            details.update(self._details(read.answer, references))
         else:
             status = "error"
             self._errors += 1

@@ -56,6 +56,8 @@ class Prediction:
 class PromptFormat(ABC):
     kind: str = ""
     shots: int = 0
+    # the format asks for log-likelihoods (the model must score prompts)
+    needs_prompt_logprobs: bool = False
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
@@ -72,6 +74,13 @@ class PromptFormat(ABC):
     @abstractmethod
     def references(self, sample: Sample) -> list[str]:
         """What the metrics compare the answer with."""
+
+    def scores(
+        self, sample: Sample, responses: Sequence[Response]
+    ) -> tuple[dict[str, float], dict[str, Any]] | None:
+        """Scores a format computes itself (lm-eval tasks score with lm-eval's own code), and
+        details for the sample's metadata; None (the default): the task's metrics score."""
+        return None
 
 
 def _assemble(
