@@ -37,7 +37,8 @@ def store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[
     )
     variants = {"translation": f"translation:file={pairs}"}
     common = ["--db", str(db), "--no-progress", "--data-dir", str(data_dir), "--limit", "3"]
-    models = ["-m", "mock/oracle", "-m", "mock/constant"]
+    # a scripted judge for the judged (safety) benchmarks; the others ignore it
+    models = ["-m", "mock/oracle", "-m", "mock/constant", "--judge", "mock/judge"]
     ran, offline = [], []
     # the built-in ones: a test elsewhere in this process may have registered its own
     builtin = {
