@@ -7,76 +7,35 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.web.browser import chromium, serve
 
 from assay.store.db import Store
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def server(store: Store) -> Iterator[str]:
-    import uvicorn
-
     from assay.web.app import create_app
 
     app = create_app(store)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the viewer did not start within 20 s")
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    with urllib.request.urlopen(base + "/", timeout=10) as first:  # starts the win-rate CIs
-        assert first.status == 200
-    app.state.viewer.standings.wait()
-    yield base
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as base:
+        with urllib.request.urlopen(base + "/", timeout=10) as first:  # starts the win-rate CIs
+            assert first.status == 200
+        app.state.viewer.standings.wait()
+        yield base
 
 
 @pytest.fixture(scope="module")
 def page(server: str) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.fail("Debian's chromium is needed: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        tab = context.new_page()
-        tab.set_default_timeout(15_000)
-        yield tab
-        browser.close()
+    with chromium(width=1280, height=900) as tab:
+        yield tab.page
 
 
 def shoot(page: Any, name: str) -> None:

@@ -4,17 +4,14 @@ Writes README screenshots when ASSAY_SCREENSHOTS=docs/img is set."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.web.browser import chromium, serve
 from tests.web.rich_store import PERTURBED, SUITE, RichStore
-from tests.web.test_web_browser import ARGS, CHROMIUM, free_port, shoot
+from tests.web.test_web_browser import shoot
 
 from assay.store.db import Store
 from assay.web.benchmark_page import wait_breakdowns
@@ -24,47 +21,26 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def rich_server(rich: RichStore) -> Iterator[tuple[str, dict[str, str]]]:
-    import uvicorn
-
     from assay.web.app import create_app
 
     store = Store(rich.url, readonly=True)
     app = create_app(store)
-    port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the viewer did not start within 20 s")
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    with urllib.request.urlopen(f"{base}/?suite={SUITE}", timeout=10) as first:
-        assert first.status == 200
-    app.state.viewer.standings.wait()
-    yield base, rich.ids
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as base:
+        with urllib.request.urlopen(f"{base}/?suite={SUITE}", timeout=10) as first:
+            assert first.status == 200
+        app.state.viewer.standings.wait()
+        yield base, rich.ids
     store.close()
 
 
 @pytest.fixture(scope="module")
 def wide(rich_server: Any) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.fail("Debian's chromium is needed: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        tab = context.new_page()
-        tab.set_default_timeout(15_000)
+    with chromium(width=1440, height=900) as tab:
+        page = tab.page
         errors: list[str] = []
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.errors = errors
-        yield tab
-        browser.close()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.errors = errors
+        yield page
 
 
 def test_leaderboard_fits_1440_with_a_fixed_model_column_and_tabs(

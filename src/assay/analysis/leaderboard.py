@@ -72,6 +72,16 @@ class Column:
     higher_is_better: bool
     groups: tuple[str, ...] = ()
 
+    @classmethod
+    def of_run(cls, run: dict[str, Any]) -> Column:
+        """The column a run's row belongs in."""
+        return cls(
+            run["benchmark"],
+            run["main_metric"],
+            bool(run["higher_is_better"]),
+            tuple(run.get("groups") or ()),
+        )
+
 
 @dataclass
 class Standing:
@@ -194,15 +204,7 @@ def build_leaderboard(suite: str, runs: list[dict[str, Any]]) -> Leaderboard:
         stats = (summary.get("metrics") or {}).get(run["main_metric"])
         if stats is None:
             continue
-        columns.setdefault(
-            run["benchmark"],
-            Column(
-                run["benchmark"],
-                run["main_metric"],
-                bool(run["higher_is_better"]),
-                tuple(run.get("groups") or ()),
-            ),
-        )
+        columns.setdefault(run["benchmark"], Column.of_run(run))
         if run["model"] not in models:
             models.append(run["model"])
         cells[(run["model"], run["benchmark"])] = Cell(

@@ -33,15 +33,7 @@ def with_running(board: Leaderboard, store: Store, running: list[dict[str, Any]]
             run_id=run["id"],
             complete=False,
         )
-        columns.setdefault(
-            run["benchmark"],
-            Column(
-                run["benchmark"],
-                run["main_metric"],
-                bool(run["higher_is_better"]),
-                tuple(run.get("groups") or ()),
-            ),
-        )
+        columns.setdefault(run["benchmark"], Column.of_run(run))
         if run["model"] not in models:
             models.append(run["model"])
     if len(cells) == len(board.cells):
