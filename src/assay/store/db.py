@@ -238,8 +238,10 @@ def insert_if_absent(conn: Connection, table: sa.Table, row: Mapping[str, Any]) 
     check_lengths(table, [row])
     if conn.dialect.name == "postgresql":
         row = _without_nul(row)
-    stmt = _insert(conn, table).values(**row).on_conflict_do_nothing()
-    return bool(conn.execute(stmt).rowcount)
+    keys = list(table.primary_key.columns)
+    stmt = _insert(conn, table).values(**row).on_conflict_do_nothing().returning(*keys)
+    # a row comes back only when inserted (psycopg reports rowcount -1 for a skipped insert)
+    return conn.execute(stmt).first() is not None
 
 
 # What each limited column holds, in the user's words (the rest use "table.column").
