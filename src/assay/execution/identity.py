@@ -21,16 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from assay import __version__
 from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.benchmarks.selection import Selection
-from assay.metrics.judge import JUDGE_SEED, JUDGE_TEMPERATURE, JudgeMetric
 from assay.models.base import Model
-
-if TYPE_CHECKING:
-    from assay.execution.executor import Executor
 
 
 @dataclass(frozen=True)
@@ -107,7 +103,7 @@ def run_spec(
     """Everything that determines a run's results; its hash is the run id.
 
     `judges`: for judged metrics, the judge's model identity, prompts (hashed) and settings;
-    empty for a benchmark without judged metrics (see `judge_spec`).
+    empty for a benchmark without judged metrics (see `runner.judge_spec`).
     """
     return {
         "assay_version": __version__,
@@ -123,16 +119,4 @@ def run_spec(
         "limit": limit,
         "seed": seed,
         "judges": [dict(j) for j in judges],
-    }
-
-
-def judge_spec(judge: Executor, metrics: dict[str, JudgeMetric]) -> dict[str, Any]:
-    """The judge's part of the run spec: its model identity, each metric's prompt and the
-    settings it is called with (another judge, prompt or setting is another run)."""
-    return {
-        "model": judge.identity,
-        "label": judge.model.label,
-        "prompts": {name: m.prompt.spec() for name, m in metrics.items()},
-        "temperature": JUDGE_TEMPERATURE,
-        "seed": JUDGE_SEED,
     }

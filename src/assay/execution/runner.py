@@ -1,8 +1,7 @@
 """One run end to end: load, select, prompt, call, score, store, summarise.
 
-Results are written in small transactions as they arrive, through the store's write API
-(`assay.store.writes`; the runner writes no SQL). A sample's row, requests and scores are
-written together, so a run killed at any moment and started again skips the samples already
+Results are written in small transactions as they arrive. A sample's row, requests and scores
+are upserted together, so a run killed at any moment and started again skips the samples already
 finished and redoes the rest (errored samples included), with nothing lost or duplicated.
 """
 
@@ -21,12 +20,12 @@ from assay.benchmarks.base import DataContext, Task
 from assay.benchmarks.selection import Selection
 from assay.errors import UserError
 from assay.execution.executor import Executor
-from assay.execution.identity import Fingerprints, judge_spec, run_spec
+from assay.execution.identity import Fingerprints, run_spec
 from assay.execution.overrides import Overrides
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
 from assay.metrics.calibration import calibration_run_metrics
-from assay.metrics.judge import JudgeMetric
+from assay.metrics.judge import JUDGE_SEED, JUDGE_TEMPERATURE, JudgeMetric
 from assay.metrics.metric import Metric, Unparsed
 from assay.metrics.registry import get_metric
 from assay.models.base import Model
@@ -688,3 +687,15 @@ def _judge_status(verdicts: dict[str, dict[str, Any]]) -> str:
     """A sample's judge outcome over its judged metrics: error, else unparsed, else ok."""
     statuses = {v["status"] for v in verdicts.values()}
     return next((s for s in ("error", "unparsed") if s in statuses), "ok")
+
+
+def judge_spec(judge: Executor, metrics: dict[str, JudgeMetric]) -> dict[str, Any]:
+    """The judge's part of the run spec: its model identity, each metric's prompt and the
+    settings it is called with (another judge, prompt or setting is another run)."""
+    return {
+        "model": judge.identity,
+        "label": judge.model.label,
+        "prompts": {name: m.prompt.spec() for name, m in metrics.items()},
+        "temperature": JUDGE_TEMPERATURE,
+        "seed": JUDGE_SEED,
+    }
