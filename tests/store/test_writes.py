@@ -384,3 +384,25 @@ def test_db_copy_carries_the_batch_ledger(store: Store, second_url: str) -> None
         assert writes.BatchLedger(target).running("k1") == "b"
     finally:
         target.close()
+
+
+def test_a_run_discarded_mid_import_leaves_nothing_and_others_stay(store: Store) -> None:
+    with importing(store, _summary) as session:
+        kept = session.writer(ImportedRun("kept", "lmeval/a", "m"))
+        kept.begin(suite="s", source="lmeval", spec={}, benchmark_version="1")
+        dropped = session.writer(ImportedRun("dropped", "lmeval/b", "m"))
+        dropped.begin(suite="s", source="lmeval", spec={}, benchmark_version="1")
+        for i in range(3):
+            for writer in (kept, dropped):
+                writer.sample(
+                    {"sample_id": f"x{i}", "input": "q", "references": [], "metadata": {}}
+                )
+                writer.score(f"x{i}", "acc", 1.0)
+        dropped.flush()  # some of it already written in the transaction
+        dropped.sample({"sample_id": "late", "input": "q", "references": [], "metadata": {}})
+        dropped.discard()
+        kept.finish(main_metric="acc", higher_is_better=True, provenance={})
+    assert [r["id"] for r in rows(store, schema.runs, "id")] == ["kept"]
+    assert {r["run_id"] for r in rows(store, schema.samples, "sample_id")} == {"kept"}
+    assert {r["run_id"] for r in rows(store, schema.scores, "sample_id")} == {"kept"}
+    assert [r["run_id"] for r in rows(store, schema.suite_runs, "run_id")] == ["kept"]

@@ -58,15 +58,11 @@ class Executor:
         self.identity = model.identity()
         shared = limits if limits is not None else ConcurrencyLimits(concurrency)
         self.limit = shared.for_model(model)
+        self.concurrency = self.limit.maximum  # a run keeps up to twice this in flight
         self.policy = policy or RetryPolicy()
         self._rng = random.Random(seed)
         self.stats = ExecutorStats()
         self.cache = ResponseCache()
-
-    @property
-    def concurrency(self) -> int:
-        """The most requests this executor's limit may let through at once."""
-        return self.limit.maximum
 
     def key(self, request: Request) -> str:
         return cache_key(self.identity, request)

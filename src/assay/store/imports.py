@@ -210,6 +210,14 @@ class RunWriter:
         self._scores.clear()
         self._tokens.clear()
 
+    def discard(self) -> None:
+        """Drop this run from the import: what it wrote so far and what it still holds (an
+        importer skipping a run it has begun, e.g. one with no per-sample scores)."""
+        for rows in (self._samples, self._requests, self._scores, self._tokens):
+            rows.clear()
+        self._sample_ids.clear()
+        _delete_run(self.conn, self.run.run_id)
+
     def finish(
         self,
         *,
