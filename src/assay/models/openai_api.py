@@ -31,6 +31,8 @@ REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
 
 class OpenAIModel(Model):
+    provider_wide_limit = True
+
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         refuse_inline_keys(spec)

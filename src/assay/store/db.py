@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ def _dumps_pg(value: Any) -> str:
     return nul_as_postgres_stores_it(_dumps(value))
 
 
-def _without_nul(row: dict[str, Any]) -> dict[str, Any]:
+def _without_nul(row: Mapping[str, Any]) -> Mapping[str, Any]:
     if not any(isinstance(v, str) and _NUL in v for v in row.values()):
         return row
     return {k: v.replace(_NUL, _REPLACEMENT) if isinstance(v, str) else v for k, v in row.items()}
@@ -253,14 +253,16 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return insert(table)
 
 
-def insert_if_absent(conn: Connection, table: sa.Table, row: dict[str, Any]) -> bool:
+def insert_if_absent(conn: Connection, table: sa.Table, row: Mapping[str, Any]) -> bool:
     """Insert one row unless its primary key is taken (by anyone, even concurrently); True
     when this call inserted it."""
     check_lengths(table, [row])
     if conn.dialect.name == "postgresql":
         row = _without_nul(row)
-    stmt = _insert(conn, table).values(**row).on_conflict_do_nothing()
-    return bool(conn.execute(stmt).rowcount)
+    keys = list(table.primary_key.columns)
+    stmt = _insert(conn, table).values(**row).on_conflict_do_nothing().returning(*keys)
+    # a row comes back only when inserted (psycopg reports rowcount -1 for a skipped insert)
+    return conn.execute(stmt).first() is not None
 
 
 # What each limited column holds, in the user's words (the rest use "table.column").
@@ -281,7 +283,7 @@ _COLUMN_WORDS = {
 }
 
 
-def check_lengths(table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+def check_lengths(table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Refuse, in one line, a value longer than its column allows.
 
     PostgreSQL refuses such a write and SQLite would store it silently: checking first makes
@@ -305,7 +307,7 @@ def check_lengths(table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def upsert(
-    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, update: bool = True
+    conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, update: bool = True
 ) -> None:
     """Insert rows; on a primary-key clash replace them (update=True) or keep the old ones."""
     if not rows:
