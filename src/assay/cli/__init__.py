@@ -73,8 +73,31 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         dest="judges",
         metavar="MODEL",
-        help="judge model for judged metrics (safety benchmarks), e.g. llamacpp/smollm2; "
-        "repeatable, the first scores pointwise; runs at temperature 0 with a fixed seed",
+        help="judge model for judged metrics (safety benchmarks, --rubric), e.g. "
+        "llamacpp/smollm2; repeat it for a panel of judges; judges run at temperature 0 with "
+        "a fixed seed",
+    )
+    run.add_argument(
+        "--panel-aggregate",
+        choices=["mean", "majority"],
+        default="mean",
+        help="how a panel's scores for a sample become one: their mean (default), or the "
+        "value most judges gave (no majority: not scored, counted as split)",
+    )
+    run.add_argument(
+        "--exclude-same-family-judges",
+        action="store_true",
+        help="leave judges of the judged model's own family out of its panel (see "
+        "docs/metrics.md); without it they judge and are flagged",
+    )
+    run.add_argument(
+        "--rubric",
+        action="append",
+        dest="rubrics",
+        choices=["pass_fail", "1-5", "1-10"],
+        help="also score every benchmark with this general judge rubric (repeatable): "
+        "rubric_pass_fail, rubric_1_5 or rubric_1_10, with the reference answer where the "
+        "benchmark has one; needs --judge",
     )
     run.add_argument(
         "-n",
