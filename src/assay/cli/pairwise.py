@@ -33,14 +33,20 @@ def main(args: argparse.Namespace) -> int:
     check_range("--limit", args.limit, at_least=1, at_most=COUNT_MAX)
     check_range("--resamples", args.resamples, at_least=1, at_most=100_000)
     check_range("--prior", args.prior, at_least=0)
+    check_range("--concurrency", args.concurrency, at_least=1, at_most=COUNT_MAX)
+    check_range("--max-attempts", args.max_attempts, at_least=1, at_most=COUNT_MAX)
     models = [m.strip() for m in args.models.split(",")] if args.models else None
     if models is not None:
         if any(not m for m in models):
             raise UserError("--models: a comma-separated list of model labels, none empty")
         check_distinct("--models", models)
-    store = Store(resolve_url(args.db))
-    suite = pick_suite(store, args.suite)
-    contestants = find_contestants(store, suite, args.benchmark, models)
+    url = resolve_url(args.db)
+    reader = Store(url, readonly=True)  # an absent or foreign store is refused, not created
+    try:
+        suite = pick_suite(reader, args.suite)
+        contestants = find_contestants(reader, suite, args.benchmark, models)
+    finally:
+        reader.close()
     judge_model = create_model(args.judge)
     flagged = [c.model for c in contestants if same_family(judge_model.label, c.model)]
     if flagged and args.exclude_same_family:
@@ -52,6 +58,7 @@ def main(args: argparse.Namespace) -> int:
                 "--exclude-same-family leaves no pair; choose another --judge"
             )
         flagged = []
+    store = Store(url)
     policy = RetryPolicy(max_attempts=args.max_attempts)
     judge = Executor(judge_model, concurrency=args.concurrency, policy=policy)
 
@@ -62,7 +69,10 @@ def main(args: argparse.Namespace) -> int:
         finally:
             await judge_model.close()
 
-    judgments = asyncio.run(work())
+    try:
+        judgments = asyncio.run(work())
+    finally:
+        store.close()
     label = {c.run_id: c.model for c in contestants}
     result = tally(
         [c.model for c in contestants],
