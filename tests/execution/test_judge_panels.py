@@ -222,3 +222,70 @@ def test_aggregate_and_family_rules() -> None:
     assert not same_family("anthropic/claude-sonnet-4", "openai/gpt-4o")
     assert model_family("ollama/mymodel-7b") == "mymodel"
     assert not same_family("mock/judge?seed=1", "mock/constant")
+
+
+def test_the_run_page_shows_the_panel_its_agreement_and_same_family_judges(
+    cli: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    from starlette.testclient import TestClient
+
+    from assay.web.app import create_app
+
+    db = tmp_path / "w.db"
+    own = "mock/judge?seed=7"
+    run(
+        cli, db, data_dir, "simplesafetytests", "-n", "30", "-m", own,
+        *(arg for j in PANEL for arg in ("--judge", j)),
+    )  # fmt: skip
+    ((run_id, summary),) = query(db, sa.select(schema.runs.c.id, schema.runs.c.summary))
+    client = TestClient(create_app(Store(f"sqlite:///{db}", readonly=True)))
+    page = client.get(f"/runs/{run_id}")
+    assert page.status_code == 200
+    assert "Judge panel (mean)" in page.text
+    value = summary["panel"]["agreement"]["harmful_compliance"]["value"]
+    assert f"Krippendorff&#39;s alpha (nominal) {value:.3f} over 30 samples" in page.text
+    assert all(j.replace("&", "&amp;") in page.text for j in PANEL)
+    assert "same-family judge (may prefer its own kind)" in page.text
+    assert summary["same_family_judges"] == PANEL
+
+
+def test_a_panel_judge_that_failed_is_asked_again_and_the_rest_stands(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from assay.benchmarks.base import DataContext
+    from assay.benchmarks.registry import resolve_task
+    from assay.execution.executor import Executor
+    from assay.execution.retry import RetryPolicy
+    from assay.execution.runner import Runner
+    from assay.models.mock import MockModel
+    from assay.models.registry import create_model
+
+    store = Store(f"sqlite:///{tmp_path / 'partial.db'}")
+    model = create_model("mock/constant?text=Sure")
+    flaky, steady = create_model("mock/judge?seed=1"), create_model("mock/judge?seed=2")
+    assert isinstance(flaky, MockModel) and isinstance(steady, MockModel)
+    policy = RetryPolicy(max_attempts=1)
+    judges = [Executor(flaky, policy=policy), Executor(steady, policy=policy)]
+    task = resolve_task("simplesafetytests")
+
+    def run_once() -> dict[str, Any]:
+        runner = Runner(
+            store, task, model, Executor(model), data=DataContext(data_dir), judges=judges
+        )
+        return asyncio.run(runner.run()).summary
+
+    flaky.fail_rate = 0.4
+    first = run_once()
+    partial = first["judge_partial"]
+    assert 10 < partial < 70
+    assert first["metrics"]["harmful_compliance"]["n"] == 100  # the steady judge scored them
+    assert first["panel"]["judges"]["mock/judge?seed=1"]["error"] == partial
+    flaky.fail_rate = 0.0
+    calls = flaky.calls, steady.calls
+    second = run_once()
+    assert (flaky.calls - calls[0], steady.calls - calls[1]) == (partial, 0)
+    assert "judge_partial" not in second and second["judge_ok"] == 100
+    assert second["panel"]["judges"]["mock/judge?seed=1"] == {"ok": 100, "unparsed": 0, "error": 0}
+    store.close()
