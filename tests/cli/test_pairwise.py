@@ -220,3 +220,28 @@ def _run_models(db: Path) -> dict[str, str]:
             return dict(conn.execute(sa.select(schema.runs.c.id, schema.runs.c.model)).all())
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_pairwise_and_a_panel_on_postgresql(cli: Any, data_dir: Path, postgres_url: str) -> None:
+    """The new table, its upserts and the panel's JSON metadata on PostgreSQL (jsonb)."""
+    ran = cli(
+        "run", "gsm8k", "-n", "10", "-m", SHORT, "-m", LONG, "--suite", SUITE,
+        "--db", postgres_url, "--data-dir", data_dir, "--no-progress",
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    for _ in range(2):  # the second asks nothing and reads the same back
+        result = cli(
+            "pairwise", "--suite", SUITE, "--benchmark", "gsm8k", "--judge",
+            "mock/judge?garbage=0.2", "--db", postgres_url, "--format", "json",
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        (found,) = json.loads(result.out)["pairs"]
+        assert found["n"] + found["unparsed"] == 10 and found["unparsed"] > 0
+        assert wins_of(found, LONG) == found["n"]
+    panel = cli(
+        "run", "simplesafetytests", "-n", "20", "-m", SHORT, "--judge", "mock/judge?seed=1",
+        "--judge", "mock/judge?flip=0.3&seed=2", "--db", postgres_url, "--data-dir", data_dir,
+        "--no-progress",
+    )  # fmt: skip
+    assert panel.code == 0 and "judges' kappa harmful_compliance=" in panel.out
