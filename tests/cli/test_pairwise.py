@@ -213,6 +213,20 @@ def test_bad_input_is_one_line(cli: Any, db: Path, args: tuple[str, ...], messag
     assert rows(db) == []  # nothing judged, nothing stored
 
 
+def test_runs_without_generated_answers_are_refused(
+    cli: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "logprob.db"
+    ran = cli(
+        "run", "mmlu:format=multiple_choice_logprob", "-n", "5", "-m", "mock/oracle",
+        "-m", "mock/random", "--db", db, "--data-dir", data_dir, "--no-progress",
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    result = cli("pairwise", "--benchmark", "mmlu", "--judge", "mock/judge", "--db", db)
+    assert result.code == 2 and "no generated answers stored" in result.err
+    assert "Traceback" not in result.err
+
+
 def _run_models(db: Path) -> dict[str, str]:
     store = Store(f"sqlite:///{db}", readonly=True)
     try:

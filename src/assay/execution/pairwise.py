@@ -108,16 +108,33 @@ def find_contestants(
             f"pairwise judging needs two or more models with a finished run of {variants[0]} "
             f"in suite {suite!r}; found {', '.join(newest) or 'none'}"
         )
-    return [Contestant(model, run_id, _answers(store, run_id)) for model, run_id in newest.items()]
+    contestants = [
+        Contestant(model, run_id, _answers(store, run_id)) for model, run_id in newest.items()
+    ]
+    silent = [c.model for c in contestants if not c.answers]
+    if silent:
+        raise UserError(
+            f"{variants[0]}: no generated answers stored for {', '.join(silent)} (a "
+            "log-likelihood format, or every request failed): pairwise judging compares "
+            "generated text"
+        )
+    return contestants
 
 
 def _answers(store: Store, run_id: str) -> dict[str, str]:
-    """Each answered sample's response text (its first request's; errored samples have none)."""
+    """Each answered sample's generated text (its first request's; errored samples and
+    log-likelihood requests have none)."""
     s, rq = schema.samples, schema.requests
     query = (
         sa.select(rq.c.sample_id, rq.c.text)
         .join(s, sa.and_(s.c.run_id == rq.c.run_id, s.c.sample_id == rq.c.sample_id))
-        .where(rq.c.run_id == run_id, rq.c.idx == 0, s.c.status != "error", rq.c.text.is_not(None))
+        .where(
+            rq.c.run_id == run_id,
+            rq.c.idx == 0,
+            s.c.status != "error",
+            rq.c.text.is_not(None),
+            rq.c.request["continuation"].as_string().is_(None),  # not a log-likelihood ask
+        )
     )
     with store.connect() as conn:
         return {str(sid): str(text) for sid, text in conn.execute(query)}
