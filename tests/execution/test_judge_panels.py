@@ -289,3 +289,26 @@ def test_a_panel_judge_that_failed_is_asked_again_and_the_rest_stands(
     assert "judge_partial" not in second and second["judge_ok"] == 100
     assert second["panel"]["judges"]["mock/judge?seed=1"] == {"ok": 100, "unparsed": 0, "error": 0}
     store.close()
+
+
+def test_judge_settings_are_sent_and_part_of_the_run_spec(
+    cli: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "settings.db"
+    base = ("harmbench", "-n", "4", "-m", "mock/constant?text=Sure", "--judge", "mock/judge")
+    run(cli, db, data_dir, *base)
+    run(cli, db, data_dir, *base, "--judge-temperature", "0.5", "--judge-seed", "9")
+    r, rq = schema.runs, schema.requests
+    specs = dict(query(db, sa.select(r.c.id, r.c.spec)))
+    assert len(specs) == 2  # other judge settings: another run
+    settings = {(s["judges"][0]["temperature"], s["judges"][0]["seed"]) for s in specs.values()}
+    assert settings == {(0.0, 0), (0.5, 9)}
+    sent = query(
+        db,
+        sa.select(rq.c.run_id, rq.c.request).where(rq.c.request["role"].as_string() == "judge"),
+    )
+    for run_id, request in sent:
+        judge = specs[run_id]["judges"][0]
+        assert (request["temperature"], request["seed"]) == (judge["temperature"], judge["seed"])
+    bad = cli("run", *base, "--judge-temperature", "-1", "--db", db, "--data-dir", data_dir)
+    assert bad.code == 2 and "--judge-temperature" in bad.err

@@ -79,6 +79,15 @@ def _parser() -> argparse.ArgumentParser:
         "a fixed seed",
     )
     run.add_argument(
+        "--judge-temperature",
+        type=float,
+        default=0.0,
+        help="judges' sampling temperature (default 0; part of the run spec)",
+    )
+    run.add_argument(
+        "--judge-seed", type=int, default=0, help="seed sent with judge requests (default 0)"
+    )
+    run.add_argument(
         "--panel-aggregate",
         choices=["mean", "majority"],
         default="mean",
@@ -272,6 +281,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     pairwise.add_argument(
         "--max-attempts", type=int, default=5, help="attempts per judge request (default 5)"
+    )
+    pairwise.add_argument(
+        "--judge-temperature", type=float, default=0.0, help="judge's temperature (default 0)"
+    )
+    pairwise.add_argument(
+        "--judge-seed", type=int, default=0, help="seed sent with judge requests (default 0)"
     )
     pairwise.add_argument("--format", choices=["table", "json"], default="table")
     store_args(pairwise)

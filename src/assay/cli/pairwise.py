@@ -21,6 +21,7 @@ from assay.errors import UserError
 from assay.execution.executor import Executor, probe
 from assay.execution.pairwise import Judgment, find_contestants, judge_pairs
 from assay.execution.retry import RetryPolicy
+from assay.metrics.judge import JudgeSettings
 from assay.metrics.metric import Unparsed
 from assay.metrics.pairwise import Winner
 from assay.metrics.panel import model_family, same_family
@@ -33,6 +34,8 @@ def main(args: argparse.Namespace) -> int:
     check_range("--limit", args.limit, at_least=1, at_most=COUNT_MAX)
     check_range("--resamples", args.resamples, at_least=1, at_most=100_000)
     check_range("--prior", args.prior, at_least=0)
+    check_range("--judge-temperature", args.judge_temperature, at_least=0)
+    check_seed("--judge-seed", args.judge_seed)
     check_range("--concurrency", args.concurrency, at_least=1, at_most=COUNT_MAX)
     check_range("--max-attempts", args.max_attempts, at_least=1, at_most=COUNT_MAX)
     models = [m.strip() for m in args.models.split(",")] if args.models else None
@@ -65,7 +68,14 @@ def main(args: argparse.Namespace) -> int:
     async def work() -> list[Judgment]:
         try:
             await probe(judge_model, policy)
-            return await judge_pairs(store, contestants, judge, limit=args.limit, seed=args.seed)
+            return await judge_pairs(
+                store,
+                contestants,
+                judge,
+                limit=args.limit,
+                seed=args.seed,
+                settings=JudgeSettings(args.judge_temperature, args.judge_seed),
+            )
         finally:
             await judge_model.close()
 

@@ -23,7 +23,7 @@ from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
 from assay.metrics.code import SANDBOXED_METRICS
-from assay.metrics.judge import RUBRICS
+from assay.metrics.judge import RUBRICS, JudgeSettings
 from assay.metrics.panel import model_family, same_family
 from assay.metrics.registry import is_judged, require_metric_packages
 from assay.models.base import Model
@@ -115,6 +115,8 @@ def check_options(args: argparse.Namespace) -> None:
     check_range("--batch-poll", args.batch_poll, above=0)
     check_distinct("--model", args.models)
     check_distinct("--judge", args.judges or [])
+    check_range("--judge-temperature", args.judge_temperature, at_least=0)
+    check_seed("--judge-seed", args.judge_seed)
 
 
 def with_rubrics(task: Task, rubrics: list[str]) -> Task:
@@ -201,6 +203,7 @@ async def _run_all(
                         keep_samples=len(models) > 1,
                         judges=[panel[id(j)] for j in own],
                         panel_aggregate=args.panel_aggregate,
+                        judge_settings=JudgeSettings(args.judge_temperature, args.judge_seed),
                     )
                 )
         # batch runs stay one at a time: each waits on its provider batch in turn

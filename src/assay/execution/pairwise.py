@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from assay.errors import UserError
 from assay.execution.executor import Executor
 from assay.hashing import content_hash
-from assay.metrics.judge import JUDGE_SEED, JUDGE_TEMPERATURE, JudgePrompt
+from assay.metrics.judge import DEFAULT_JUDGE_SETTINGS, JudgePrompt, JudgeSettings
 from assay.metrics.metric import Unparsed
 from assay.metrics.pairwise import ORDERS, PAIRWISE, Order, Winner, pairwise_request, read_order
 from assay.requests import Response
@@ -55,14 +55,18 @@ class Judgment:
     reason: str | None
 
 
-def judge_spec(judge: Executor, prompt: JudgePrompt = PAIRWISE) -> dict[str, Any]:
+def judge_spec(
+    judge: Executor,
+    prompt: JudgePrompt = PAIRWISE,
+    settings: JudgeSettings = DEFAULT_JUDGE_SETTINGS,
+) -> dict[str, Any]:
     """What the verdicts depend on: the judge's identity, the prompt (hashed) and settings."""
     return {
         "model": judge.identity,
         "label": judge.model.label,
         "prompt": prompt.spec(),
-        "temperature": JUDGE_TEMPERATURE,
-        "seed": JUDGE_SEED,
+        "temperature": settings.temperature,
+        "seed": settings.seed,
     }
 
 
@@ -180,10 +184,11 @@ async def judge_pairs(
     limit: int | None = None,
     seed: int = 0,
     prompt: JudgePrompt = PAIRWISE,
+    settings: JudgeSettings = DEFAULT_JUDGE_SETTINGS,
 ) -> list[Judgment]:
     """Judge every pair on the samples both answered (of the selected ones), both orders;
     store each verdict; return all of them (stored earlier or now)."""
-    spec = judge_spec(judge, prompt)
+    spec = judge_spec(judge, prompt, settings)
     judge_key = content_hash(spec, 32)
     union = set().union(*(c.answers for c in contestants))
     chosen = select_samples(union, limit, seed)
@@ -210,6 +215,7 @@ async def judge_pairs(
                     b.answers[sid],
                     order,
                     chat=chat,
+                    settings=settings,
                 )
                 row = {
                     "run_a": a.run_id,

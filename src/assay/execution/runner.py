@@ -25,7 +25,7 @@ from assay.execution.overrides import Overrides
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
 from assay.metrics.calibration import calibration_run_metrics
-from assay.metrics.judge import JUDGE_SEED, JUDGE_TEMPERATURE, JudgeMetric
+from assay.metrics.judge import DEFAULT_JUDGE_SETTINGS, JudgeMetric, JudgeSettings
 from assay.metrics.metric import Metric, Unparsed
 from assay.metrics.panel import PanelAggregate, aggregate
 from assay.metrics.registry import get_metric
@@ -153,6 +153,7 @@ class Runner:
         judge: Executor | None = None,
         judges: Sequence[Executor] = (),
         panel_aggregate: PanelAggregate = "mean",
+        judge_settings: JudgeSettings = DEFAULT_JUDGE_SETTINGS,
     ) -> None:
         """`judges`: the panel for judged metrics (`judge`: a panel of one), each judge's
         scores aggregated by `panel_aggregate`."""
@@ -184,6 +185,7 @@ class Runner:
             )
         self.judges = panel if self.judged else []
         self.panel_aggregate = panel_aggregate
+        self.judge_settings = judge_settings
         self.spec = run_spec(
             task,
             model,
@@ -191,7 +193,7 @@ class Runner:
             seed=seed,
             chat=self.chat,
             data=self.data_identity,
-            judges=[judge_spec(j, self.judged) for j in self.judges],
+            judges=[judge_spec(j, self.judged, judge_settings) for j in self.judges],
         )
         if len(self.judges) > 1:  # how a panel's scores become one is part of its results
             self.spec["panel_aggregate"] = panel_aggregate
@@ -658,7 +660,10 @@ class Runner:
         for index, judge in enumerate(self.judges):
             chat = judge.model.capabilities.chat
             for name, metric in self.judged.items():
-                for request in metric.requests(item.sample, responses[0], chat=chat):
+                asked = metric.requests(
+                    item.sample, responses[0], chat=chat, settings=self.judge_settings
+                )
+                for request in asked:
                     key = judge.key(request)
                     call = calls.setdefault((index, key), _JudgeCall(request, key, judge))
                     call.metrics.append(name)
@@ -801,13 +806,17 @@ def _judge_status(verdicts: dict[str, dict[str, Any]]) -> str:
     return next((s for s in JUDGE_STATUS_ORDER if s in statuses), "ok")
 
 
-def judge_spec(judge: Executor, metrics: dict[str, JudgeMetric]) -> dict[str, Any]:
+def judge_spec(
+    judge: Executor,
+    metrics: dict[str, JudgeMetric],
+    settings: JudgeSettings = DEFAULT_JUDGE_SETTINGS,
+) -> dict[str, Any]:
     """The judge's part of the run spec: its model identity, each metric's prompt and the
     settings it is called with (another judge, prompt or setting is another run)."""
     return {
         "model": judge.identity,
         "label": judge.model.label,
         "prompts": {name: m.prompt.spec() for name, m in metrics.items()},
-        "temperature": JUDGE_TEMPERATURE,
-        "seed": JUDGE_SEED,
+        "temperature": settings.temperature,
+        "seed": settings.seed,
     }

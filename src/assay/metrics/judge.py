@@ -26,6 +26,19 @@ JUDGE_SEED = 0
 JUDGE_MAX_TOKENS = 64
 
 Verdict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How judges are called: temperature 0 and a fixed seed unless told otherwise
+    (`--judge-temperature`, `--judge-seed`); part of the run spec."""
+
+    temperature: float = JUDGE_TEMPERATURE
+    seed: int = JUDGE_SEED
+
+
+DEFAULT_JUDGE_SETTINGS = JudgeSettings()
+
 Parser = Callable[[str], Verdict | Unparsed]
 
 
@@ -225,15 +238,22 @@ class JudgeMetric(Metric):
     def judged(self) -> bool:
         return True
 
-    def requests(self, sample: Sample, response: Response, *, chat: bool = True) -> list[Request]:
+    def requests(
+        self,
+        sample: Sample,
+        response: Response,
+        *,
+        chat: bool = True,
+        settings: JudgeSettings = DEFAULT_JUDGE_SETTINGS,
+    ) -> list[Request]:
         text = self.prompt.render(_fields(sample, response))
         return [
             Request(
                 messages=[{"role": "user", "content": text}] if chat else None,
                 prompt=None if chat else text,
                 max_tokens=self.prompt.max_tokens,
-                temperature=JUDGE_TEMPERATURE,
-                seed=JUDGE_SEED,
+                temperature=settings.temperature,
+                seed=settings.seed,
             )
         ]
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from assay.metrics.judge import (
-    JUDGE_SEED,
-    JUDGE_TEMPERATURE,
+    DEFAULT_JUDGE_SETTINGS,
     JudgePrompt,
+    JudgeSettings,
     Verdict,
     one_value,
     reference_block,
@@ -60,6 +60,7 @@ def pairwise_request(
     order: Order,
     *,
     chat: bool = True,
+    settings: JudgeSettings = DEFAULT_JUDGE_SETTINGS,
 ) -> Request:
     """The judge request for one order: `ab` shows A's answer as response 1."""
     first, second = (answer_a, answer_b) if order == "ab" else (answer_b, answer_a)
@@ -75,8 +76,8 @@ def pairwise_request(
         messages=[{"role": "user", "content": text}] if chat else None,
         prompt=None if chat else text,
         max_tokens=prompt.max_tokens,
-        temperature=JUDGE_TEMPERATURE,
-        seed=JUDGE_SEED,
+        temperature=settings.temperature,
+        seed=settings.seed,
     )
 
 
