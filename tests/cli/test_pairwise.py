@@ -213,6 +213,76 @@ def test_bad_input_is_one_line(cli: Any, db: Path, args: tuple[str, ...], messag
     assert rows(db) == []  # nothing judged, nothing stored
 
 
+def stored_outcomes(db: Path, judge: str) -> dict[tuple[str, str, str], Any]:
+    """Each comparison's outcome for one judge, combined from its stored orders."""
+    from assay.metrics.metric import Unparsed
+    from assay.metrics.pairwise import combine
+
+    orders: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows(db, judge):
+        verdict = r["winner"] if r["status"] == "ok" else Unparsed(r["reason"])
+        orders.setdefault((r["run_a"], r["run_b"], r["sample_id"]), {})[r["order"]] = verdict
+    return {key: combine(found["ab"], found["ba"]) for key, found in orders.items()}
+
+
+def test_a_majority_panel_of_judges_and_its_agreement(cli: Any, db: Path) -> None:
+    from assay.analysis.agreement import krippendorff_alpha
+
+    judges = [f"mock/judge?flip=0.3&seed={k}" for k in (1, 2, 3)]
+    data = pairwise(
+        cli, db, *[j for judge in judges for j in (judge, "--judge")][:-1],
+        "--panel-aggregate", "majority",
+    )  # fmt: skip
+    assert data["judges"] == judges and data["panel"]["aggregate"] == "majority"
+    each = {j: stored_outcomes(db, j) for j in judges}
+    keys = sorted(each[judges[0]])
+    assert len(keys) == 3 * N and all(sorted(each[j]) == keys for j in judges)
+    runs = _run_models(db)
+    expected: dict[tuple[str, str], Counter[str]] = {}
+    for key in keys:
+        winners = Counter(each[j][key].winner for j in judges)
+        top, count = winners.most_common(1)[0]
+        pair_key = (runs[key[0]], runs[key[1]])
+        expected.setdefault(pair_key, Counter())["split" if count < 2 else str(top)] += 1
+    for (model_a, model_b), counts in expected.items():
+        found = pair(data, model_a, model_b)
+        assert found["model_a"] == model_a  # pairs in run-id order, as stored
+        assert (found["wins_a"], found["ties"], found["wins_b"], found["split"]) == (
+            counts["a"], counts["tie"], counts["b"], counts["split"],
+        )  # fmt: skip
+        assert found["n"] == N - counts["split"]
+    table = [[each[j][k].winner for k in keys] for j in judges]
+    agreement = data["panel"]["agreement"]
+    assert agreement["statistic"] == "krippendorff_alpha" and agreement["n"] == 3 * N
+    assert agreement["value"] == pytest.approx(krippendorff_alpha(table))
+    text = cli(
+        "pairwise", "--suite", SUITE, "--benchmark", "gsm8k", "--db", db, "--resamples", "50",
+        *[j for judge in judges for j in ("--judge", judge)],
+    )  # fmt: skip
+    assert "a panel of 3, aggregated by mean" in text.out
+    assert "judges' agreement: Krippendorff's alpha" in text.out
+
+
+def test_a_mean_panel_shares_the_win(cli: Any, db: Path) -> None:
+    from assay.analysis.agreement import cohen_kappa
+
+    judges = ["mock/judge", "mock/judge?verdict=VERDICT: TIE"]  # one sure, one always tied
+    data = pairwise(cli, db, judges[0], "--judge", judges[1])
+    for better, worse in ((LONG, MIDDLE), (LONG, SHORT), (MIDDLE, SHORT)):
+        found = pair(data, better, worse)
+        assert wins_of(found, better) == N  # mean 0.75 for the longer answer
+    # a 0.75 share is weaker evidence than a clean win: ratings closer than one judge's
+    alone = pairwise(cli, db, judges[0])
+    spread = {d["model"]: d["rating"] for d in data["ratings"]}
+    single = {d["model"]: d["rating"] for d in alone["ratings"]}
+    assert 0 < spread[LONG] - spread[SHORT] < single[LONG] - single[SHORT]
+    a = [o.winner for _, o in sorted(stored_outcomes(db, judges[0]).items())]
+    b = [o.winner for _, o in sorted(stored_outcomes(db, judges[1]).items())]
+    found = data["panel"]["agreement"]
+    assert found["statistic"] == "cohen_kappa" and found["n"] == 3 * N
+    assert found["value"] == pytest.approx(cohen_kappa(a, b)) == 0.0  # never agree: chance
+
+
 def test_runs_without_generated_answers_are_refused(
     cli: Any, data_dir: Path, tmp_path: Path
 ) -> None:

@@ -3,15 +3,18 @@ and Bradley-Terry ratings across all models (see `bradley_terry`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from assay.analysis.agreement import cohen_kappa, krippendorff_alpha
 from assay.analysis.bradley_terry import DEFAULT_PRIOR, DEFAULT_RESAMPLES, Rating, bradley_terry
 from assay.metrics.metric import Unparsed
 from assay.metrics.pairwise import Order, Outcome, Winner, combine
+from assay.metrics.panel import PanelAggregate, aggregate
 
 
 @dataclass
@@ -27,6 +30,7 @@ class PairTally:
     inconsistent: int = 0
     unparsed: int = 0
     errors: int = 0
+    split: int = 0  # a panel without a majority (not scored)
     same_family_judge: bool = False
 
     @property
@@ -45,6 +49,7 @@ class PairTally:
             "inconsistent": self.inconsistent,
             "unparsed": self.unparsed,
             "errors": self.errors,
+            "split": self.split,
             "same_family_judge": self.same_family_judge,
         }
 
@@ -75,6 +80,60 @@ def outcomes(
     }
 
 
+Key = tuple[str, str, str]  # model a, model b, sample
+
+
+def panel_outcomes(
+    per_judge: Mapping[str, Mapping[Key, Outcome]], how: PanelAggregate
+) -> dict[Key, Outcome]:
+    """One outcome per comparison from several judges' (each from both of its orders), over
+    the judges that scored it. `majority`: the result more than half of them gave, else
+    `split` (not scored); `mean`: model a's mean score (win 1, tie 0.5, loss 0), a winning
+    when above one half, b below, a tie at one half."""
+    keys = sorted({key for found in per_judge.values() for key in found})
+    out: dict[Key, Outcome] = {}
+    for key in keys:
+        said = [found[key] for found in per_judge.values() if key in found]
+        scored = [o for o in said if o.status == "ok"]
+        if not scored:
+            failed = any(o.status == "error" for o in said)
+            reason = "no judge of the panel scored it"
+            out[key] = Outcome("error" if failed else "unparsed", reason=reason)
+            continue
+        value = aggregate([o.score_a for o in scored], how)
+        if value is None:
+            out[key] = Outcome("split", reason="the panel has no majority")
+            continue
+        winner: Winner = "a" if value > 0.5 else ("b" if value < 0.5 else "tie")
+        inconsistent = winner == "tie" and all(o.inconsistent for o in scored)
+        out[key] = Outcome("ok", winner, inconsistent=inconsistent, share=value)
+    return out
+
+
+def panel_agreement(per_judge: Mapping[str, Mapping[Key, Outcome]]) -> dict[str, Any]:
+    """The judges' agreement on the comparisons (a, b or tie, nominal): Cohen's kappa for two
+    judges over the comparisons both scored, Krippendorff's alpha for more."""
+    keys = sorted({key for found in per_judge.values() for key in found})
+    table = [
+        [
+            o.winner if (o := found.get(key)) is not None and o.status == "ok" else None
+            for key in keys
+        ]
+        for found in per_judge.values()
+    ]
+    if len(table) == 2:
+        both = [(x, y) for x, y in zip(*table, strict=True) if x is not None and y is not None]
+        value = cohen_kappa([x for x, _ in both], [y for _, y in both]) if both else math.nan
+        return {"statistic": "cohen_kappa", "value": _finite(value), "n": len(both)}
+    pairable = sum(1 for unit in zip(*table, strict=True) if sum(v is not None for v in unit) > 1)
+    value = krippendorff_alpha(table, "nominal") if pairable else math.nan
+    return {"statistic": "krippendorff_alpha", "value": _finite(value), "n": pairable}
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
 def tally(
     models: Sequence[str],
     results: dict[tuple[str, str, str], Outcome],
@@ -95,22 +154,22 @@ def tally(
         if outcome.status != "ok":
             if outcome.status == "error":
                 pair.errors += 1
+            elif outcome.status == "split":
+                pair.split += 1
             else:
                 pair.unparsed += 1
             continue
         wins = per_sample.setdefault(sample, np.zeros((len(models), len(models))))
         i, j = index[a], index[b]
+        wins[i, j] += outcome.score_a  # a tie (or a panel's mean) shares the win
+        wins[j, i] += 1 - outcome.score_a
         if outcome.winner == "a":
             pair.wins_a += 1
-            wins[i, j] += 1
         elif outcome.winner == "b":
             pair.wins_b += 1
-            wins[j, i] += 1
         else:
             pair.ties += 1
             pair.inconsistent += outcome.inconsistent
-            wins[i, j] += 0.5
-            wins[j, i] += 0.5
     notes: list[str] = []
     ratings: list[Rating] = []
     if per_sample:

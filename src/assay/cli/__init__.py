@@ -252,7 +252,19 @@ def _parser() -> argparse.ArgumentParser:
         "--benchmark", required=True, help="the benchmark (variant) whose runs to compare"
     )
     pairwise.add_argument(
-        "--judge", required=True, metavar="MODEL", help="judge model, e.g. llamacpp/smollm2"
+        "--judge",
+        action="append",
+        required=True,
+        dest="judges",
+        metavar="MODEL",
+        help="judge model, e.g. llamacpp/smollm2; repeat it for a panel of judges",
+    )
+    pairwise.add_argument(
+        "--panel-aggregate",
+        choices=["mean", "majority"],
+        default="mean",
+        help="a panel's result per comparison: the mean of its judges' scores (win 1, tie "
+        "0.5, loss 0; default) or the result most of them gave (none: split, not scored)",
     )
     pairwise.add_argument(
         "--models", help="comma-separated model labels (default: every model with a run)"

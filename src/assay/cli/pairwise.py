@@ -7,13 +7,20 @@ import argparse
 import asyncio
 import io
 import sys
+from typing import Any
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from assay.analysis.pairwise import PairwiseResult, outcomes, tally
+from assay.analysis.pairwise import (
+    PairwiseResult,
+    outcomes,
+    panel_agreement,
+    panel_outcomes,
+    tally,
+)
 from assay.checks import COUNT_MAX, check_distinct, check_range, check_seed
 from assay.cli.leaderboard import pick_suite
 from assay.display import json_visible, visible
@@ -50,45 +57,64 @@ def main(args: argparse.Namespace) -> int:
         contestants = find_contestants(reader, suite, args.benchmark, models)
     finally:
         reader.close()
-    judge_model = create_model(args.judge)
-    flagged = [c.model for c in contestants if same_family(judge_model.label, c.model)]
+    check_distinct("--judge", args.judges)
+    judge_models = [create_model(j) for j in args.judges]
+    flagged = [
+        c.model for c in contestants if any(same_family(j.label, c.model) for j in judge_models)
+    ]
     if flagged and args.exclude_same_family:
         contestants = [c for c in contestants if c.model not in flagged]
         if len(contestants) < 2:
+            families = ", ".join(sorted({model_family(j.label) for j in judge_models}))
             raise UserError(
-                f"the judge {judge_model.label} is of the family "
-                f"({model_family(judge_model.label)}) of all but one model: "
+                f"all but one model share a family with the judges ({families}): "
                 "--exclude-same-family leaves no pair; choose another --judge"
             )
         flagged = []
     store = Store(url)
     policy = RetryPolicy(max_attempts=args.max_attempts)
-    judge = Executor(judge_model, concurrency=args.concurrency, policy=policy)
+    settings = JudgeSettings(args.judge_temperature, args.judge_seed)
 
-    async def work() -> list[Judgment]:
+    async def work() -> list[list[Judgment]]:
         try:
-            await probe(judge_model, policy)
-            return await judge_pairs(
-                store,
-                contestants,
-                judge,
-                limit=args.limit,
-                seed=args.seed,
-                settings=JudgeSettings(args.judge_temperature, args.judge_seed),
+            for model in judge_models:
+                await probe(model, policy)
+            return list(
+                await asyncio.gather(
+                    *(
+                        judge_pairs(
+                            store,
+                            contestants,
+                            Executor(model, concurrency=args.concurrency, policy=policy),
+                            limit=args.limit,
+                            seed=args.seed,
+                            settings=settings,
+                        )
+                        for model in judge_models
+                    )
+                )
             )
         finally:
-            await judge_model.close()
+            for model in judge_models:
+                await model.close()
 
     try:
-        judgments = asyncio.run(work())
+        judged = asyncio.run(work())
     finally:
         store.close()
     label = {c.run_id: c.model for c in contestants}
+    per_judge = {
+        model.label: outcomes(
+            (label[j.run_a], label[j.run_b], j.sample_id, j.order, _verdict(j)) for j in found
+        )
+        for model, found in zip(judge_models, judged, strict=True)
+    }
+    panel = len(per_judge) > 1
     result = tally(
         [c.model for c in contestants],
-        outcomes(
-            (label[j.run_a], label[j.run_b], j.sample_id, j.order, _verdict(j)) for j in judgments
-        ),
+        panel_outcomes(per_judge, args.panel_aggregate)
+        if panel
+        else next(iter(per_judge.values())),
         same_family=flagged,
         prior=args.prior,
         resamples=args.resamples,
@@ -98,7 +124,7 @@ def main(args: argparse.Namespace) -> int:
         data = {
             "suite": suite,
             "benchmark": args.benchmark,
-            "judge": judge_model.label,
+            "judges": list(per_judge),
             "same_family": flagged,
             "samples": result.samples,
             "pairs": [p.to_dict() for p in result.pairs],
@@ -108,10 +134,16 @@ def main(args: argparse.Namespace) -> int:
             ],
             "notes": result.notes,
         }
+        if panel:
+            data["panel"] = {
+                "aggregate": args.panel_aggregate,
+                "agreement": panel_agreement(per_judge),
+            }
         text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
         sys.stdout.write(json_visible(text.decode()) + "\n")
         return 0
-    sys.stdout.write(render(result, judge_model.label, flagged))
+    agreement = panel_agreement(per_judge) if panel else None
+    sys.stdout.write(render(result, list(per_judge), flagged, agreement, args.panel_aggregate))
     return 0
 
 
@@ -121,14 +153,25 @@ def _verdict(judgment: Judgment) -> Winner | Unparsed:
     return Unparsed(judgment.reason or judgment.status)
 
 
-def render(result: PairwiseResult, judge: str, flagged: list[str]) -> str:
+def render(
+    result: PairwiseResult,
+    judges: list[str],
+    flagged: list[str],
+    agreement: dict[str, Any] | None = None,
+    aggregate: str = "mean",
+) -> str:
+    by = ", ".join(visible(j) for j in judges)
+    panel = f"; a panel of {len(judges)}, aggregated by {aggregate}" if len(judges) > 1 else ""
     pairs = Table(
-        title=f"pairwise judging by {visible(judge)} (both orders)",
+        title=f"pairwise judging by {by} (both orders{panel})",
         caption="a win needs both orders to agree; orders that disagree count as a tie "
-        "(inconsistent); unparsed verdicts and judge errors are not scored",
+        "(inconsistent); unparsed verdicts, judge errors and split panels are not scored",
     )
-    for h in ("model A", "model B", "A wins", "ties", "B wins", "n", "inconsistent", "unparsed",
-              "judge errors"):  # fmt: skip
+    headers = ["model A", "model B", "A wins", "ties", "B wins", "n", "inconsistent", "unparsed",
+               "judge errors"]  # fmt: skip
+    if len(judges) > 1:
+        headers.append("split")
+    for h in headers:
         if h.startswith("model"):
             pairs.add_column(h, overflow="fold")
         else:
@@ -145,6 +188,7 @@ def render(result: PairwiseResult, judge: str, flagged: list[str]) -> str:
             str(p.inconsistent),
             str(p.unparsed),
             str(p.errors),
+            *([str(p.split)] if len(judges) > 1 else []),
         )
     ratings = Table(
         title="Bradley-Terry ratings (Elo scale, mean 1000)",
@@ -165,10 +209,16 @@ def render(result: PairwiseResult, judge: str, flagged: list[str]) -> str:
         console.print(ratings)
     for note in result.notes:
         console.print(Text(note))
+    if agreement is not None:
+        name = (
+            "Cohen's kappa" if agreement["statistic"] == "cohen_kappa" else "Krippendorff's alpha"
+        )
+        value = "n/a" if agreement["value"] is None else f"{agreement['value']:.3f}"
+        console.print(Text(f"judges' agreement: {name} {value} over {agreement['n']} comparisons"))
     if flagged:
         console.print(
             Text(
-                f"⚑ the judge is of the same family as {', '.join(visible(m) for m in flagged)}: "
+                f"⚑ a judge is of the same family as {', '.join(visible(m) for m in flagged)}: "
                 "it may prefer its own kind (--exclude-same-family leaves those models out)"
             )
         )

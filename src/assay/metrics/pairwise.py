@@ -95,14 +95,27 @@ def read_order(prompt: JudgePrompt, response: Response, order: Order) -> Winner 
     return "a" if shown_first_wins == (order == "ab") else "b"
 
 
+# model a's score for each result: a win, a tie (half a win), a loss
+SCORE_A: dict[Winner, float] = {"a": 1.0, "tie": 0.5, "b": 0.0}
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """A pair's result on one sample, from both orders' verdicts."""
+    """A pair's result on one sample, from both orders' verdicts (or a panel's)."""
 
-    status: Literal["ok", "unparsed", "error"]
+    status: Literal["ok", "unparsed", "error", "split"]
     winner: Winner | None = None
     inconsistent: bool = False  # the two orders disagreed (scored as a tie)
     reason: str = ""
+    # a panel's mean: model a's share of the win (b gets the rest); None: SCORE_A[winner]
+    share: float | None = None
+
+    @property
+    def score_a(self) -> float:
+        if self.share is not None:
+            return self.share
+        assert self.winner is not None
+        return SCORE_A[self.winner]
 
 
 def combine(ab: Winner | Unparsed, ba: Winner | Unparsed) -> Outcome:
