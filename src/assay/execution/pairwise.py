@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +24,13 @@ from assay.hashing import content_hash
 from assay.metrics.judge import DEFAULT_JUDGE_SETTINGS, JudgePrompt, JudgeSettings
 from assay.metrics.metric import Unparsed
 from assay.metrics.pairwise import ORDERS, PAIRWISE, Order, Winner, pairwise_request, read_order
-from assay.requests import Response
+from assay.requests import Request, Response
 from assay.samples import Sample
 from assay.store import schema
 from assay.store.db import Store, now, upsert
 from assay.store.payloads import compact, is_large
 
-WINDOW = 64  # judge requests in flight per batch (the executor limits concurrency itself)
+WINDOW = 64  # judge requests sent per batch at least (the executor limits concurrency itself)
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def _samples(store: Store, run_id: str, ids: Sequence[str]) -> dict[str, Sample]
 @dataclass
 class _Pending:
     row: dict[str, Any]
-    request: Any
+    request: Request
     key: str
 
 
@@ -197,39 +197,44 @@ async def judge_pairs(
         for x, y in itertools.combinations(contestants, 2)
     ]
     chat = judge.model.capabilities.chat
-    pending: list[_Pending] = []
     done = _stored(store, judge_key)
-    for a, b in pairs:
-        shared = [sid for sid in chosen if sid in a.answers and sid in b.answers]
-        samples = _samples(store, a.run_id, shared)
-        for sid in shared:
-            sample = samples[sid]
-            for order in ORDERS:
-                if (a.run_id, b.run_id, sid, order) in done:
-                    continue
-                request = pairwise_request(
-                    prompt,
-                    sample.input_text,
-                    sample.references,
-                    a.answers[sid],
-                    b.answers[sid],
-                    order,
-                    chat=chat,
-                    settings=settings,
-                )
-                row = {
-                    "run_a": a.run_id,
-                    "run_b": b.run_id,
-                    "sample_id": sid,
-                    "judge_key": judge_key,
-                    "order": order,
-                    "judge": judge.model.label,
-                    "judge_spec": spec,
-                    "request": {**request.canonical(), "role": "judge", "judge": spec["label"]},
-                }
-                pending.append(_Pending(row, request, judge.key(request)))
-    for start in range(0, len(pending), WINDOW):
-        batch = pending[start : start + WINDOW]
+
+    def todo() -> Iterator[_Pending]:
+        """The judge requests not stored yet, built a pair at a time (never all in memory)."""
+        for a, b in pairs:
+            shared = [sid for sid in chosen if sid in a.answers and sid in b.answers]
+            samples = _samples(store, a.run_id, shared)
+            for sid in shared:
+                sample = samples[sid]
+                for order in ORDERS:
+                    if (a.run_id, b.run_id, sid, order) in done:
+                        continue
+                    request = pairwise_request(
+                        prompt,
+                        sample.input_text,
+                        sample.references,
+                        a.answers[sid],
+                        b.answers[sid],
+                        order,
+                        chat=chat,
+                        settings=settings,
+                    )
+                    row = {
+                        "run_a": a.run_id,
+                        "run_b": b.run_id,
+                        "sample_id": sid,
+                        "judge_key": judge_key,
+                        "order": order,
+                        "judge": judge.model.label,
+                        "judge_spec": spec,
+                        "request": {**request.canonical(), "role": "judge", "judge": spec["label"]},
+                    }
+                    yield _Pending(row, request, judge.key(request))
+
+    # each batch is written as soon as it is answered: an interrupted command keeps its work
+    window = max(WINDOW, 2 * judge.concurrency)
+    pending = todo()
+    while batch := list(itertools.islice(pending, window)):
         judge.cache.prefetch(store, [p.key for p in batch])
         answers = await asyncio.gather(*(judge.execute(p.request, p.key) for p in batch))
         _write(store, judge, prompt, batch, answers)
