@@ -209,21 +209,39 @@ def test_merged_requests_are_stored_complete_for_every_sample(tmp_path: Path) ->
 
 
 def test_a_call_cancelled_while_others_wait_is_made_by_a_waiter() -> None:
-    model = mock("mock/oracle?latency=0.02")
+    """No timing: the model answers only when released, so the first call is surely still in
+    flight when it is cancelled and the second caller is surely waiting on it."""
+    model = mock("mock/oracle")
+    release, started = asyncio.Event(), asyncio.Event()
+    answer = model.generate
+    calls = []
+
+    async def gated(request: Request) -> Response:
+        calls.append(request)
+        started.set()
+        await release.wait()
+        return await answer(request)
+
+    model.generate = gated  # type: ignore[method-assign]
     executor = Executor(model)
     request = Request(prompt="q", max_tokens=4)
     key = executor.key(request)
 
     async def scenario() -> Response:
         first = asyncio.ensure_future(executor.execute(request, key))
-        await asyncio.sleep(0.005)
+        await asyncio.wait_for(started.wait(), timeout=60)
         second = asyncio.ensure_future(executor.execute(request, key))
-        await asyncio.sleep(0.005)
+        for _ in range(5):  # the second caller reaches the in-flight call and waits on it
+            await asyncio.sleep(0)
         first.cancel()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        release.set()
         return await second
 
     response = asyncio.run(scenario())
-    assert response.ok and not response.cached and model.calls == 2
+    # the cancelled call never answered; the waiter made its own
+    assert response.ok and not response.cached and len(calls) == 2 and model.calls == 1
 
 
 class BreaksOnSecondRead:

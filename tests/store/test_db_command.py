@@ -61,6 +61,7 @@ def as_before_migrations(db: Path) -> None:
         conn.execute("ALTER TABLE samples DROP COLUMN confidence")
         conn.execute("DROP INDEX ix_scores_run_metric_value")
         conn.execute("DROP TABLE alembic_version")
+        conn.execute("DROP TABLE pairwise_judgments")  # a table added by a later revision
 
 
 def columns(db: Path, table: str) -> set[str]:

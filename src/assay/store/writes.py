@@ -184,13 +184,14 @@ def discard_run(store: Store, run_id: str) -> None:
 
 def finished_sample_ids(store: Store, run_id: str) -> set[str]:
     """The run's samples not to redo on resume: all but errored ones and those whose judge call
-    failed (their model answer comes from the cache; the judge is asked again)."""
+    failed, or one judge of a panel failed ("partial"): their model answer comes from the cache
+    and the judges are asked again."""
     t = schema.samples
     judge_status = t.c.metadata["judge_status"].as_string()
     query = sa.select(t.c.sample_id).where(
         t.c.run_id == run_id,
         t.c.status != "error",
-        sa.or_(judge_status.is_(None), judge_status != "error"),
+        sa.or_(judge_status.is_(None), judge_status.not_in(("error", "partial"))),
     )
     with store.connect() as conn:
         return {r[0] for r in conn.execute(query)}
@@ -305,6 +306,16 @@ def cache_responses(store: Store, rows: Sequence[CacheRow]) -> None:
     if rows:
         with store.begin() as conn:
             upsert(conn, schema.cache, rows, update=False)
+
+
+def record_pairwise_judgments(
+    store: Store, rows: Sequence[dict[str, Any]], cache: Sequence[CacheRow] = ()
+) -> None:
+    """`assay pairwise`'s verdicts (a rerun's replace the old rows) with their new cache rows,
+    in one transaction."""
+    with store.begin() as conn:
+        upsert(conn, schema.pairwise_judgments, rows)
+        upsert(conn, schema.cache, cache, update=False)
 
 
 # -- the provider batch ledger --------------------------------------------------------------
