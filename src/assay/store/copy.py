@@ -50,10 +50,12 @@ class TableCheck:
 
 
 def tables_of(source: Store) -> list[sa.Table]:
-    """The store's tables in foreign-key order (parents first)."""
-    tables = list(schema.metadata.sorted_tables)
+    """The store's tables in foreign-key order (parents first); a store an older assay wrote
+    may lack tables later revisions added (annotations): those are not copied."""
     with source.connect() as conn:
-        if sa.inspect(conn).has_table(_LEDGER):
+        found = sa.inspect(conn)
+        tables = [t for t in schema.metadata.sorted_tables if found.has_table(t.name)]
+        if found.has_table(_LEDGER):
             from assay.models.batch import provider_batches
 
             tables.append(provider_batches)
