@@ -157,8 +157,8 @@ annotation_items = sa.Table(
     sa.Index("ix_annotation_items_run", "run_id", "sample_id"),
 )
 
-annotations = sa.Table(
-    "annotations",
+annotation_ratings = sa.Table(
+    "annotation_ratings",
     metadata,
     sa.Column("item_id", sa.String(32), sa.ForeignKey("annotation_items.id"), primary_key=True),
     sa.Column("annotator", sa.String(100), primary_key=True),
@@ -170,5 +170,5 @@ annotations = sa.Table(
     ),
     sa.Column("source", sa.String(20), nullable=False, comment="web | import"),
     sa.Column("rated_at", sa.Float, nullable=False),
-    sa.Index("ix_annotations_annotator", "annotator", "item_id"),
+    sa.Index("ix_annotation_ratings_annotator", "annotator", "item_id"),
 )

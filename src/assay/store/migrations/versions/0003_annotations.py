@@ -43,7 +43,7 @@ def upgrade() -> None:
         "ix_annotation_items_run", "annotation_items", ["run_id", "sample_id"], unique=False
     )
     op.create_table(
-        "annotations",
+        "annotation_ratings",
         sa.Column("item_id", sa.String(length=32), nullable=False),
         sa.Column("annotator", sa.String(length=100), nullable=False),
         sa.Column(
@@ -58,7 +58,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("item_id", "annotator"),
     )
     op.create_index(
-        "ix_annotations_annotator", "annotations", ["annotator", "item_id"], unique=False
+        "ix_annotation_ratings_annotator",
+        "annotation_ratings",
+        ["annotator", "item_id"],
+        unique=False,
     )
 
 
