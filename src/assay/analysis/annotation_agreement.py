@@ -39,6 +39,7 @@ class Group:
     rubric: str
     kind: str
     items: int
+    models: str = ""  # pairwise: "A vs B" (a rating of 1 means A's response is better)
     ratings: dict[str, int] = field(default_factory=dict)  # rater: items rated
     alpha: float | None = None  # annotators only; None with fewer than two
     level: str = "nominal"
@@ -52,6 +53,7 @@ class Group:
             "benchmark": self.benchmark,
             "rubric": self.rubric,
             "kind": self.kind,
+            "models": self.models,
             "items": self.items,
             "ratings": self.ratings,
             "alpha": number(self.alpha),
@@ -70,7 +72,7 @@ class Group:
 
 
 def annotation_agreement(store: Store, benchmarks: Iterable[str] = ()) -> list[Group]:
-    """One group per (benchmark, rubric) with ratings in the store."""
+    """One group per benchmark and rubric (and, pairwise, per pair of models) with ratings."""
     if not store_ratings.available(store):
         return []
     named = set(benchmarks)
@@ -84,9 +86,11 @@ def annotation_agreement(store: Store, benchmarks: Iterable[str] = ()) -> list[G
         values.setdefault(rating["annotator"], {})[rating["item_id"]] = rating["value"]
     for rater, found in judge_values(store, items).items():
         values[rater] = found
-    groups: dict[tuple[str, str, str], list[str]] = {}
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
     for item in items:
-        groups.setdefault((item["benchmark"], item["rubric"], item["kind"]), []).append(item["id"])
+        pair = f"{item['model']} vs {item['other_model']}" if item["kind"] == "pairwise" else ""
+        key = (item["benchmark"], item["rubric"], item["kind"], pair)
+        groups.setdefault(key, []).append(item["id"])
     return [_group(key, ids, values) for key, ids in groups.items()]
 
 
@@ -115,8 +119,10 @@ def judge_values(store: Store, items: list[dict[str, Any]]) -> dict[str, dict[st
     return out
 
 
-def _group(key: tuple[str, str, str], ids: list[str], values: dict[str, dict[str, float]]) -> Group:
-    benchmark, rubric_name, kind = key
+def _group(
+    key: tuple[str, str, str, str], ids: list[str], values: dict[str, dict[str, float]]
+) -> Group:
+    benchmark, rubric_name, kind, pair = key
     rubric = PAIRWISE if kind == "pairwise" else RUBRICS.get(rubric_name)
     level = rubric.level if rubric is not None else "nominal"
     members = set(ids)
@@ -124,7 +130,7 @@ def _group(key: tuple[str, str, str], ids: list[str], values: dict[str, dict[str
     rated = {r: found for r, found in rated.items() if found}
     people = sorted(r for r in rated if not r.startswith(JUDGE_PREFIX))
     judges = sorted(r for r in rated if r.startswith(JUDGE_PREFIX))
-    group = Group(benchmark, rubric_name, kind, len(ids), level=level)
+    group = Group(benchmark, rubric_name, kind, len(ids), pair, level=level)
     group.ratings = {r: len(rated[r]) for r in people + judges}
     candidates = list(combinations(people, 2)) + [(p, j) for p in people for j in judges]
     for a, b in candidates:

@@ -98,22 +98,27 @@ class Selection:
 
     benchmarks: Sequence[str] = ()
     models: Sequence[str] = ()
-    pairwise: tuple[str, str] | None = None
+    pairwise: str | None = None  # "A,B"
     rubric: str | None = None
     suite: str | None = None
     seed: int = 0
     limit: int | None = None
 
 
-def parse_pair(value: str) -> tuple[str, str]:
-    """`--pairwise A,B`: two different model labels."""
-    parts = [p.strip() for p in value.split(",")]
-    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+def parse_pair(value: str, known: Sequence[str] = ()) -> tuple[str, str]:
+    """`--pairwise A,B`: two different model labels. A label may hold commas itself (model
+    settings): the split that names two `known` models wins."""
+    cuts = [i for i, c in enumerate(value) if c == ","]
+    splits = [(value[:i].strip(), value[i + 1 :].strip()) for i in cuts]
+    for a, b in splits:
+        if a in known and b in known and a != b:
+            return a, b
+    if len(splits) != 1 or not all(splits[0]) or splits[0][0] == splits[0][1]:
         raise UserError(
             f"--pairwise {value!r}: give two different models separated by a comma, e.g. "
             "--pairwise mock/oracle,mock/constant"
         )
-    return parts[0], parts[1]
+    return splits[0]
 
 
 def _matches(run: dict[str, Any], names: Sequence[str]) -> bool:
@@ -132,11 +137,11 @@ def select(store: Store, selection: Selection) -> list[Item]:
     if not runs:
         named = ", ".join(selection.benchmarks) or "any benchmark"
         raise UserError(f"suite {suite!r} has no finished run of {named}: check --benchmark")
-    items = (
-        _pairwise(store, runs, selection, *selection.pairwise)
-        if selection.pairwise
-        else _ratings(store, runs, selection)
-    )
+    if selection.pairwise is not None:
+        pair = parse_pair(selection.pairwise, sorted({r["model"] for r in runs}))
+        items = _pairwise(store, runs, selection, *pair)
+    else:
+        items = _ratings(store, runs, selection)
     if not items:
         raise UserError("those runs have no answered samples to rate")
     store_ratings.register_items(store, [i.row() for i in items])

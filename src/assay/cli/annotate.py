@@ -9,7 +9,7 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from assay.annotation.items import Item, Selection, check_annotator, parse_pair, select
+from assay.annotation.items import Item, Selection, check_annotator, select
 from assay.checks import COUNT_MAX, check_range
 from assay.display import visible
 from assay.errors import UserError
@@ -32,13 +32,13 @@ def _items(args: argparse.Namespace, store: Store) -> list[Item]:
     selection = Selection(
         benchmarks=tuple(args.benchmarks or ()),
         models=tuple(args.models or ()),
-        pairwise=parse_pair(args.pairwise) if args.pairwise else None,
+        pairwise=args.pairwise,
         rubric=args.rubric,
         suite=args.suite,
         seed=args.seed,
         limit=args.limit,
     )
-    if selection.pairwise and selection.models:
+    if selection.pairwise is not None and selection.models:
         raise UserError("--pairwise names its two models: leave out --model")
     return select(store, selection)
 
@@ -119,8 +119,8 @@ def _agreement(args: argparse.Namespace) -> int:
         print("no ratings in this store: rate with `assay annotate serve` or `annotate import`")
         return 0
     for group in groups:
-        kind = " (pairwise)" if group.kind == "pairwise" else ""
-        print(f"{visible(group.benchmark)} · rubric {group.rubric}{kind} · {group.items} items")
+        what = f"pairwise {group.models}" if group.kind == "pairwise" else f"rubric {group.rubric}"
+        print(f"{visible(group.benchmark)} · {visible(what)} · {group.items} items")
         raters = ", ".join(f"{visible(r)} {n}" for r, n in group.ratings.items())
         print(f"  items rated: {raters}")
         print(f"  Krippendorff's alpha ({group.level}), annotators: {_number(group.alpha)}")
