@@ -38,6 +38,7 @@ class Annotator:
         self.annotator = annotator
         self.token = secrets.token_urlsafe(24)
         self.viewer = Viewer(store)  # its Jinja environment: the same escaping and filters
+        self.viewer.env.globals["annotating"] = annotator  # the menu: no viewer links
 
     def _ratings(self) -> dict[str, float]:
         found = store_ratings.ratings_of(
