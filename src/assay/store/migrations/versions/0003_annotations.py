@@ -1,4 +1,9 @@
-"""Human evaluation: the items annotators rate and their ratings (`assay annotate`)."""
+"""Human evaluation: the items annotators rate and their ratings (`assay annotate`).
+
+A table already there is left as it is: a store adopted from before migrations is stamped at the
+baseline and upgraded through every revision, and may have been made by an assay that had these
+tables.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    inspector = sa.inspect(op.get_bind())
+    if not inspector.has_table("annotation_items"):
+        _items()
+    if not inspector.has_table("annotation_ratings"):
+        _ratings()
+
+
+def _items() -> None:
     op.create_table(
         "annotation_items",
         sa.Column(
@@ -42,6 +55,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_annotation_items_run", "annotation_items", ["run_id", "sample_id"], unique=False
     )
+
+
+def _ratings() -> None:
     op.create_table(
         "annotation_ratings",
         sa.Column("item_id", sa.String(length=32), nullable=False),
