@@ -220,3 +220,19 @@ def test_export_refuses_bad_options_in_one_line(cli: Any, db: Path, tmp_path: Pa
         result = cli("annotate", "export", *args, *out)
         assert result.code == 2 and message in result.err, (args, result.err)
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_serve_refuses_bad_options_in_one_line(cli: Any, db: Path) -> None:
+    base = ["annotate", "serve", "--db", db, "--suite", SUITE, "--no-browser"]
+    cases = {
+        ("--annotator", "a b"): "annotator 'a b' is not a token",
+        ("--annotator", "x:y"): "is not a token",  # ':' marks judges in agreement tables
+        ("--annotator", "ann", "--port", "0"): "--port 0 is out of range",
+        ("--annotator", "ann", "--benchmark", "nosuch"): "no finished run of nosuch",
+        ("--annotator", "ann", "--pairwise", f"{ORACLE},x", "-m", ORACLE): "leave out --model",
+        ("--annotator", "ann", "--pairwise", f"{SAFE},{ORACLE}", "--rubric", "1-5"): "--rubric",
+    }
+    for args, message in cases.items():
+        result = cli(*base, *args)
+        assert result.code == 2 and message in result.err, (args, result.err)
+        assert len(result.err.strip().splitlines()) == 1
