@@ -184,6 +184,18 @@ def test_a_missing_file_and_a_folder_are_one_line(cli: Any, db: Path, tmp_path: 
     assert folder.code == 2 and "is a folder" in folder.err
 
 
+def test_a_spreadsheet_csv_with_a_byte_order_mark_and_crlf_imports(
+    cli: Any, db: Path, tmp_path: Path
+) -> None:
+    rows = export(cli, db, tmp_path / "items.csv", "--benchmark", "mmlu", "--limit", "2")
+    text = "id,rating,annotator\r\n" + "".join(f"{r['id']},fail,eve\r\n" for r in rows)
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    result = cli("annotate", "import", tmp_path / "excel.csv", "--db", db)
+    assert result.code == 0, result.err
+    assert {(who, value) for _, who, value, _, _ in ratings(db)} == {("eve", 0.0)}
+    assert len(ratings(db)) == 4
+
+
 def test_the_annotator_option_fills_an_empty_column(cli: Any, db: Path, tmp_path: Path) -> None:
     rows = export(cli, db, tmp_path / "items.jsonl", "--benchmark", "mmlu", "--limit", "2")
     write(tmp_path / "r.jsonl", [{**r, "rating": "pass"} for r in rows])

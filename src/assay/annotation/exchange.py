@@ -106,7 +106,7 @@ class Imported:
 def _read(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) for each row of the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark too
     except FileNotFoundError:
         raise UserError(f"{str(path)!r} does not exist") from None
     except IsADirectoryError:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+import threading
 import webbrowser
 from pathlib import Path
 
@@ -69,12 +71,26 @@ def _serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if not args.no_browser:
-        webbrowser.open(url)
+        _open_in_browser(url)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     with listener:
         server.run(sockets=[listener])
     store.close()
     return 0
+
+
+def _open_in_browser(url: str) -> None:
+    """Open the page once the server is up, in a graphical browser only: a console browser
+    (lynx, w3m) would take over the terminal the server reports to."""
+    graphical = sys.platform in ("darwin", "win32") or any(
+        os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY")
+    )
+    if not graphical:
+        print(f"assay: open {url} in a web browser", file=sys.stderr)
+        return
+    opener = threading.Timer(0.5, webbrowser.open, [url])
+    opener.daemon = True
+    opener.start()
 
 
 def _export(args: argparse.Namespace) -> int:

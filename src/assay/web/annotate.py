@@ -35,16 +35,16 @@ class Annotator:
     def __init__(self, store: Store, items: Sequence[Item], annotator: str) -> None:
         self.store = store
         self.items = list(items)
+        self.ids = {i.id for i in self.items}
         self.annotator = annotator
         self.token = secrets.token_urlsafe(24)
         self.viewer = Viewer(store)  # its Jinja environment: the same escaping and filters
         self.viewer.env.globals["annotating"] = annotator  # the menu: no viewer links
 
     def _ratings(self) -> dict[str, float]:
-        found = store_ratings.ratings_of(
-            self.store, [i.id for i in self.items], annotator=self.annotator
-        )
-        return {r["item_id"]: r["value"] for r in found}
+        """This annotator's ratings of these items (one query, whatever the number of items)."""
+        found = store_ratings.ratings_of(self.store, annotator=self.annotator)
+        return {r["item_id"]: r["value"] for r in found if r["item_id"] in self.ids}
 
     def _position(self, request: Request) -> int:
         n: int = request.path_params["n"]
