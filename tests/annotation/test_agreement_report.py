@@ -130,3 +130,17 @@ def test_the_viewer_shows_agreement_and_a_store_without_ratings(db: Path, tmp_pa
     assert '<td class="num kappa">0.500</td>' in page  # p_o .75, p_e .5
     assert 'href="/annotations"' in client.get("/").text  # in the menu
     store.close()
+
+
+def test_a_store_from_before_annotations_reads_as_having_none(db: Path, cli: Any) -> None:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:  # as an older assay left it, read without upgrading
+        conn.execute("DROP TABLE annotation_ratings")
+        conn.execute("DROP TABLE annotation_items")
+    store = Store(f"sqlite:///{db}", readonly=True)
+    page = TestClient(create_app(store)).get("/annotations")
+    assert page.status_code == 200 and 'id="no-annotations"' in page.text
+    store.close()
+    result = cli("annotate", "agreement", "--db", db)
+    assert result.code == 0 and "no ratings in this store" in result.out
