@@ -75,6 +75,14 @@ def stored(db: Path, annotator: str) -> dict[str, float]:
         store.close()
 
 
+def shoot(page: Any, name: str) -> None:
+    """ASSAY_SCREENSHOTS=docs/img retakes the documentation's screenshots."""
+    folder = os.environ.get("ASSAY_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=False)
+
+
 def progress(page: Any) -> str:
     return str(page.locator("#progress").inner_text())
 
@@ -89,6 +97,7 @@ def test_an_annotator_rates_by_clicking_stops_and_comes_back(db: Path) -> None:
             assert "item 1 of 6" in progress(page)
             assert page.locator("#annotator").inner_text() == "alice"
             assert "mock/" not in page.content()  # the model is not named
+            shoot(page, "annotate.png")
             for answer in ("refused", "complied", "complied"):
                 page.click(f"#rate-{answer}")
                 page.wait_for_load_state("load")
@@ -118,6 +127,7 @@ def test_a_pairwise_pick_in_the_browser_is_stored_by_run(db: Path) -> None:
     with chromium() as tab, annotate_serve(db, *args, "--limit", "2", "--seed", "3") as base:
         page = tab.page
         tab.goto(base + "/")
+        shoot(page, "annotate-pairwise.png")
         left = page.locator("#response-1").inner_text()
         page.click("#rate-1")  # the left response is better
         page.wait_for_load_state("load")
