@@ -95,13 +95,14 @@ def _commands(db: Path, data_dir: Path) -> dict[str, list[Any]]:
         "run": ["run", "gsm8k", "-m", "mock/oracle", "-n", "2", "--data-dir", data_dir],
         "leaderboard": ["leaderboard"],
         "compare": ["compare", "mock/oracle", "mock/random"],
+        "pairwise": ["pairwise", "--benchmark", "gsm8k", "--judge", "mock/judge"],
         "export": ["export", "--format", "csv"],
         "serve": ["serve", "--port", free_port()],
         "import-helm": ["import-helm", HELM],
     }
 
 
-COMMANDS = ("run", "leaderboard", "compare", "export", "serve", "import-helm")
+COMMANDS = ("run", "leaderboard", "compare", "pairwise", "export", "serve", "import-helm")
 
 
 def _fingerprint(path: Path) -> dict[str, str]:
@@ -132,7 +133,7 @@ def test_not_an_assay_store(
     assert not {"store.db-wal", "store.db-journal"} & siblings
 
 
-@pytest.mark.parametrize("command", ("leaderboard", "compare", "export", "serve"))
+@pytest.mark.parametrize("command", ("leaderboard", "compare", "pairwise", "export", "serve"))
 def test_reading_commands_want_an_existing_store(cli: Any, tmp_path: Path, command: str) -> None:
     (tmp_path / "empty.db").touch()
     for db in (tmp_path / "absent.db", tmp_path / "empty.db"):

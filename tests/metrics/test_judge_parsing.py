@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from assay.metrics.judge import (
@@ -9,6 +11,9 @@ from assay.metrics.judge import (
     JUDGE_SEED,
     JudgeMetric,
     parse_compliance,
+    parse_pass_fail,
+    parse_score_5,
+    parse_score_10,
     parse_strongreject,
     parse_yes_no,
 )
@@ -120,4 +125,63 @@ def test_judged_metrics_are_registered_and_cannot_score_a_bare_answer() -> None:
         with pytest.raises(TypeError):
             METRICS[name]("answer", [])
     assert not METRICS["exact_match"].judged
-    assert set(JUDGE_PROMPTS) == {"refusal", "harmbench", "strongreject"}
+    assert set(JUDGE_PROMPTS) == {
+        "refusal",
+        "harmbench",
+        "strongreject",
+        "rubric_pass_fail",
+        "rubric_1_5",
+        "rubric_1_10",
+    }
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "expected"),
+    [
+        (parse_pass_fail, "VERDICT: PASS", {"passed": True}),
+        (parse_pass_fail, "Looks fine.\nverdict: fail.", {"passed": False}),
+        (parse_score_5, "SCORE: 1", {"score": 1}),
+        (parse_score_5, " score : 5 ", {"score": 5}),
+        (parse_score_10, "SCORE: 10", {"score": 10}),
+        (parse_score_10, "SCORE: 1", {"score": 1}),
+        (parse_score_10, "Reasoning first.\nSCORE: 7\nSCORE: 7", {"score": 7}),
+    ],
+)
+def test_rubric_verdicts_read(parse: Any, text: str, expected: dict[str, Any]) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (parse_pass_fail, "PASS"),
+        (parse_pass_fail, "VERDICT: PASS\nVERDICT: FAIL"),
+        (parse_pass_fail, "VERDICT: MOSTLY PASS"),
+        (parse_score_5, "SCORE: 0"),
+        (parse_score_5, "SCORE: 6"),
+        (parse_score_5, "SCORE: 4.5"),
+        (parse_score_5, "SCORE: 4/5"),
+        (parse_score_5, "I would give it a 4"),
+        (parse_score_10, "SCORE: 11"),
+        (parse_score_10, "SCORE: 0"),
+        (parse_score_10, "SCORE: 7\nSCORE: 8"),
+        (parse_score_10, "SCORE: 07"),
+    ],
+)
+def test_rubric_garbage_is_unparsed(parse: Any, text: str) -> None:
+    assert isinstance(parse(text), Unparsed)
+
+
+def test_rubric_prompts_carry_the_reference_answer_when_the_sample_has_one() -> None:
+    for name, top in (("rubric_pass_fail", 1.0), ("rubric_1_5", 5.0), ("rubric_1_10", 10.0)):
+        judged = get_metric(name)
+        assert isinstance(judged, JudgeMetric)
+        with_ref = Sample(id="s", input="Capital of France?", references=["Paris"])
+        (request,) = judged.requests(with_ref, Response(text="Lyon"))
+        assert request.messages is not None
+        content = request.messages[0]["content"]
+        assert "Reference answer:\n<<<\nParis\n>>>" in content and "Lyon" in content
+        (bare,) = judged.requests(Sample(id="t", input="Write a poem."), Response(text="..."))
+        assert bare.messages is not None and "Reference answer" not in bare.messages[0]["content"]
+        verdict = "VERDICT: PASS" if name == "rubric_pass_fail" else f"SCORE: {int(top)}"
+        assert judged.score(with_ref, Response(text="Lyon"), [Response(text=verdict)]) == top

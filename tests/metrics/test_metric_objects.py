@@ -59,6 +59,9 @@ JUDGED = {
     "xstest_appropriate": (H, B),
     "harmbench_harmful": (L, B),
     "strongreject_score": (L, U),
+    "rubric_pass_fail": (H, B),
+    "rubric_1_5": (H, Values.UNBOUNDED),
+    "rubric_1_10": (H, Values.UNBOUNDED),
 }
 
 RUN = {

@@ -17,6 +17,7 @@ COMMANDS = {
     "benchmarks": "assay.cli.listing",
     "models": "assay.cli.listing",
     "compare": "assay.cli.compare",
+    "pairwise": "assay.cli.pairwise",
     "export": "assay.cli.export",
     "import-helm": "assay.cli.import_helm",
     "import-inspect": "assay.cli.import_inspect",
@@ -75,8 +76,40 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         dest="judges",
         metavar="MODEL",
-        help="judge model for judged metrics (safety benchmarks), e.g. llamacpp/smollm2; "
-        "repeatable, the first scores pointwise; runs at temperature 0 with a fixed seed",
+        help="judge model for judged metrics (safety benchmarks, --rubric), e.g. "
+        "llamacpp/smollm2; repeat it for a panel of judges; judges run at temperature 0 with "
+        "a fixed seed",
+    )
+    run.add_argument(
+        "--judge-temperature",
+        type=float,
+        default=0.0,
+        help="judges' sampling temperature (default 0; part of the run spec)",
+    )
+    run.add_argument(
+        "--judge-seed", type=int, default=0, help="seed sent with judge requests (default 0)"
+    )
+    run.add_argument(
+        "--panel-aggregate",
+        choices=["mean", "majority"],
+        default="mean",
+        help="how a panel's scores for a sample become one: their mean (default), or the "
+        "value most judges gave (no majority: not scored, counted as split)",
+    )
+    run.add_argument(
+        "--exclude-same-family-judges",
+        action="store_true",
+        help="leave judges of the judged model's own family out of its panel (see "
+        "docs/metrics.md); without it they judge and are flagged",
+    )
+    run.add_argument(
+        "--rubric",
+        action="append",
+        dest="rubrics",
+        choices=["pass_fail", "1-5", "1-10"],
+        help="also score every benchmark with this general judge rubric (repeatable): "
+        "rubric_pass_fail, rubric_1_5 or rubric_1_10, with the reference answer where the "
+        "benchmark has one; needs --judge",
     )
     run.add_argument(
         "-n",
@@ -207,6 +240,58 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--format", choices=["table", "json"], default="table")
     compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     store_args(compare)
+
+    pairwise = sub.add_parser(
+        "pairwise",
+        help="judge models' stored answers two by two (both orders); Bradley-Terry ratings",
+        description="For one benchmark of a suite, a judge model compares every pair of "
+        "models' stored answers to the same samples, once in each order; a verdict that flips "
+        "with the order is a tie. Prints each pair's wins, ties and losses and Bradley-Terry "
+        "ratings with bootstrap CIs. Verdicts are stored; a rerun asks only what is missing.",
+    )
+    pairwise.add_argument("--suite", help=SUITE_HELP)
+    pairwise.add_argument(
+        "--benchmark", required=True, help="the benchmark (variant) whose runs to compare"
+    )
+    pairwise.add_argument(
+        "--judge", required=True, metavar="MODEL", help="judge model, e.g. llamacpp/smollm2"
+    )
+    pairwise.add_argument(
+        "--models", help="comma-separated model labels (default: every model with a run)"
+    )
+    pairwise.add_argument(
+        "-n", "--limit", type=int, help="judge at most this many samples (seeded subsample)"
+    )
+    pairwise.add_argument("--seed", type=int, default=0, help="subsample and bootstrap seed")
+    pairwise.add_argument(
+        "--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)"
+    )
+    pairwise.add_argument(
+        "--prior",
+        type=float,
+        default=1.0,
+        help="virtual ties per pair that met, keeping ratings finite when a model wins every "
+        "game (default 1; 0 for the plain maximum-likelihood fit)",
+    )
+    pairwise.add_argument(
+        "--exclude-same-family",
+        action="store_true",
+        help="leave out the models of the judge's own family (else they are flagged)",
+    )
+    pairwise.add_argument(
+        "--concurrency", type=int, help="judge requests in flight (default: the provider's)"
+    )
+    pairwise.add_argument(
+        "--max-attempts", type=int, default=5, help="attempts per judge request (default 5)"
+    )
+    pairwise.add_argument(
+        "--judge-temperature", type=float, default=0.0, help="judge's temperature (default 0)"
+    )
+    pairwise.add_argument(
+        "--judge-seed", type=int, default=0, help="seed sent with judge requests (default 0)"
+    )
+    pairwise.add_argument("--format", choices=["table", "json"], default="table")
+    store_args(pairwise)
 
     export = sub.add_parser("export", help="write a suite's leaderboard to a file")
     export.add_argument(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import math
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,6 +23,8 @@ from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
 from assay.metrics.code import SANDBOXED_METRICS
+from assay.metrics.judge import RUBRICS, JudgeSettings
+from assay.metrics.panel import model_family, same_family
 from assay.metrics.registry import is_judged, require_metric_packages
 from assay.models.base import Model
 from assay.models.batch import BatchPending, batch_api
@@ -37,6 +41,8 @@ def main(args: argparse.Namespace) -> int:
     tasks = [
         t for b in args.benchmarks for t in resolve_tasks(b)
     ]  # every mistake is found before any work
+    if args.rubrics:
+        tasks = [with_rubrics(task, args.rubrics) for task in tasks]
     if args.perturb:
         from assay.perturbations import parse_perturbation, perturb
 
@@ -52,8 +58,15 @@ def main(args: argparse.Namespace) -> int:
             "pass --judge MODEL (e.g. --judge llamacpp/smollm2)"
         )
     models = [create_model(m) for m in args.models]
-    # the first judge scores pointwise judged metrics (panels of several are not built yet)
-    judges = [create_model(j) for j in (args.judges or [])[:1]] if judged else []
+    judges = [create_model(j) for j in args.judges or ()] if judged else []
+    if judged and args.exclude_same_family_judges:
+        for model in models:
+            if not panel_for(model, judges, exclude=True):
+                raise UserError(
+                    f"every judge is of {model.label}'s family ({model_family(model.label)}) "
+                    "and --exclude-same-family-judges leaves none: add a --judge of another "
+                    "family"
+                )
     store = Store(resolve_url(args.db))
     policy = RetryPolicy(
         max_attempts=args.max_attempts,
@@ -101,6 +114,20 @@ def check_options(args: argparse.Namespace) -> None:
     check_range("--batch-wait", args.batch_wait, at_least=0)
     check_range("--batch-poll", args.batch_poll, above=0)
     check_distinct("--model", args.models)
+    check_distinct("--judge", args.judges or [])
+    check_range("--judge-temperature", args.judge_temperature, at_least=0)
+    check_seed("--judge-seed", args.judge_seed)
+
+
+def with_rubrics(task: Task, rubrics: list[str]) -> Task:
+    """The task with each `--rubric`'s judged metric added (its main metric unchanged)."""
+    added = [RUBRICS[r] for r in rubrics if RUBRICS[r] not in task.metrics]
+    return dataclasses.replace(task, metrics=[*task.metrics, *added]) if added else task
+
+
+def panel_for(model: Model, judges: list[Model], *, exclude: bool) -> list[Model]:
+    """The judges that judge `model`'s runs: all, or (`exclude`) those of another family."""
+    return [j for j in judges if not (exclude and same_family(j.label, model.label))]
 
 
 async def _run_all(
@@ -148,13 +175,16 @@ async def _run_all(
             await probe(model, policy)
         for judge_model in judges or ():
             await probe(judge_model, policy)
-        # the judge's executor is shared by every run: one cache, one concurrency limit
-        judge = Executor(judges[0], concurrency=args.concurrency, policy=policy) if judges else None
+        # each judge's executor is shared by every run: one cache, one concurrency limit
+        panel = {
+            id(j): Executor(j, concurrency=args.concurrency, policy=policy) for j in judges or ()
+        }
         # every run is planned (its samples read and hashed) before any starts: a mistake in
         # any of them stops the command before work; one executor per model, shared by its runs
         runners = []
         for model in models:
             executor = Executor(model, concurrency=args.concurrency, policy=policy)
+            own = panel_for(model, judges or [], exclude=args.exclude_same_family_judges)
             for task in tasks:
                 runners.append(
                     Runner(
@@ -171,7 +201,9 @@ async def _run_all(
                         batch=batch,
                         fingerprints=fingerprints,
                         keep_samples=len(models) > 1,
-                        judge=judge,
+                        judges=[panel[id(j)] for j in own],
+                        panel_aggregate=args.panel_aggregate,
+                        judge_settings=JudgeSettings(args.judge_temperature, args.judge_seed),
                     )
                 )
         # batch runs stay one at a time: each waits on its provider batch in turn
@@ -208,9 +240,7 @@ def describe(result: RunResult) -> Text:
         f"{summary['n_unparsed']} unparsed",
     ]
     if "judge_unparsed" in summary:  # a judged run: samples the judge left unscored
-        judge_errors = summary["judge_errors"]
-        flags.append(f"{summary['judge_unparsed']} unparsed by judge")
-        flags.append(f"[red]{judge_errors} judge errors[/]" if judge_errors else "0 judge errors")
+        flags.extend(_judge_flags(summary))
     if summary["errors_by_kind"]:
         kinds = escape(", ".join(f"{k}: {v}" for k, v in sorted(summary["errors_by_kind"].items())))
         flags.append(f"[dim]({kinds})[/]")
@@ -234,6 +264,28 @@ def describe(result: RunResult) -> Text:
         )
     )
     return line
+
+
+def _judge_flags(summary: dict[str, Any]) -> list[str]:
+    """What the judges left unscored, a panel's agreement, and same-family judges."""
+    judge_errors = summary["judge_errors"]
+    flags = [
+        f"{summary['judge_unparsed']} unparsed by judge",
+        f"[red]{judge_errors} judge errors[/]" if judge_errors else "0 judge errors",
+    ]
+    if summary.get("judge_split"):
+        flags.append(f"{summary['judge_split']} split panel")
+    if summary.get("judge_partial"):
+        flags.append(f"[yellow]{summary['judge_partial']} scored by part of the panel[/]")
+    panel = summary.get("panel")
+    for metric, found in sorted((panel or {}).get("agreement", {}).items()):
+        symbol = "kappa" if found["statistic"] == "cohen_kappa" else "alpha"
+        value = "n/a" if found["value"] is None else f"{found['value']:.2f}"
+        flags.append(f"[dim]judges' {symbol} {escape(metric)}={value} n={found['n']}[/]")
+    same = summary.get("same_family_judges") or []
+    if same:
+        flags.append(f"[yellow]same-family judge: {escape(', '.join(visible(j) for j in same))}[/]")
+    return flags
 
 
 # The run-level numbers worth a glance on one line; the rest are in the summary and the viewer.

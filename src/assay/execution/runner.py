@@ -25,8 +25,9 @@ from assay.execution.overrides import Overrides
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
 from assay.metrics.calibration import calibration_run_metrics
-from assay.metrics.judge import JUDGE_SEED, JUDGE_TEMPERATURE, JudgeMetric
+from assay.metrics.judge import DEFAULT_JUDGE_SETTINGS, JudgeMetric, JudgeSettings
 from assay.metrics.metric import Metric, Unparsed
+from assay.metrics.panel import PanelAggregate, aggregate
 from assay.metrics.registry import get_metric
 from assay.models.base import Model
 from assay.models.batch import BatchPending, run_batch
@@ -96,6 +97,7 @@ class _JudgeCall:
 
     request: Request
     key: str
+    judge: Executor
     metrics: list[str] = field(default_factory=list)
     response: Response | None = None
 
@@ -149,7 +151,12 @@ class Runner:
         fingerprints: Fingerprints | None = None,
         keep_samples: bool = False,
         judge: Executor | None = None,
+        judges: Sequence[Executor] = (),
+        panel_aggregate: PanelAggregate = "mean",
+        judge_settings: JudgeSettings = DEFAULT_JUDGE_SETTINGS,
     ) -> None:
+        """`judges`: the panel for judged metrics (`judge`: a panel of one), each judge's
+        scores aggregated by `panel_aggregate`."""
         self.store = store
         self.task = task
         self.model = model
@@ -170,12 +177,15 @@ class Runner:
         # judged metrics are scored from a judge model's verdict, the others from the answer
         self.judged = {n: m for n, m in self.metrics.items() if isinstance(m, JudgeMetric)}
         self.plain = {n: m for n, m in self.metrics.items() if n not in self.judged}
-        if self.judged and judge is None:
+        panel = list(judges) or ([judge] if judge is not None else [])
+        if self.judged and not panel:
             raise UserError(
                 f"{task.name} is scored by a judge model ({', '.join(self.judged)}): "
                 "pass --judge MODEL (e.g. --judge llamacpp/smollm2)"
             )
-        self.judge = judge if self.judged else None
+        self.judges = panel if self.judged else []
+        self.panel_aggregate = panel_aggregate
+        self.judge_settings = judge_settings
         self.spec = run_spec(
             task,
             model,
@@ -183,8 +193,10 @@ class Runner:
             seed=seed,
             chat=self.chat,
             data=self.data_identity,
-            judges=[judge_spec(self.judge, self.judged)] if self.judge is not None else [],
+            judges=[judge_spec(j, self.judged, judge_settings) for j in self.judges],
         )
+        if len(self.judges) > 1:  # how a panel's scores become one is part of its results
+            self.spec["panel_aggregate"] = panel_aggregate
         if self.overrides is not None:
             self.spec["overrides"] = self.overrides.to_spec()
         self.run_id = content_hash(self.spec, 20)
@@ -383,7 +395,7 @@ class Runner:
                 sa.select(t.c.sample_id).where(
                     t.c.run_id == self.run_id,
                     t.c.status != "error",
-                    sa.or_(judge_status.is_(None), judge_status != "error"),
+                    sa.or_(judge_status.is_(None), judge_status.not_in(("error", "partial"))),
                 )
             )
             return {r[0] for r in rows}
@@ -566,7 +578,7 @@ class Runner:
                 details.update(own_details)
             else:
                 scores = {name: fn(read.answer, references) for name, fn in self.plain.items()}
-                if self.judge is not None:
+                if self.judges:
                     verdicts = self._judged_scores(item, responses[0], scores)
                     details["judge"] = verdicts
                     details["judge_status"] = _judge_status(verdicts)
@@ -639,21 +651,24 @@ class Runner:
     async def _judge(self, item: _Item, responses: list[Response]) -> None:
         """Ask the judge about the sample's answer (once per distinct judge request); an answer
         the model failed to give is not judged."""
-        if self.judge is None or item.judge_calls is not None:
+        if not self.judges or item.judge_calls is not None:
             return
         item.judge_calls = []
         if any(r.error is not None for r in responses):
             return
-        chat = self.judge.model.capabilities.chat
-        calls: dict[str, _JudgeCall] = {}
-        for name, metric in self.judged.items():
-            for request in metric.requests(item.sample, responses[0], chat=chat):
-                key = self.judge.key(request)
-                calls.setdefault(key, _JudgeCall(request, key)).metrics.append(name)
-        self.judge.cache.prefetch(self.store, calls)
-        answers = await asyncio.gather(
-            *(self.judge.execute(c.request, c.key) for c in calls.values())
-        )
+        calls: dict[tuple[int, str], _JudgeCall] = {}
+        for index, judge in enumerate(self.judges):
+            chat = judge.model.capabilities.chat
+            for name, metric in self.judged.items():
+                asked = metric.requests(
+                    item.sample, responses[0], chat=chat, settings=self.judge_settings
+                )
+                for request in asked:
+                    key = judge.key(request)
+                    call = calls.setdefault((index, key), _JudgeCall(request, key, judge))
+                    call.metrics.append(name)
+            judge.cache.prefetch(self.store, [k for i, k in calls if i == index])
+        answers = await asyncio.gather(*(c.judge.execute(c.request, c.key) for c in calls.values()))
         for call, answer in zip(calls.values(), answers, strict=True):
             call.response = answer
         item.judge_calls = list(calls.values())
@@ -663,27 +678,26 @@ class Runner:
     ) -> dict[str, dict[str, Any]]:
         """Each judged metric's score into `scores`, or (unparsed verdict, judge error) nothing:
         such a sample is left out of that metric's mean, never scored 0. Returns what each
-        metric's judge said, for the sample's metadata."""
+        metric's judge said, for the sample's metadata; a panel's entry also holds what each
+        of its judges said (`judges`), and its score is theirs aggregated."""
         out: dict[str, dict[str, Any]] = {}
         for name, metric in self.judged.items():
-            answers = [
-                c.response for c in item.judge_calls or () if name in c.metrics and c.response
-            ]
-            value = metric.score(item.sample, response, answers)
-            failed = next((a.error for a in answers if a.error is not None), None)
-            if failed is not None:
-                out[name] = {"status": "error", "error": f"{failed.kind}: {failed.message}"}
-            elif isinstance(value, Unparsed):
-                out[name] = {"status": "unparsed", "reason": value.reason}
+            said = {
+                judge.model.label: _one_judge(metric, item, response, judge, name)
+                for judge in self.judges
+            }
+            if len(said) == 1:
+                (out[name],) = said.values()
             else:
-                scores[name] = value
-                out[name] = {"status": "ok", "score": value}
+                out[name] = panel_verdict(said, self.panel_aggregate)
+            if "score" in out[name]:
+                scores[name] = out[name]["score"]
         return out
 
     def _record_judge_calls(self, item: _Item, stamp: Any, buffer: _Buffer) -> None:
         """The judge's requests, stored after the sample's own with role `judge` in the request
         JSON (and the judge model and metrics), so the viewer lists them beside the sample's."""
-        if self.judge is None:
+        if not self.judges:
             return
         first = len(item.requests)
         for offset, call in enumerate(item.judge_calls or ()):
@@ -691,7 +705,7 @@ class Runner:
             request = {
                 **call.request.canonical(),
                 "role": "judge",
-                "judge": self.judge.model.label,
+                "judge": call.judge.model.label,
                 "metrics": call.metrics,
             }
             self._store_request(
@@ -702,7 +716,7 @@ class Runner:
                 request,
                 call.response,
                 stamp,
-                self.judge,
+                call.judge,
             )
 
     def _store_request(
@@ -749,19 +763,60 @@ class Runner:
         executor.cache.discard(key)
 
 
+def _one_judge(
+    metric: JudgeMetric, item: _Item, response: Response, judge: Executor, name: str
+) -> dict[str, Any]:
+    """What one judge said about one metric: its score, or why there is none."""
+    answers = [
+        c.response
+        for c in item.judge_calls or ()
+        if c.judge is judge and name in c.metrics and c.response
+    ]
+    value = metric.score(item.sample, response, answers)
+    failed = next((a.error for a in answers if a.error is not None), None)
+    if failed is not None:
+        return {"status": "error", "error": f"{failed.kind}: {failed.message}"}
+    if isinstance(value, Unparsed):
+        return {"status": "unparsed", "reason": value.reason}
+    return {"status": "ok", "score": value}
+
+
+def panel_verdict(said: dict[str, dict[str, Any]], how: PanelAggregate) -> dict[str, Any]:
+    """A panel's verdict on one metric from its judges' (by label): scored from the judges that
+    gave a score; `partial` when scored although some judge failed (asked again on a rerun);
+    `split` when their scores have no majority; else error or unparsed as the judges were."""
+    values = [v["score"] for v in said.values() if v["status"] == "ok"]
+    value = aggregate(values, how)
+    statuses = {v["status"] for v in said.values()}
+    if value is not None:
+        status = "partial" if "error" in statuses else "ok"
+        return {"status": status, "score": value, "judges": said}
+    status = "split" if values else ("error" if "error" in statuses else "unparsed")
+    return {"status": status, "judges": said}
+
+
+# a sample's judge status over its metrics: the first of these found, else ok; `error` and
+# `partial` samples are judged again on a rerun (only the failed calls reach a judge)
+JUDGE_STATUS_ORDER = ("error", "partial", "unparsed", "split")
+
+
 def _judge_status(verdicts: dict[str, dict[str, Any]]) -> str:
-    """A sample's judge outcome over its judged metrics: error, else unparsed, else ok."""
+    """A sample's judge outcome over its judged metrics."""
     statuses = {v["status"] for v in verdicts.values()}
-    return next((s for s in ("error", "unparsed") if s in statuses), "ok")
+    return next((s for s in JUDGE_STATUS_ORDER if s in statuses), "ok")
 
 
-def judge_spec(judge: Executor, metrics: dict[str, JudgeMetric]) -> dict[str, Any]:
+def judge_spec(
+    judge: Executor,
+    metrics: dict[str, JudgeMetric],
+    settings: JudgeSettings = DEFAULT_JUDGE_SETTINGS,
+) -> dict[str, Any]:
     """The judge's part of the run spec: its model identity, each metric's prompt and the
     settings it is called with (another judge, prompt or setting is another run)."""
     return {
         "model": judge.identity,
         "label": judge.model.label,
         "prompts": {name: m.prompt.spec() for name, m in metrics.items()},
-        "temperature": JUDGE_TEMPERATURE,
-        "seed": JUDGE_SEED,
+        "temperature": settings.temperature,
+        "seed": settings.seed,
     }

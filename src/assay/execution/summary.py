@@ -14,10 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assay.analysis.agreement import Level, cohen_kappa, krippendorff_alpha
 from assay.analysis.scores import load_all_run_scores
 from assay.analysis.stats import mean_ci
 from assay.benchmarks.base import RunMetric
 from assay.metrics.efficiency import efficiency
+from assay.metrics.panel import same_family
+from assay.metrics.registry import describe
 from assay.requests import TRUNCATED_FINISH_REASONS
 from assay.store import schema
 
@@ -101,7 +104,7 @@ def summarise(
     }
 
 
-def _judge_counts(conn: Connection, run_id: str) -> dict[str, int]:
+def _judge_counts(conn: Connection, run_id: str) -> dict[str, Any]:
     """For a judged run: samples whose judge verdict could not be read (`judge_unparsed`) or
     whose judge call failed (`judge_errors`), left out of the judged metrics' means, and the
     judge's requests. Nothing for a run without a judge."""
@@ -116,6 +119,7 @@ def _judge_counts(conn: Connection, run_id: str) -> dict[str, int]:
     )
     if not counts:
         return {}
+    extra = {f"judge_{k}": int(counts.get(k, 0)) for k in ("partial", "split") if counts.get(k)}
     judge_requests = conn.execute(
         sa.select(sa.func.count()).where(
             rq.c.run_id == run_id, rq.c.request["role"].as_string() == "judge"
@@ -126,7 +130,77 @@ def _judge_counts(conn: Connection, run_id: str) -> dict[str, int]:
         "judge_unparsed": int(counts.get("unparsed", 0)),
         "judge_errors": int(counts.get("error", 0)),
         "judge_requests": int(judge_requests or 0),
+        **extra,
+        **_judges(conn, run_id),
     }
+
+
+def _judges(conn: Connection, run_id: str) -> dict[str, Any]:
+    """Who judged: `same_family_judges`, the judges of the run's model's own family (they may
+    prefer it); for a panel, `panel`: each judge's samples by outcome (its worst over the
+    metrics: error, unparsed, ok) and, per judged metric, the judges'
+    agreement (Cohen's kappa for two, Krippendorff's alpha for more) over the samples scored."""
+    r, s = schema.runs, schema.samples
+    found = conn.execute(sa.select(r.c.model, r.c.spec).where(r.c.id == run_id)).first()
+    if found is None:
+        return {}
+    model, spec = found
+    labels = [str(j.get("label", "")) for j in (spec or {}).get("judges", [])]
+    out: dict[str, Any] = {"same_family_judges": [j for j in labels if same_family(j, model)]}
+    if len(labels) < 2:
+        return out
+    per_judge = {label: {"ok": 0, "unparsed": 0, "error": 0} for label in labels}
+    ratings: dict[str, dict[str, list[float | None]]] = {}
+    status = s.c.metadata["judge_status"].as_string()
+    rows = conn.execute(
+        sa.select(s.c.metadata).where(s.c.run_id == run_id, status.is_not(None)).order_by(s.c.idx)
+    )
+    for (meta,) in rows:
+        seen: dict[str, set[str]] = {label: set() for label in labels}
+        for metric, verdict in (meta.get("judge") or {}).items():
+            said = verdict.get("judges") or {}
+            table = ratings.setdefault(metric, {label: [] for label in labels})
+            for label in labels:
+                one = said.get(label) or {}
+                seen[label].add(str(one.get("status")))
+                table[label].append(one.get("score") if one.get("status") == "ok" else None)
+        for label, statuses in seen.items():  # per sample: its worst verdict over the metrics
+            worst = next((k for k in ("error", "unparsed", "ok") if k in statuses), None)
+            if worst is not None:
+                per_judge[label][worst] += 1
+    out["panel"] = {
+        "aggregate": spec.get("panel_aggregate", "mean"),
+        "judges": per_judge,
+        "agreement": {metric: agreement(metric, table) for metric, table in ratings.items()},
+    }
+    return out
+
+
+def agreement(metric: str, table: dict[str, list[float | None]]) -> dict[str, Any]:
+    """The judges' agreement on one metric: kappa for two judges (samples both scored), alpha
+    for more (nominal for 0/1 metrics, interval otherwise); None where undefined."""
+    columns = list(table.values())
+    if len(columns) == 2:
+        pairs = [(a, b) for a, b in zip(*columns, strict=True) if a is not None and b is not None]
+        value = cohen_kappa([a for a, _ in pairs], [b for _, b in pairs]) if pairs else math.nan
+        return {"statistic": "cohen_kappa", "value": _finite(value), "n": len(pairs)}
+    described = describe(metric)
+    level: Level = "nominal" if described is not None and described.binary else "interval"
+    pairable = sum(1 for unit in zip(*columns, strict=True) if sum(v is not None for v in unit) > 1)
+    try:
+        value = krippendorff_alpha(columns, level) if pairable else math.nan
+    except ValueError:
+        value = math.nan
+    return {
+        "statistic": "krippendorff_alpha",
+        "level": level,
+        "value": _finite(value),
+        "n": pairable,
+    }
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)  # JSON has no NaN
 
 
 def scored_rows(conn: Connection, run_id: str) -> list[dict[str, Any]]:

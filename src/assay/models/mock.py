@@ -12,13 +12,17 @@ fail on their first attempt only). Behaviours:
   `assay.metrics.judge` in its output format (refusal: `VERDICT: COMPLIED`, HarmBench:
   `ANSWER: NO`, StrongREJECT: refused 0, convincing 4, specific 3), or `verdict` as given
   (`|` separates lines); a `garbage` share of requests, chosen by hashing the request, gets an
-  unreadable verdict instead.
+  unreadable verdict instead, and a `flip` share (hashed with `seed`, so judges with other
+  seeds disagree on other samples) gets the opposite verdict. It also answers the general
+  rubrics (`VERDICT: PASS`, `SCORE: 4` of 5, `SCORE: 7` of 10) and the pairwise prompt, where
+  the longer response wins and equal lengths tie.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from typing import Any
 
 from assay.errors import ProviderError, UserError
@@ -46,7 +50,17 @@ class MockModel(Model):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         check_settings(
-            spec, {"text", "seed", "latency", "fail_rate", "transient_rate", "verdict", "garbage"}
+            spec,
+            {
+                "text",
+                "seed",
+                "latency",
+                "fail_rate",
+                "transient_rate",
+                "verdict",
+                "garbage",
+                "flip",
+            },
         )
         self.behaviour = spec.name
         self.text = setting(spec, "text", "A")
@@ -57,6 +71,7 @@ class MockModel(Model):
         self.transient_rate = setting(spec, "transient_rate", 0.0)
         self.verdict: str | None = spec.settings.get("verdict")
         self.garbage = setting(spec, "garbage", 0.0)
+        self.flip = setting(spec, "flip", 0.0)
         self.calls = 0
         self._seen: set[bytes] = set()
         concurrency = setting(spec, "concurrency", 64)
@@ -76,7 +91,11 @@ class MockModel(Model):
         if self.latency:
             await asyncio.sleep(self.latency)
         needs_key = (
-            self.fail_rate or self.transient_rate or self.behaviour == "random" or self.garbage
+            self.fail_rate
+            or self.transient_rate
+            or self.behaviour == "random"
+            or self.garbage
+            or self.flip
         )
         key = canonical_json(request.canonical()) if needs_key else b""
         if self.fail_rate and self._draw(key, "fail") < self.fail_rate:
@@ -137,10 +156,30 @@ class MockModel(Model):
         if self.verdict is not None:
             return str(self.verdict).replace("|", "\n")
         prompt = "\n".join(m["content"] for m in request.messages or ()) or request.prompt or ""
+        flip = bool(self.flip) and self._draw(key, "flip") < self.flip
         if "VERDICT: COMPLIED" in prompt:
-            return "VERDICT: COMPLIED"
+            return "VERDICT: REFUSED" if flip else "VERDICT: COMPLIED"
         if "ANSWER: YES" in prompt:
-            return "ANSWER: NO"
+            return "ANSWER: YES" if flip else "ANSWER: NO"
         if "CONVINCING:" in prompt:
-            return "REFUSED: 0\nCONVINCING: 4\nSPECIFIC: 3"
+            return f"REFUSED: {int(flip)}\nCONVINCING: 4\nSPECIFIC: 3"
+        if "VERDICT: PASS" in prompt:
+            return "VERDICT: FAIL" if flip else "VERDICT: PASS"
+        if "SCORE: <1-5>" in prompt:
+            return "SCORE: 2" if flip else "SCORE: 4"
+        if "SCORE: <1-10>" in prompt:
+            return "SCORE: 3" if flip else "SCORE: 7"
+        if "VERDICT: TIE" in prompt:
+            return self._pairwise(prompt, flip)
         return GARBAGE
+
+    @staticmethod
+    def _pairwise(prompt: str, flip: bool) -> str:
+        """The longer of the two responses wins (the shorter when flipped); equal: a tie."""
+        found = [re.search(rf"Response {n}:\n<<<\n(.*?)\n>>>", prompt, re.DOTALL) for n in (1, 2)]
+        if found[0] is None or found[1] is None:
+            return GARBAGE
+        first, second = len(found[0].group(1)), len(found[1].group(1))
+        if first == second:
+            return "VERDICT: TIE"
+        return "VERDICT: 1" if (first > second) != flip else "VERDICT: 2"

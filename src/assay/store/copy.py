@@ -50,12 +50,12 @@ class TableCheck:
 
 
 def tables_of(source: Store) -> list[sa.Table]:
-    """The store's tables in foreign-key order (parents first); a store an older assay wrote
-    may lack tables later revisions added (annotations): those are not copied."""
+    """The store's tables in foreign-key order (parents first); a table added by a later
+    revision that an older store lacks is left out (nothing to copy)."""
     with source.connect() as conn:
-        found = sa.inspect(conn)
-        tables = [t for t in schema.metadata.sorted_tables if found.has_table(t.name)]
-        if found.has_table(_LEDGER):
+        present = set(sa.inspect(conn).get_table_names())
+        tables = [t for t in schema.metadata.sorted_tables if t.name in present]
+        if _LEDGER in present:
             from assay.models.batch import provider_batches
 
             tables.append(provider_batches)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from assay.checks import is_host
 from assay.errors import UserError
 from assay.store import migrate, schema
-from assay.store.sqlite_file import busy, check_sqlite_path, file_uri
+from assay.store.sqlite_file import ASSAY_TABLES, MARKER_KEY, busy, check_sqlite_path, file_uri
 
 DEFAULT_DB = "assay.db"
 # How long a statement waits for another writer's lock before the store reports itself busy.
@@ -148,12 +148,33 @@ class Store:
         """Connect once, so an unreachable server or a wrong password is one clear line."""
         try:
             with self.engine.connect() as conn:
+                self._refuse_foreign_tables(conn)
                 if has_schema and not sa.inspect(conn).has_table(schema.meta.name):
                     raise UserError(
                         f"no assay results in {self.location}: run `assay run --db URL` first"
                     )
         except sa.exc.DBAPIError as exc:
             raise UserError(f"cannot connect to {self.location}: {_one_line(exc)}") from exc
+
+    def _refuse_foreign_tables(self, conn: Connection) -> None:
+        """A server database that holds another application's tables and no assay store:
+        assay will not add its tables beside them (the same rule as for SQLite files).
+        Only assay's own tables and no marker yet is another process creating the store."""
+        tables = set(sa.inspect(conn).get_table_names())
+        if not tables or tables <= ASSAY_TABLES:
+            return
+        if schema.meta.name in tables:
+            marker = conn.execute(
+                sa.select(schema.meta.c.value).where(schema.meta.c.key == MARKER_KEY)
+            ).first()
+            if marker is not None:
+                return
+        listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise UserError(
+            f"{self.location} holds another application's tables ({listed}) and no assay "
+            "store; assay will not add its tables to it: create a database for assay "
+            "(createdb assay) and pass its URL with --db"
+        )
 
     def _sqlite_pragmas(self, dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()

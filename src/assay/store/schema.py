@@ -141,6 +141,38 @@ run_provenance = sa.Table(
 )
 
 
+# `assay pairwise`: one judge request per (pair of runs, sample, judge, order). The pair is
+# stored with its run ids in sorted order (run_a < run_b); `order` says whose answer the judge
+# saw first ("ab": run_a's). `winner` is this order's verdict in terms of the runs.
+pairwise_judgments = sa.Table(
+    "pairwise_judgments",
+    metadata,
+    sa.Column("run_a", sa.String(32), primary_key=True),
+    sa.Column("run_b", sa.String(32), primary_key=True),
+    sa.Column("sample_id", sa.String(200), primary_key=True),
+    sa.Column("judge_key", sa.String(32), primary_key=True, comment="hash of the judge spec"),
+    sa.Column("order", sa.String(2), primary_key=True, comment="ab: run_a's answer first"),
+    sa.Column("judge", sa.String(500), nullable=False),
+    sa.Column("judge_spec", Json, nullable=False, comment="model identity, prompt, settings"),
+    sa.Column("cache_key", sa.String(64), nullable=False),
+    sa.Column("request", Json, nullable=False),
+    sa.Column("response", Json),
+    sa.Column("text", sa.Text),
+    sa.Column("error", Json),
+    sa.Column("winner", sa.String(4), comment="a | b | tie; null when unread"),
+    sa.Column("status", sa.String(20), nullable=False, comment="ok | unparsed | error"),
+    sa.Column("reason", sa.Text),
+    sa.Column("latency_s", sa.Float),
+    sa.Column("input_tokens", sa.Integer),
+    sa.Column("output_tokens", sa.Integer),
+    sa.Column("cached", sa.Boolean, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.ForeignKeyConstraint(["run_a", "sample_id"], ["samples.run_id", "samples.sample_id"]),
+    sa.ForeignKeyConstraint(["run_b", "sample_id"], ["samples.run_id", "samples.sample_id"]),
+)
+
+
 # Human evaluation (`assay annotate`): the items annotators rate, and their ratings.
 annotation_items = sa.Table(
     "annotation_items",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_annotations"
-down_revision = "0002_adopt_older_stores"
+revision = "0004_annotations"
+down_revision = "0003_pairwise_judgments"
 branch_labels = None
 depends_on = None
 
