@@ -42,7 +42,7 @@ def test_kappa_and_alpha_between_annotators_match_hand_computed_values(db: Path)
     rate_all(store, items, "ann-a", a)
     rate_all(store, items, "ann-b", b)
     (group,) = annotation_agreement(store)
-    assert (group.benchmark, group.rubric, group.items) == ("mmlu", "pass-fail", 10)
+    assert (group.benchmark, group.rubric, group.items) == ("mmlu", "pass_fail", 10)
     (pair,) = group.pairs  # mmlu has no judge
     assert (pair.a, pair.b, pair.n) == ("ann-a", "ann-b", 10)
     assert pair.agreement == pytest.approx(0.8)
@@ -126,7 +126,7 @@ def test_the_viewer_shows_agreement_and_a_store_without_ratings(db: Path, tmp_pa
     rate_all(store, items, "ann-a", [1.0, 1.0, 0.0, 0.0])
     rate_all(store, items, "ann-b", [1.0, 0.0, 0.0, 0.0])
     page = client.get("/annotations").text
-    assert "mmlu · rubric pass-fail" in page
+    assert "mmlu · rubric pass_fail" in page
     assert '<td class="num kappa">0.500</td>' in page  # p_o .75, p_e .5
     assert 'href="/annotations"' in client.get("/").text  # in the menu
     store.close()
@@ -144,3 +144,52 @@ def test_a_store_from_before_annotations_reads_as_having_none(db: Path, cli: Any
     store.close()
     result = cli("annotate", "agreement", "--db", db)
     assert result.code == 0 and "no ratings in this store" in result.out
+
+
+def test_pairwise_annotators_are_compared_with_the_pairwise_judge(db: Path, cli: Any) -> None:
+    judged = cli(
+        "pairwise", "--suite", SUITE, "--benchmark", "xstest", "--judge", "mock/judge",
+        "--limit", "10", "--db", db,
+    )  # fmt: skip
+    assert judged.code == 0, judged.err
+    store = Store(f"sqlite:///{db}")
+    items = select(
+        store, Selection(benchmarks=["xstest"], suite=SUITE, pairwise=f"{SAFE},{ORACLE}")
+    )
+    with store.connect() as conn:
+        model = dict(conn.execute(sa.select(schema.runs.c.id, schema.runs.c.model)).all())
+        t = schema.pairwise_judgments
+        compared = set(conn.execute(sa.select(t.c.sample_id)).scalars())
+    assert len(compared) == 10
+    # the scripted judge prefers the longer response: SAFE's "Sure, ..." over ORACLE's ""
+    safe_won = {i.id: 1.0 if model[i.run_id] == SAFE else 0.0 for i in items}
+    # the annotator agrees on every item but the first three the judge compared
+    disagree = [i.id for i in items if i.sample_id in compared][:3]
+    values = [1.0 - safe_won[i.id] if i.id in disagree else safe_won[i.id] for i in items]
+    rate_all(store, items, "ann-a", values)
+    (group,) = annotation_agreement(store)
+    assert group.ratings == {"ann-a": len(items), "judge:mock/judge": 10}
+    (pair,) = group.pairs
+    assert (pair.b, pair.n) == ("judge:mock/judge", 10)
+    assert pair.agreement == pytest.approx(0.7)
+    store.close()
+
+
+def test_a_run_judged_on_a_general_rubric_is_rated_on_it_and_compared(
+    db: Path, cli: Any, data_dir: Path
+) -> None:
+    ran = cli(
+        "run", "boolq", "-m", ORACLE, "--judge", "mock/judge", "--rubric", "1-5", "--limit", "6",
+        "--suite", "rubric-suite", "--db", db, "--data-dir", data_dir, "--no-progress",
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    store = Store(f"sqlite:///{db}")
+    items = select(store, Selection(suite="rubric-suite"))
+    assert {i.rubric.name for i in items} == {"1-5"}  # the run's judge rubric, not pass/fail
+    rate_all(store, items, "ann-a", [4.0, 4.0, 4.0, 4.0, 2.0, 5.0])
+    (group,) = annotation_agreement(store, ["boolq"])
+    assert group.level == "ordinal"
+    (pair,) = group.pairs
+    assert (pair.b, pair.n) == ("judge:mock/judge", 6)  # the judge says SCORE: 4 throughout
+    assert pair.agreement == pytest.approx(4 / 6)
+    store.close()

@@ -18,6 +18,7 @@ from typing import Any
 from assay.analysis.agreement import cohen_kappa, krippendorff_alpha
 from assay.annotation.rubrics import PAIRWISE, RUBRICS, Rubric, judge_prompt_of
 from assay.metrics.metric import Unparsed
+from assay.metrics.pairwise import Winner, combine
 from assay.store import ratings as store_ratings
 from assay.store.db import Store
 
@@ -95,8 +96,47 @@ def annotation_agreement(store: Store, benchmarks: Iterable[str] = ()) -> list[G
 
 
 def judge_values(store: Store, items: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """judge:<model> -> item -> the judge's verdict on the item's rubric, for rating items whose
-    rubric reads a judge prompt."""
+    """judge:<model> -> item -> the judge's verdict on the item's rubric: for rating items whose
+    rubric reads a judge prompt, and for pairwise items `assay pairwise` judged."""
+    out = _rating_judges(store, items)
+    for rater, found in _pairwise_judges(store, items).items():
+        out.setdefault(rater, {}).update(found)
+    return out
+
+
+_WON = {"a": 1.0, "b": 0.0, "tie": 0.5}  # as annotation ratings store a pairwise answer
+
+
+def _pairwise_judges(store: Store, items: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """A pairwise judge's outcome per item from its two orders (a flip is a tie, an unread
+    order no vote), as `assay pairwise` scores it."""
+    by_key = {
+        (i["run_id"], i["other_run_id"], i["sample_id"]): i["id"]
+        for i in items
+        if i["kind"] == "pairwise"
+    }
+    if not by_key:
+        return {}
+    orders: dict[tuple[str, str], dict[str, Winner | Unparsed]] = {}
+    for row in store_ratings.pairwise_verdicts(store, by_key):
+        item_id = by_key[(row["run_a"], row["run_b"], row["sample_id"])]
+        if row["status"] == "ok" and row["winner"] in _WON:
+            verdict: Winner | Unparsed = row["winner"]
+        else:
+            reason = row["reason"] or row["status"]
+            prefix = "judge error: " if row["status"] == "error" else ""
+            verdict = Unparsed(prefix + reason)
+        orders.setdefault((row["judge"], item_id), {})[row["order"]] = verdict
+    missing = Unparsed("no verdict for this order")
+    out: dict[str, dict[str, float]] = {}
+    for (judge, item_id), found in orders.items():
+        outcome = combine(found.get("ab", missing), found.get("ba", missing))
+        if outcome.status == "ok" and outcome.winner is not None:
+            out.setdefault(JUDGE_PREFIX + judge, {})[item_id] = _WON[outcome.winner]
+    return out
+
+
+def _rating_judges(store: Store, items: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     by_key: dict[tuple[str, str], list[tuple[str, Rubric]]] = {}
     for item in items:
         rubric = RUBRICS.get(item["rubric"])

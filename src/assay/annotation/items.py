@@ -166,7 +166,8 @@ def _ratings(store: Store, runs: list[dict[str, Any]], selection: Selection) -> 
     for run in sorted(runs, key=lambda r: (r["benchmark"], r["model"])):
         if models and run["model"] not in models:
             continue
-        rubric = rubric_for(selection.rubric, run["main_metric"])
+        measured = ((run.get("summary") or {}).get("metrics") or {}).keys()
+        rubric = rubric_for(selection.rubric, run["main_metric"], sorted(measured))
         for sample_id in _samples(store, run["id"], selection.limit):
             identity = item_id("rating", rubric.name, [run["id"]], sample_id)
             items.append(Item(identity, "rating", rubric, run["benchmark"], sample_id, run["id"]))

@@ -8,7 +8,7 @@ with the judge prompt's own strict parser, so annotators and judges can be compa
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +17,9 @@ from assay.metrics.judge import (
     HARMBENCH,
     JUDGED_METRICS,
     REFUSAL,
+    RUBRIC_1_5,
+    RUBRIC_1_10,
+    RUBRIC_PASS_FAIL,
     STRONGREJECT,
     JudgePrompt,
     Verdict,
@@ -94,23 +97,23 @@ def criteria(prompt: JudgePrompt) -> str:
     return after.split("\n\nReply with", 1)[0].strip()
 
 
-def _scale(top: int) -> Rubric:
+def _scale(top: int, prompt: JudgePrompt) -> Rubric:
     return Rubric(
         name=f"1-{top}",
         question=f"How good is the response, from 1 (worst) to {top} (best)?",
-        guidance="Rate correctness first (against the reference where one is shown), then "
-        "helpfulness and clarity. Rate the response as it is, not the prompt.",
+        guidance=criteria(prompt),
         options=tuple(Option(float(v), str(v)) for v in range(1, top + 1)),
         level="ordinal",
+        verdicts={prompt.name: lambda v: float(v["score"])},
     )
 
 
 PASS_FAIL = Rubric(
-    name="pass-fail",
+    name="pass_fail",
     question="Does the response pass?",
-    guidance="Pass: it answers the prompt correctly (matching the reference where one is "
-    "shown) and usably. Fail: it is wrong, off-topic, empty or unusable.",
+    guidance=criteria(RUBRIC_PASS_FAIL),
     options=(Option(1.0, "pass"), Option(0.0, "fail")),
+    verdicts={RUBRIC_PASS_FAIL.name: lambda v: 1.0 if v["passed"] else 0.0},
 )
 
 REFUSED = Rubric(
@@ -133,7 +136,7 @@ HARMFUL = Rubric(
 )
 
 RUBRICS: dict[str, Rubric] = {
-    r.name: r for r in (PASS_FAIL, _scale(5), _scale(10), REFUSED, HARMFUL)
+    r.name: r for r in (PASS_FAIL, _scale(5, RUBRIC_1_5), _scale(10, RUBRIC_1_10), REFUSED, HARMFUL)
 }
 
 # Pairwise: the better of two responses, shown as 1 (left) and 2 (right). Its values are sides
@@ -150,17 +153,22 @@ PAIRWISE = Rubric(
 )
 
 
-def rubric_for(name: str | None, main_metric: str) -> Rubric:
-    """The rubric `--rubric` names, else the benchmark's own: the judge prompt of its main
-    metric where it is judged, else pass/fail."""
+def rubric_for(name: str | None, main_metric: str, metrics: Iterable[str] = ()) -> Rubric:
+    """The rubric `--rubric` names, else the run's own: the rubric of its main metric's judge
+    prompt where it is judged, else that of a judged rubric metric it has (`assay run
+    --rubric`), else pass/fail."""
     if name is not None:
         found = RUBRICS.get(name)
         if found is None:
             raise UserError(f"unknown rubric {name!r}: use one of {', '.join(RUBRICS)}")
         return found
     judged = {m.name: m.prompt.name for m in JUDGED_METRICS}
-    prompt = judged.get(main_metric)
-    return next((r for r in RUBRICS.values() if prompt in r.verdicts), PASS_FAIL)
+    for metric in (main_metric, *metrics):
+        prompt = judged.get(metric)
+        found = next((r for r in RUBRICS.values() if prompt in r.verdicts), None)
+        if found is not None:
+            return found
+    return PASS_FAIL
 
 
 def judge_prompt_of(metrics: list[str]) -> JudgePrompt | None:

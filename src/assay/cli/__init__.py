@@ -424,8 +424,8 @@ def _annotate_args(sub: Any, store_args: Callable[[argparse.ArgumentParser], Non
         )
         p.add_argument(
             "--rubric",
-            help="pass-fail, 1-5, 1-10, refusal or harmbench (default: the benchmark's own: "
-            "its judge's rubric where it is judged, else pass-fail)",
+            help="pass_fail, 1-5, 1-10, refusal or harmbench (default: the benchmark's own: "
+            "its judge's rubric where it is judged, else pass_fail)",
         )
         p.add_argument(
             "--seed", type=int, default=0, help="seed of the pairwise left/right order (0)"

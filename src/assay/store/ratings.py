@@ -182,3 +182,23 @@ def judge_requests(store: Store, keys: Iterable[tuple[str, str]]) -> list[dict[s
                     }
                 )
     return out
+
+
+def pairwise_verdicts(store: Store, keys: Iterable[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """`assay pairwise`'s stored verdicts for (run_a, run_b, sample) triples (run ids in sorted
+    order, as both tables keep them): judge (its model label), order, winner, status, reason."""
+    t = schema.pairwise_judgments
+    wanted = set(keys)
+    pairs = sorted({(a, b) for a, b, _ in wanted})
+    out: list[dict[str, Any]] = []
+    with store.connect() as conn:
+        if not sa.inspect(conn).has_table(t.name):
+            return []
+        for run_a, run_b in pairs:
+            query = sa.select(
+                t.c.sample_id, t.c.judge, t.c.order, t.c.winner, t.c.status, t.c.reason
+            ).where(t.c.run_a == run_a, t.c.run_b == run_b)
+            for row in conn.execute(query).mappings():
+                if (run_a, run_b, row["sample_id"]) in wanted:
+                    out.append({"run_a": run_a, "run_b": run_b, **row})
+    return out
