@@ -81,6 +81,14 @@ def ratings_of(
         return out
 
 
+def values_of(store: Store, annotator: str) -> dict[str, float]:
+    """item id -> value of every rating one annotator gave (the page reads this per request:
+    two columns through the annotator's index, no row objects)."""
+    query = sa.select(RATINGS.c.item_id, RATINGS.c.value).where(RATINGS.c.annotator == annotator)
+    with store.connect() as conn:
+        return {str(item): float(value) for item, value in conn.execute(query)}
+
+
 def rated_items(store: Store) -> list[dict[str, Any]]:
     """Every item with at least one rating, with its run's benchmark and model (and the other
     run's model for a pairwise item)."""
@@ -106,36 +114,34 @@ def sample_texts(
     store: Store, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """For (run, sample) pairs: the sample's input and references, and the model's answer
-    (its first request's text; the answer read from it when the request has no text)."""
+    (its first request's text; the answer read from it when the request has no text). Read a
+    run and a few hundred samples at a time."""
     s, rq = schema.samples, schema.requests
-    wanted = list(dict.fromkeys(keys))
+    by_run: dict[str, list[str]] = {}
+    for run_id, sample_id in dict.fromkeys(keys):
+        by_run.setdefault(run_id, []).append(sample_id)
+    first_request = sa.and_(
+        rq.c.run_id == s.c.run_id, rq.c.sample_id == s.c.sample_id, rq.c.idx == 0
+    )
+    columns = (s.c.sample_id, s.c.input, s.c.references, s.c.status, s.c.prediction, rq.c.text)
     out: dict[tuple[str, str], dict[str, Any]] = {}
     with store.connect() as conn:
-        for run_id, sample_id in wanted:
-            row = conn.execute(
-                sa.select(
-                    s.c.input, s.c.references, s.c.status, s.c.prediction, s.c.error, rq.c.text
+        for run_id, sample_ids in by_run.items():
+            for start in range(0, len(sample_ids), _CHUNK):
+                chunk = sample_ids[start : start + _CHUNK]
+                query = (
+                    sa.select(*columns)
+                    .select_from(s.outerjoin(rq, first_request))
+                    .where(s.c.run_id == run_id, s.c.sample_id.in_(chunk))
                 )
-                .select_from(
-                    s.outerjoin(
-                        rq,
-                        sa.and_(
-                            rq.c.run_id == s.c.run_id,
-                            rq.c.sample_id == s.c.sample_id,
-                            rq.c.idx == 0,
-                        ),
-                    )
-                )
-                .where(s.c.run_id == run_id, s.c.sample_id == sample_id)
-            ).first()
-            if row is not None:
-                text = row.text if row.text is not None else (row.prediction or "")
-                out[(run_id, sample_id)] = {
-                    "input": row.input,
-                    "references": row.references or [],
-                    "status": row.status,
-                    "response": text,
-                }
+                for row in conn.execute(query):
+                    text = row.text if row.text is not None else (row.prediction or "")
+                    out[(run_id, row.sample_id)] = {
+                        "input": row.input,
+                        "references": row.references or [],
+                        "status": row.status,
+                        "response": text,
+                    }
     return out
 
 

@@ -43,8 +43,8 @@ class Annotator:
 
     def _ratings(self) -> dict[str, float]:
         """This annotator's ratings of these items (one query, whatever the number of items)."""
-        found = store_ratings.ratings_of(self.store, annotator=self.annotator)
-        return {r["item_id"]: r["value"] for r in found if r["item_id"] in self.ids}
+        found = store_ratings.values_of(self.store, self.annotator)
+        return {k: v for k, v in found.items() if k in self.ids}
 
     def _position(self, request: Request) -> int:
         n: int = request.path_params["n"]
