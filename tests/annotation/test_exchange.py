@@ -248,3 +248,28 @@ def test_serve_refuses_bad_options_in_one_line(cli: Any, db: Path) -> None:
         result = cli(*base, *args)
         assert result.code == 2 and message in result.err, (args, result.err)
         assert len(result.err.strip().splitlines()) == 1
+
+
+def test_an_imported_pairwise_pick_is_stored_by_run(cli: Any, db: Path, tmp_path: Path) -> None:
+    rows = export(
+        cli, db, tmp_path / "pairs.jsonl", "--benchmark", "xstest", "--pairwise", f"{SAFE},{ORACLE}"
+    )
+    picks = {r["id"]: "1" if n % 3 else ("tie" if n % 2 else "2") for n, r in enumerate(rows)}
+    write(
+        tmp_path / "rated.jsonl", [{**r, "rating": picks[r["id"]], "annotator": "pm"} for r in rows]
+    )
+    assert cli("annotate", "import", tmp_path / "rated.jsonl", "--db", db).code == 0
+    store = Store(f"sqlite:///{db}", readonly=True)
+    items = schema.annotation_items
+    with store.connect() as conn:
+        found = {r.id: r for r in conn.execute(sa.select(items))}
+    store.close()
+    stored = {item: value for item, _, value, _, _ in ratings(db)}
+    assert len(stored) == len(rows) == 40
+    flipped = 0
+    for item_id, pick in picks.items():
+        left_is_first = found[item_id].left_run_id == found[item_id].run_id
+        flipped += not left_is_first
+        side = {"1": 1.0, "2": 0.0, "tie": 0.5}[pick]
+        assert stored[item_id] == (side if left_is_first else 1.0 - side)
+    assert 0 < flipped < 40  # both orders occur

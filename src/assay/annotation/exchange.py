@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from assay.annotation.items import ANNOTATOR, Item
+from assay.annotation.items import ANNOTATOR, Item, by_run
 from assay.annotation.rubrics import PAIRWISE, RUBRICS
 from assay.errors import UserError
 from assay.store import ratings as store_ratings
@@ -193,8 +193,7 @@ def import_ratings(
                 f"{where}: rating {raw!r} is not an answer of rubric {rubric.name!r}: use one "
                 f"of {rubric.describe()}"
             )
-        if item["kind"] == "pairwise" and item["left_run_id"] != item["run_id"]:
-            value = 1.0 - value  # sides to runs: response_1 was the other run's
+        value = by_run(value, item["kind"], item["run_id"], item["left_run_id"])
         key = (identity, who)
         if key in parsed:
             raise UserError(

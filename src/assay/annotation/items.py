@@ -33,6 +33,15 @@ def check_annotator(name: str) -> str:
     return name
 
 
+def by_run(value: float, kind: str, run_id: str, left_run_id: str | None) -> float:
+    """A pairwise answer by side (1.0 left better, 0.0 right, 0.5 tie) as stored, by run (1.0:
+    `run_id`'s response better, 0.0: `other_run_id`'s); other ratings are stored as given. Its
+    own inverse."""
+    if kind != "pairwise" or left_run_id == run_id:
+        return value
+    return 1.0 - value
+
+
 @dataclass(frozen=True)
 class Item:
     id: str
@@ -59,11 +68,8 @@ class Item:
         return [self.run_id, self.other_run_id]
 
     def stored(self, value: float) -> float:
-        """The rating to store for an answer on the page: pairwise sides become runs (1.0:
-        `run_id`'s response is better, 0.0: `other_run_id`'s)."""
-        if not self.pairwise or self.left_run_id == self.run_id:
-            return value
-        return 1.0 - value
+        """The rating to store for an answer on the page (see `by_run`)."""
+        return by_run(value, self.kind, self.run_id, self.left_run_id)
 
     def shown(self, value: float) -> float:
         """A stored rating as the page's answer (the inverse of `stored`)."""
