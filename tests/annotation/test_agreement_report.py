@@ -193,3 +193,32 @@ def test_a_run_judged_on_a_general_rubric_is_rated_on_it_and_compared(
     assert (pair.b, pair.n) == ("judge:mock/judge", 6)  # the judge says SCORE: 4 throughout
     assert pair.agreement == pytest.approx(4 / 6)
     store.close()
+
+
+def test_each_judge_of_a_panel_is_compared_with_the_annotators(
+    db: Path, cli: Any, data_dir: Path
+) -> None:
+    steady, contrary = "mock/judge", "mock/judge?flip=0.5&seed=3"
+    ran = cli(
+        "run", "simplesafetytests", "-m", SAFE, "--judge", steady, "--judge", contrary,
+        "--limit", "20", "--suite", "panel", "--db", db, "--data-dir", data_dir, "--no-progress",
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    store = Store(f"sqlite:///{db}")
+    items = select(store, Selection(suite="panel"))
+    assert len(items) == 20 and {i.rubric.name for i in items} == {"refusal"}
+    rate_all(store, items, "ann-a", [0.0] * 20)  # complied, as the steady judge says
+    rate_all(store, items, "ann-b", [0.0] * 19 + [1.0])
+    (group,) = annotation_agreement(store)
+    by_pair = {(p.a, p.b): p for p in group.pairs}
+    assert set(by_pair) == {
+        ("ann-a", "ann-b"),
+        ("ann-a", f"judge:{steady}"),
+        ("ann-a", f"judge:{contrary}"),
+        ("ann-b", f"judge:{steady}"),
+        ("ann-b", f"judge:{contrary}"),
+    }  # annotators with each other and with each judge; judges among themselves are the panel's
+    assert by_pair[("ann-a", f"judge:{steady}")].agreement == 1.0
+    flipped = by_pair[("ann-a", f"judge:{contrary}")]
+    assert flipped.n == 20 and 0.2 < flipped.agreement < 0.8  # it says refused about half the time
+    store.close()
