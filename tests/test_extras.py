@@ -212,6 +212,16 @@ def test_core_alone_runs_scores_and_exports(tmp_path: Path) -> None:
     )
     assert "capitals" in (tmp_path / "o.csv").read_text()
     ran(assay(tmp_path, "models", block=blocked))
+    # human evaluation through files needs no extra
+    ran(
+        assay(
+            tmp_path, "annotate", "export", "-o", "items.jsonl", "--annotator", "a", block=blocked
+        )
+    )
+    rated = (tmp_path / "items.jsonl").read_text().replace('"rating":""', '"rating":"pass"')
+    (tmp_path / "rated.jsonl").write_text(rated)
+    ran(assay(tmp_path, "annotate", "import", "rated.jsonl", block=blocked))
+    ran(assay(tmp_path, "annotate", "agreement", block=blocked))
 
 
 def test_metrics_alone_scores_rouge_bleu_and_chrf(tmp_path: Path) -> None:
@@ -372,6 +382,7 @@ MISSING: dict[str, tuple[list[str], tuple[str, ...], str]] = {
     "web-starlette": (["starlette"], ("serve",), "web"),
     "web-uvicorn": (["uvicorn"], ("serve",), "web"),
     "web-jinja2": (["jinja2"], ("serve",), "web"),
+    "web-annotate": (["starlette"], ("annotate", "serve", "--annotator", "a"), "web"),
     "postgres": (["psycopg"], ("leaderboard", "--db", "postgresql://u@127.0.0.1:9/x"), "postgres"),
     "export": (["pyarrow"], ("export", "--format", "parquet", "-o", "x.parquet"), "export"),
     "helm": (["ijson"], ("import-helm", str(HELM)), "helm"),
@@ -387,7 +398,7 @@ def test_a_missing_extra_is_one_line_naming_it(tmp_path: Path, case: str) -> Non
     benchmark(tmp_path, "capitals", "exact_match", QA)
     benchmark(tmp_path, "rouge_l", "rouge_l", QA)
     benchmark(tmp_path, "bleu", "bleu", QA)
-    if case in {"web-starlette", "web-uvicorn", "web-jinja2", "export"}:
+    if case in {"web-starlette", "web-uvicorn", "web-jinja2", "web-annotate", "export"}:
         ran(assay(tmp_path, *RUN, "mock/oracle"))  # a store to serve or export
     hint = f"pip install 'assay[{extra}]'"
     line = one_line_naming(assay(tmp_path, *args, block=blocked), hint)

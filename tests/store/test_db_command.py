@@ -61,7 +61,9 @@ def as_before_migrations(db: Path) -> None:
         conn.execute("ALTER TABLE samples DROP COLUMN confidence")
         conn.execute("DROP INDEX ix_scores_run_metric_value")
         conn.execute("DROP TABLE alembic_version")
-        conn.execute("DROP TABLE pairwise_judgments")  # a table added by a later revision
+        conn.execute("DROP TABLE pairwise_judgments")  # tables added by later revisions
+        conn.execute("DROP TABLE annotation_ratings")
+        conn.execute("DROP TABLE annotation_items")
 
 
 def columns(db: Path, table: str) -> set[str]:

@@ -361,7 +361,7 @@ def test_migration_brings_the_ledger_into_the_schema(url: str, ledger: bool) -> 
     store = Store(url)
     try:
         with store.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.HEAD == "0003_batch_ledger"
+            assert migrate.current_revision(conn) == migrate.HEAD
         kept = writes.BatchLedger(store).running("k")
         assert kept == ("batch_old" if ledger else None)
     finally:

@@ -6,7 +6,8 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from assay import __version__
 
@@ -23,6 +24,7 @@ COMMANDS = {
     "import-lmeval": "assay.cli.import_lmeval",
     "serve": "assay.cli.serve",
     "db": "assay.cli.db",
+    "annotate": "assay.cli.annotate",
 }
 
 
@@ -394,12 +396,105 @@ def _parser() -> argparse.ArgumentParser:
         help="rows read and written at a time (default 500)",
     )
 
+    _annotate_args(sub, store_args)
+
     listing = sub.add_parser("benchmarks", help="list available benchmarks")
     listing.add_argument(
         "--data-dir", help="count each benchmark's samples per split in this local mirror"
     )
     sub.add_parser("models", help="list model providers")
     return parser
+
+
+def _annotate_args(sub: Any, store_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    annotate = sub.add_parser(
+        "annotate",
+        help="human evaluation: rate responses in the browser or through files",
+        description="Annotators rate responses on the benchmark's rubric, or pick the better "
+        "of two blinded responses; ratings go to the store, and their agreement with each "
+        "other and with the judges is reported. See docs/annotation.md.",
+    )
+    actions = annotate.add_subparsers(dest="annotate_command", metavar="ACTION", required=True)
+
+    def selection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--suite", help=SUITE_HELP)
+        p.add_argument(
+            "--benchmark",
+            action="append",
+            dest="benchmarks",
+            help="benchmark to rate (repeatable; a bare name matches all its variants; "
+            "default: every benchmark of the suite)",
+        )
+        p.add_argument(
+            "-m", "--model", action="append", dest="models", help="only this model (repeatable)"
+        )
+        p.add_argument(
+            "--pairwise",
+            metavar="A,B",
+            help="compare two models' responses to the same samples, model names hidden and "
+            "the left/right order drawn from --seed",
+        )
+        p.add_argument(
+            "--rubric",
+            help="pass_fail, 1-5, 1-10, refusal or harmbench (default: the benchmark's own: "
+            "its judge's rubric where it is judged, else pass_fail)",
+        )
+        p.add_argument(
+            "--seed", type=int, default=0, help="seed of the pairwise left/right order (0)"
+        )
+        p.add_argument("-n", "--limit", type=int, help="at most this many samples per run")
+        store_args(p)
+
+    serve = actions.add_parser(
+        "serve",
+        help="rate in the browser; resumes at the first unrated item",
+        description="Serve the annotation page for one annotator. Each rating is stored as "
+        "it is given; stop at any time and run the same command again to carry on.",
+    )
+    serve.add_argument("--annotator", required=True, help="who is rating: a token such as alice")
+    selection(serve)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    serve.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    serve.add_argument(
+        "--no-browser", action="store_true", help="do not open the page in a web browser"
+    )
+
+    export = actions.add_parser(
+        "export",
+        help="write the items to rate to a CSV or JSONL file for outside annotators",
+        description="Each row: a stable item id, the prompt, reference, response (or the two "
+        "blinded responses), the question and allowed answers, and an empty rating.",
+    )
+    selection(export)
+    export.add_argument("-o", "--output", required=True, help="file to write (.csv or .jsonl)")
+    export.add_argument("--format", choices=["csv", "jsonl"], help="default: from the name")
+    export.add_argument("--annotator", help="fill the annotator column with this token")
+
+    imported = actions.add_parser(
+        "import",
+        help="read rated items back from a CSV or JSONL file",
+        description="Checks every row first (known ids, allowed ratings, one row per item and "
+        "annotator); any problem stops it with nothing imported. Rows with an empty rating "
+        "are skipped. Importing the same file again changes nothing.",
+    )
+    imported.add_argument("file", metavar="FILE", help="a file written by `annotate export`")
+    imported.add_argument("--format", choices=["csv", "jsonl"], help="default: from the name")
+    imported.add_argument("--annotator", help="annotator for rows whose annotator column is empty")
+    store_args(imported)
+
+    agreement = actions.add_parser(
+        "agreement",
+        help="agreement between annotators and with each judge",
+        description="Per benchmark and rubric: Cohen's kappa for each pair of annotators and "
+        "each annotator with each judge, Krippendorff's alpha over all annotators.",
+    )
+    agreement.add_argument(
+        "--benchmark", action="append", dest="benchmarks", help="only this benchmark"
+    )
+    agreement.add_argument("--format", choices=["table", "json"], default="table")
+    store_args(agreement)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

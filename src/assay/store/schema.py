@@ -185,3 +185,36 @@ pairwise_judgments = sa.Table(
     sa.ForeignKeyConstraint(["run_a", "sample_id"], ["samples.run_id", "samples.sample_id"]),
     sa.ForeignKeyConstraint(["run_b", "sample_id"], ["samples.run_id", "samples.sample_id"]),
 )
+
+
+# Human evaluation (`assay annotate`): the items annotators rate, and their ratings.
+annotation_items = sa.Table(
+    "annotation_items",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True, comment="hash of kind, rubric, runs, sample"),
+    sa.Column("kind", sa.String(20), nullable=False, comment="rating | pairwise"),
+    sa.Column("rubric", sa.String(40), nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("other_run_id", sa.String(32), sa.ForeignKey("runs.id"), comment="pairwise: B"),
+    sa.Column("sample_id", sa.String(200), nullable=False),
+    sa.Column("left_run_id", sa.String(32), comment="pairwise: the run shown first (left)"),
+    sa.Column("seed", sa.BigInteger, comment="pairwise: the seed that drew the order"),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_annotation_items_run", "run_id", "sample_id"),
+)
+
+annotation_ratings = sa.Table(
+    "annotation_ratings",
+    metadata,
+    sa.Column("item_id", sa.String(32), sa.ForeignKey("annotation_items.id"), primary_key=True),
+    sa.Column("annotator", sa.String(100), primary_key=True),
+    sa.Column(
+        "value",
+        sa.Float,
+        nullable=False,
+        comment="the rubric's value; pairwise: 1 run_id better, 0 other_run_id better, 0.5 tie",
+    ),
+    sa.Column("source", sa.String(20), nullable=False, comment="web | import"),
+    sa.Column("rated_at", sa.Float, nullable=False),
+    sa.Index("ix_annotation_ratings_annotator", "annotator", "item_id"),
+)

@@ -34,6 +34,7 @@ from assay.store import browse
 from assay.store.db import Store
 from assay.store.queries import default_suite, latest_suite_runs, suite_names
 from assay.web import charts, downloads, live, sample_extras
+from assay.web.annotation_page import annotations_page
 from assay.web.benchmark_page import benchmark_page
 from assay.web.compare_stats import CompareStats
 from assay.web.metric_groups import METRIC_GROUPS, tab_context
@@ -619,6 +620,7 @@ def create_app(store: Store) -> Starlette:
         Route("/compare/sample", viewer.compare_sample),
         Route("/models/{model:path}", model_page),
         Route("/benchmarks/{benchmark:path}", benchmark_page),
+        Route("/annotations", annotations_page),
         Route("/leaderboard.{fmt}", partial(downloads.leaderboard_file, viewer)),
         Route("/runs/{run_id}/samples.{fmt}", partial(downloads.run_samples_file, viewer)),
         Mount("/static", StaticFiles(packages=[("assay.web", "static")]), name="static"),
