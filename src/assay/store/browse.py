@@ -210,6 +210,19 @@ def _score_join(run_id: str, metric: str) -> Any:
 
 
 @dataclass
+class _Keyless:
+    """The run's samples without a sort key (no score, no latency), which a sorted list puts
+    last: `lacking` tests one sample, `keyed` counts the run's samples with a key from an
+    index (one key row per sample). They are usually the run's errors (a failed request gets
+    no score), and then the tail is read from the status index: a few probes, not one per
+    sample of the run."""
+
+    run_id: str
+    lacking: Any
+    keyed: Any
+
+
+@dataclass
 class _Plan:
     """How one samples query reads its page: `main` lists matching sample ids in the page
     order straight from an index (LIMIT/OFFSET then skip index entries, not joined rows);
@@ -219,6 +232,7 @@ class _Plan:
     main: Any
     tail: Any | None
     count: Any
+    keyless: _Keyless | None = None
 
 
 def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
@@ -282,14 +296,14 @@ def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
             .where(*scores_where)
             .order_by(*ordered(sc.c.value, sc.c.sample_id))
         )
-        tail = None
-        if not on_sc:  # a score filter never matches a sample without a score
-            unscored = _exists(
-                sc.c.run_id == run_id, sc.c.sample_id == s.c.sample_id, sc.c.metric == metric
-            )
-            tail = sa.select(s.c.sample_id).where(*samples_where, ~unscored)
-            tail = tail.order_by(*by_position)
-        return _Plan(main, tail, count)
+        if on_sc:  # a score filter never matches a sample without a score
+            return _Plan(main, None, count)
+        unscored = ~_exists(
+            sc.c.run_id == run_id, sc.c.sample_id == s.c.sample_id, sc.c.metric == metric
+        )
+        tail = sa.select(s.c.sample_id).where(*samples_where, unscored).order_by(*by_position)
+        keyed = sa.select(sa.literal(1)).where(sc.c.run_id == run_id, sc.c.metric == metric)
+        return _Plan(main, tail, count, _Keyless(run_id, unscored, keyed))
     if sq.sort in ("latency", "tokens"):
         col = rq.c.latency_s if sq.sort == "latency" else rq.c.output_tokens
         main = (
@@ -303,14 +317,17 @@ def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
             )
             .order_by(*ordered(col, rq.c.sample_id))
         )
-        measured = _exists(
+        unmeasured = ~_exists(
             rq.c.run_id == run_id,
             rq.c.sample_id == s.c.sample_id,
             rq.c.idx == 0,
             col.is_not(None),
         )
-        tail = sa.select(s.c.sample_id).where(*samples_where, ~measured).order_by(*by_position)
-        return _Plan(main, tail, count)
+        tail = sa.select(s.c.sample_id).where(*samples_where, unmeasured).order_by(*by_position)
+        keyed = sa.select(sa.literal(1)).where(
+            rq.c.run_id == run_id, rq.c.idx == 0, col.is_not(None)
+        )
+        return _Plan(main, tail, count, _Keyless(run_id, unmeasured, keyed))
     main = sa.select(s.c.sample_id).where(*samples_where).order_by(*by_position)
     return _Plan(main, None, count)
 
@@ -349,10 +366,16 @@ def _sorted_few(run: dict[str, Any], sq: SampleQuery, where: list[Any]) -> Any:
 
 
 def _page_keys(
-    conn: Connection, plan: _Plan, offset: int, limit: int, total: int | None
+    conn: Connection,
+    plan: _Plan,
+    offset: int,
+    limit: int,
+    total: int | None,
+    size: int | None = None,
 ) -> list[str]:
     """Up to `limit` sample ids from position `offset` of the main part, then the tail.
-    `total`: how many samples match, when known without counting (no filter)."""
+    `total`: how many samples match, when known without counting (no filter); `size`: the
+    run's sample count, when known."""
     keys = list(conn.execute(plan.main.limit(limit).offset(offset)).scalars())
     if plan.tail is None or len(keys) >= limit:
         return keys
@@ -363,8 +386,29 @@ def _page_keys(
         main_size = int(conn.execute(counted).scalar_one())
     if total is not None and total <= main_size:
         return keys  # nothing in the tail: skip a scan that would find nothing
-    more = conn.execute(plan.tail.limit(limit - len(keys)).offset(max(offset - main_size, 0)))
+    tail = plan.tail
+    if plan.keyless is not None and _keyless_are_errors(conn, plan.keyless, size):
+        tail = tail.where(schema.samples.c.status == "error")
+    more = conn.execute(tail.limit(limit - len(keys)).offset(max(offset - main_size, 0)))
     return keys + list(more.scalars())
+
+
+def _keyless_are_errors(conn: Connection, keyless: _Keyless, size: int | None) -> bool:
+    """True when every sample of the run without a sort key is an error sample, from counts
+    on indexes and probes of the error samples only: the run's samples less those with a key
+    equal the error samples without one."""
+    s = schema.samples
+
+    def count(query: Any) -> int:
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        )
+
+    run_id = keyless.run_id
+    errors = sa.select(sa.literal(1)).where(s.c.run_id == run_id, s.c.status == "error")
+    if size is None:
+        size = run_size(conn, run_id)
+    return size - count(keyless.keyed) == count(errors.where(keyless.lacking))
 
 
 def run_size(conn: Connection, run_id: str) -> int:
@@ -400,7 +444,7 @@ def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int | No
         )
     # the page's ids come from an index in page order; its rows are then read by key
     plan = _plan(conn, run, sq)
-    wanted = _page_keys(conn, plan, offset, sq.per_page + 1, None if sq.filtered else size)
+    wanted = _page_keys(conn, plan, offset, sq.per_page + 1, None if sq.filtered else size, size)
     if size is None:
         total = 0
     elif not sq.filtered:
@@ -411,7 +455,11 @@ def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int | No
     return _Keys(wanted[: sq.per_page], len(wanted) > sq.per_page, total)
 
 
-def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePage:
+def sample_page(
+    store: Store, run: dict[str, Any], sq: SampleQuery, *, size: int | None = None
+) -> SamplePage:
+    """One page of a run's samples list; `size`: the run's sample count when the caller knows
+    it (a finished run's never changes), else it is counted."""
     s = schema.samples
     run_id = run["id"]
     higher = bool(run["higher_is_better"])
@@ -432,7 +480,8 @@ def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePag
         sc.c.value.label("score"),
     )
     with store.connect() as conn:
-        size = run_size(conn, run_id)
+        if size is None:
+            size = run_size(conn, run_id)
         keys = _keys(conn, run, sq, size)
         found = {
             m["sample_id"]: dict(m)
@@ -741,7 +790,9 @@ def meta_value_text(value: Any) -> str:
 def score_histogram(
     store: Store, run_id: str, metric: str, bins: int = 10
 ) -> list[tuple[float, float, int]]:
-    """Counts of per-sample scores in `bins` equal-width bins between the extremes."""
+    """Counts of per-sample scores in `bins` equal-width bins between the extremes (the last
+    bin closed). Each bin is a range count on the scores index: entries are counted, no row
+    is read and nothing is computed per score."""
     sc = schema.scores
     where = sa.and_(sc.c.run_id == run_id, sc.c.metric == metric)
     with store.connect() as conn:
@@ -754,15 +805,15 @@ def score_histogram(
         if lo >= 0.0 and hi <= 1.0:
             lo, hi = 0.0, 1.0  # scores in [0, 1]: fixed bins, comparable across runs
         width = (hi - lo) / bins or 1.0
-        bucket = sa.func.floor((sc.c.value - lo) / width)
-        counts: dict[Any, Any] = dict(
-            conn.execute(sa.select(bucket, sa.func.count()).where(where).group_by(bucket)).all()
-        )
-    out = []
-    for b in range(bins):
-        n = int(counts.get(b, 0)) + (int(counts.get(bins, 0)) if b == bins - 1 else 0)
-        out.append((lo + b * width, lo + (b + 1) * width, n))
-    return out
+        edges = [lo + b * width for b in range(bins + 1)]
+
+        def in_bin(b: int) -> Any:
+            upper = sc.c.value < edges[b + 1] if b < bins - 1 else sa.true()
+            counted = sa.select(sa.func.count()).where(where, sc.c.value >= edges[b], upper)
+            return counted.scalar_subquery()
+
+        counts = conn.execute(sa.select(*(in_bin(b) for b in range(bins)))).one()
+    return [(edges[b], edges[b + 1], int(counts[b])) for b in range(bins)]
 
 
 # -- one sample ----------------------------------------------------------------------------------

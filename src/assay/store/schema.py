@@ -81,7 +81,9 @@ samples = sa.Table(
     sa.Column("confidence", sa.Float, comment="probability the model gave its answer, if known"),
     # sample_id rides along: pages in sample order, and the lookups they drive, read only it
     sa.Index("ix_samples_run_idx", "run_id", "idx", "sample_id"),
-    sa.Index("ix_samples_run_status", "run_id", "status"),
+    # a status filter, and the samples a sorted list puts last (usually the errors), in order
+    sa.Index("ix_samples_run_status_idx", "run_id", "status", "idx", "sample_id"),
+    sa.Index("ix_samples_run_updated", "run_id", "updated_at"),  # the live page's latest
 )
 
 requests = sa.Table(

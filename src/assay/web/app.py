@@ -182,6 +182,8 @@ class Viewer:
         self.env.filters["visible"] = visible  # names from imported files: no hidden controls
         self.env.filters["qs"] = _qs
         self._meta: dict[tuple[Any, ...], browse.MetadataFields] = {}
+        self._probes: dict[tuple[Any, ...], browse.MetadataFields] = {}
+        self._sizes: dict[tuple[Any, ...], int] = {}  # samples of each finished run
         self.compare_stats = CompareStats(store)
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -278,7 +280,9 @@ class Viewer:
     def run_page(self, request: Request) -> Response:
         run = self._run(request.path_params["run_id"])
         sq = sample_query(request)
-        page = browse.sample_page(self.store, run, sq)
+        page = browse.sample_page(self.store, run, sq, size=self._sizes.get(_finished(run)))
+        if run["status"] != "running":
+            _remember(self._sizes, _finished(run), page.run_size)
         summary = run.get("summary") or {}
         hist = self._histogram(run)
         meta = self._metadata(run, page.run_size)
@@ -330,7 +334,12 @@ class Viewer:
         if found is not None:
             return found
         if size > META_INLINE:
-            return browse.metadata_probe(self.store, run["id"])
+            probe = self._probes.get(key)
+            if probe is None:
+                probe = browse.metadata_probe(self.store, run["id"])
+                if run["status"] != "running":
+                    _remember(self._probes, key, probe)
+            return probe
         return self._every_metadata_value(run, size)
 
     def _every_metadata_value(self, run: dict[str, Any], size: int) -> browse.MetadataFields:
@@ -620,3 +629,15 @@ def create_app(store: Store) -> Starlette:
     app.state.viewer = viewer
     app.add_middleware(TimingHeaders)
     return app
+
+
+def _finished(run: dict[str, Any]) -> tuple[Any, ...]:
+    """A cache key that changes whenever the run's samples can have changed."""
+    return (run["id"], run["status"], run["finished_at"])
+
+
+def _remember(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    """Keep `value` for a finished run (its samples never change), in a bounded cache."""
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[key] = value
