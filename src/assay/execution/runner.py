@@ -35,7 +35,7 @@ from assay.requests import Request, Response
 from assay.samples import Sample
 from assay.store import schema
 from assay.store.db import Store, check_lengths, insert_if_absent, now, upsert
-from assay.store.payloads import compact, is_large
+from assay.store.payloads import compact, is_large, share_predictions
 
 CHUNK = 256
 FLUSH_ROWS = 500
@@ -397,7 +397,7 @@ class Runner:
         try:
             if buffer.samples or buffer.cache:
                 with self.store.begin() as conn:
-                    upsert(conn, schema.samples, buffer.samples)
+                    upsert(conn, schema.samples, share_predictions(buffer.samples, buffer.requests))
                     upsert(conn, schema.requests, buffer.requests)
                     upsert(conn, schema.scores, buffer.scores)
                     upsert(conn, schema.cache, buffer.cache, update=False)

@@ -20,6 +20,7 @@ from assay.benchmarks.base import RunMetric
 from assay.metrics.efficiency import efficiency
 from assay.requests import TRUNCATED_FINISH_REASONS
 from assay.store import schema
+from assay.store.payloads import prediction_of
 
 
 def summarise(
@@ -132,7 +133,13 @@ def _judge_counts(conn: Connection, run_id: str) -> dict[str, int]:
 def scored_rows(conn: Connection, run_id: str) -> list[dict[str, Any]]:
     """The sample rows a run-level metric reads: every sample that got an answer (not errors)."""
     s = schema.samples
-    columns = (s.c.prediction, s.c.correct, s.c.choices, s.c.references, s.c.metadata)
+    columns = (
+        prediction_of(s).label("prediction"),
+        s.c.correct,
+        s.c.choices,
+        s.c.references,
+        s.c.metadata,
+    )
     query = (
         sa.select(*columns, s.c.confidence)
         .where(s.c.run_id == run_id, s.c.status != "error")

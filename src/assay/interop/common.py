@@ -24,6 +24,7 @@ from assay.errors import UserError
 from assay.execution.summary import summarise
 from assay.store import schema
 from assay.store.db import now, upsert
+from assay.store.payloads import share_predictions
 
 BATCH = 5_000  # rows per table per insert: fewer, larger statements
 SAMPLE_ID_LIMIT = 200  # schema.samples.sample_id
@@ -151,7 +152,7 @@ class RunWriter:
             self.flush()
 
     def flush(self) -> None:
-        upsert(self.conn, schema.samples, self._samples)
+        upsert(self.conn, schema.samples, share_predictions(self._samples, self._requests))
         upsert(self.conn, schema.requests, self._requests)
         upsert(self.conn, schema.scores, self._scores)
         self._samples.clear()

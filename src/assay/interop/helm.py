@@ -33,6 +33,7 @@ from assay.execution.summary import summarise
 from assay.hashing import StreamingHash, content_hash
 from assay.store import schema
 from assay.store.db import Store, check_lengths, now, upsert
+from assay.store.payloads import share_predictions
 
 BATCH = 1_000
 
@@ -492,7 +493,7 @@ def _choose_main_metric(available: set[str]) -> str:
 def _flush(conn: sa.Connection, batch: _Batch) -> None:
     if not len(batch):
         return
-    upsert(conn, schema.samples, batch.samples)
+    upsert(conn, schema.samples, share_predictions(batch.samples, batch.requests))
     upsert(conn, schema.requests, batch.requests)
     upsert(conn, schema.scores, batch.scores)
     batch.samples.clear()

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from assay.store import schema
 from assay.store.db import Store
-from assay.store.payloads import expand
+from assay.store.payloads import expand, prediction_of, sample_columns
 
 COUNT_CAP = 1_000
 SEARCH_WINDOW = 10_000
@@ -471,7 +471,7 @@ def sample_page(
         s.c.sample_id,
         s.c.idx,
         s.c.status,
-        s.c.prediction,
+        prediction_of(s).label("prediction"),
         s.c.error,
         sa.func.substr(_text(s.c.input), 1, SNIPPET * 2).label("input_head"),
         sa.func.substr(rq.c.text, 1, SNIPPET).label("response_head"),
@@ -821,7 +821,11 @@ def sample_detail(store: Store, run_id: str, sample_id: str) -> dict[str, Any] |
     s, rq, sc = schema.samples, schema.requests, schema.scores
     with store.connect() as conn:
         row = (
-            conn.execute(sa.select(s).where(s.c.run_id == run_id, s.c.sample_id == sample_id))
+            conn.execute(
+                sa.select(*sample_columns(s)).where(
+                    s.c.run_id == run_id, s.c.sample_id == sample_id
+                )
+            )
             .mappings()
             .first()
         )
@@ -903,11 +907,11 @@ def compare_page(
         )
         cols += [
             si.c.status.label(f"status{i}"),
-            si.c.prediction.label(f"prediction{i}"),
+            prediction_of(si).label(f"prediction{i}"),
             sci.c.value.label(f"score{i}"),
         ]
         scores.append(sa.func.coalesce(sci.c.value, -1e300))
-        answers.append(sa.func.coalesce(si.c.prediction, ""))
+        answers.append(sa.func.coalesce(prediction_of(si), ""))
     conds: list[Any] = [base_s.c.run_id == runs[0]["id"]]
     pick = {"score": scores, "answer": answers}.get(differ or "")
     if pick is not None and len(pick) > 1:
@@ -1014,7 +1018,7 @@ def progress(store: Store, run_id: str, latest: int = 10) -> dict[str, Any] | No
         recent = [
             dict(m)
             for m in conn.execute(
-                sa.select(s.c.sample_id, s.c.idx, s.c.status, s.c.prediction)
+                sa.select(s.c.sample_id, s.c.idx, s.c.status, prediction_of(s).label("prediction"))
                 .where(s.c.run_id == run_id)
                 .order_by(s.c.updated_at.desc())
                 .limit(latest)

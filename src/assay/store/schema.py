@@ -79,6 +79,10 @@ samples = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("confidence", sa.Float, comment="probability the model gave its answer, if known"),
+    # a large prediction is stored once, as a span of its request's text (store/payloads.py)
+    sa.Column("prediction_request", sa.Integer, comment="request idx whose text holds it"),
+    sa.Column("prediction_start", sa.Integer, comment="0-based character offset there"),
+    sa.Column("prediction_length", sa.Integer, comment="its length in characters"),
     # sample_id rides along: pages in sample order, and the lookups they drive, read only it
     sa.Index("ix_samples_run_idx", "run_id", "idx", "sample_id"),
     # a status filter, and the samples a sorted list puts last (usually the errors), in order
