@@ -298,3 +298,30 @@ def test_the_tail_query_uses_the_status_index_on_sqlite(store: Store) -> None:
         plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + seen[at], statements.parameters[at])
         text = " ".join(str(row[-1]) for row in plan.all())
     assert "ix_samples_run_status_idx" in text and "TEMP B-TREE" not in text
+
+
+def plans(store: Store, call: Any) -> list[tuple[str, str]]:
+    """(statement, SQLite's plan for it) for every statement `call` runs."""
+    statements = Statements(store)
+    with statements as seen:
+        call()
+    out = []
+    with store.connect() as conn:
+        for statement, parameters in zip(seen, statements.parameters, strict=True):
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            out.append((statement, " ".join(str(row[-1]) for row in plan.all())))
+    return out
+
+
+def test_a_sample_and_the_tokens_sort_read_their_own_index_entries_on_sqlite(
+    store: Store,
+) -> None:
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    run = run_of(store, "errors")
+    # a sample's scores by their key, not the run's (run, metric, value) index
+    for statement, plan in plans(store, lambda: browse.sample_detail(store, "errors", "item-0000")):
+        assert "ix_scores_run_metric_value" not in plan, statement
+    listed = plans(store, lambda: browse.sample_page(store, run, browse.SampleQuery(sort="tokens")))
+    main = next(p for s, p in listed if "ORDER BY requests.output_tokens" in s)
+    assert "ix_requests_run_tokens" in main and "TEMP B-TREE" not in main

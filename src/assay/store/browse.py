@@ -233,6 +233,7 @@ class _Plan:
     tail: Any | None
     count: Any
     keyless: _Keyless | None = None
+    backwards: Any | None = None  # `main` in the opposite order (a list without a tail)
 
 
 def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
@@ -288,8 +289,9 @@ def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
         if int(n) <= SMALL:
             return _Plan(_sorted_few(run, sq, samples_where), None, count)
     if sq.sort == "id":
-        main = sa.select(s.c.sample_id).where(*samples_where).order_by(*ordered(s.c.sample_id))
-        return _Plan(main, None, count)
+        main = sa.select(s.c.sample_id).where(*samples_where)
+        back = main.order_by(*_flipped(sq.desc, s.c.sample_id))
+        return _Plan(main.order_by(*ordered(s.c.sample_id)), None, count, backwards=back)
     if sq.sort == "score":
         main = (
             sa.select(sc.c.sample_id)
@@ -306,17 +308,14 @@ def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
         return _Plan(main, tail, count, _Keyless(run_id, unscored, keyed))
     if sq.sort in ("latency", "tokens"):
         col = rq.c.latency_s if sq.sort == "latency" else rq.c.output_tokens
-        main = (
-            sa.select(rq.c.sample_id)
-            .where(
-                rq.c.run_id == run_id,
-                rq.c.idx == 0,
-                col.is_not(None),
-                *sample_matches(rq.c.sample_id),
-                *score_matches(rq.c.sample_id),
-            )
-            .order_by(*ordered(col, rq.c.sample_id))
+        unordered = sa.select(rq.c.sample_id).where(
+            rq.c.run_id == run_id,
+            rq.c.idx == 0,
+            col.is_not(None),
+            *sample_matches(rq.c.sample_id),
+            *score_matches(rq.c.sample_id),
         )
+        main = unordered.order_by(*ordered(col, rq.c.sample_id))
         unmeasured = ~_exists(
             rq.c.run_id == run_id,
             rq.c.sample_id == s.c.sample_id,
@@ -328,8 +327,13 @@ def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
             rq.c.run_id == run_id, rq.c.idx == 0, col.is_not(None)
         )
         return _Plan(main, tail, count, _Keyless(run_id, unmeasured, keyed))
-    main = sa.select(s.c.sample_id).where(*samples_where).order_by(*by_position)
-    return _Plan(main, None, count)
+    main = sa.select(s.c.sample_id).where(*samples_where)
+    back = main.order_by(*_flipped(sq.desc, s.c.idx))
+    return _Plan(main.order_by(*by_position), None, count, backwards=back)
+
+
+def _flipped(desc: bool, *cols: Any) -> list[Any]:
+    return [c.asc() if desc else c.desc() for c in cols]
 
 
 def _exists(*conds: Any) -> Any:
@@ -375,40 +379,62 @@ def _page_keys(
 ) -> list[str]:
     """Up to `limit` sample ids from position `offset` of the main part, then the tail.
     `total`: how many samples match, when known without counting (no filter); `size`: the
-    run's sample count, when known."""
-    keys = list(conn.execute(plan.main.limit(limit).offset(offset)).scalars())
+    run's sample count, when known.
+
+    OFFSET steps over every index entry before the page: a page in the second half of a list
+    without a tail whose length is known (no filter) is read backwards from its end, and a page
+    certainly past the main part (by the count of error samples without a key, a few probes)
+    skips it, reading its length by a count instead."""
+    deep = total is not None and offset > total // 2
+    if deep and plan.tail is None and plan.backwards is not None and total is not None:
+        end = total - offset  # the page is the reversed list's [start, end)
+        start = max(end - limit, 0)
+        if end <= 0:
+            return []
+        return list(conn.execute(plan.backwards.limit(end - start).offset(start)).scalars())[::-1]
+    keyless = plan.keyless if plan.tail is not None else None
+    errors_lacking = _errors_lacking(conn, keyless) if deep and keyless else None
+    main_size: int | None = None
+    keys: list[str] = []
+    if total is not None and errors_lacking is not None and offset >= total - errors_lacking:
+        main_size = _main_size(conn, plan)  # at most total - errors_lacking: the page is past it
+    else:
+        keys = list(conn.execute(plan.main.limit(limit).offset(offset)).scalars())
     if plan.tail is None or len(keys) >= limit:
         return keys
-    if keys:
-        main_size = offset + len(keys)
-    else:  # the page starts past the main part: how long is it?
-        counted = sa.select(sa.func.count()).select_from(plan.main.order_by(None).subquery())
-        main_size = int(conn.execute(counted).scalar_one())
+    if main_size is None:
+        main_size = offset + len(keys) if keys else _main_size(conn, plan)
     if total is not None and total <= main_size:
         return keys  # nothing in the tail: skip a scan that would find nothing
     tail = plan.tail
-    if plan.keyless is not None and _keyless_are_errors(conn, plan.keyless, size):
-        tail = tail.where(schema.samples.c.status == "error")
+    if keyless is not None:
+        if errors_lacking is None:
+            errors_lacking = _errors_lacking(conn, keyless)
+        if size is None:
+            size = run_size(conn, keyless.run_id)
+        # every sample without a key is an error when the run's samples less those with a key
+        # (unfiltered, the main part: no second count) equal the errors without one
+        keyed = main_size if total is not None else _count(conn, keyless.keyed)
+        if size - keyed == errors_lacking:
+            tail = tail.where(schema.samples.c.status == "error")
     more = conn.execute(tail.limit(limit - len(keys)).offset(max(offset - main_size, 0)))
     return keys + list(more.scalars())
 
 
-def _keyless_are_errors(conn: Connection, keyless: _Keyless, size: int | None) -> bool:
-    """True when every sample of the run without a sort key is an error sample, from counts
-    on indexes and probes of the error samples only: the run's samples less those with a key
-    equal the error samples without one."""
+def _main_size(conn: Connection, plan: _Plan) -> int:
+    counted = sa.select(sa.func.count()).select_from(plan.main.order_by(None).subquery())
+    return int(conn.execute(counted).scalar_one())
+
+
+def _count(conn: Connection, query: Any) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
+
+
+def _errors_lacking(conn: Connection, keyless: _Keyless) -> int:
+    """The run's error samples without a sort key: probes of the error samples only."""
     s = schema.samples
-
-    def count(query: Any) -> int:
-        return int(
-            conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        )
-
-    run_id = keyless.run_id
-    errors = sa.select(sa.literal(1)).where(s.c.run_id == run_id, s.c.status == "error")
-    if size is None:
-        size = run_size(conn, run_id)
-    return size - count(keyless.keyed) == count(errors.where(keyless.lacking))
+    errors = sa.select(sa.literal(1)).where(s.c.run_id == keyless.run_id, s.c.status == "error")
+    return _count(conn, errors.where(keyless.lacking))
 
 
 def run_size(conn: Connection, run_id: str) -> int:
@@ -840,11 +866,19 @@ def sample_detail(store: Store, run_id: str, sample_id: str) -> dict[str, Any] |
                 .order_by(rq.c.idx)
             ).mappings()
         ]
+        # the sample's metrics from the primary key, then each value by its full key: asked
+        # for (run, sample) alone, SQLite reads the covering (run, metric, value) index over
+        # the whole run instead
+        k = sc.alias("k")
+        by_key = sa.and_(
+            sc.c.run_id == k.c.run_id, sc.c.sample_id == k.c.sample_id, sc.c.metric == k.c.metric
+        )
         out["scores"] = dict(
             conn.execute(
                 sa.select(sc.c.metric, sc.c.value)
-                .where(sc.c.run_id == run_id, sc.c.sample_id == sample_id)
-                .order_by(sc.c.metric)
+                .select_from(k.join(sc, by_key))
+                .where(k.c.run_id == run_id, k.c.sample_id == sample_id)
+                .order_by(k.c.metric)  # the key's order: sc.c.metric sends SQLite to the index
             ).all()
         )
         out["prev"] = conn.execute(

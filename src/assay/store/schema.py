@@ -107,9 +107,10 @@ requests = sa.Table(
     sa.Column("cached", sa.Boolean, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
-    # the viewer's latency sort reads the first request of each sample in index order, ties by
-    # sample id; output_tokens rides along so the tokens sort scans this index, not the rows
+    # the viewer's latency and tokens sorts read the first request of each sample in index
+    # order, ties by sample id (output_tokens in the latency index is from before the second)
     sa.Index("ix_requests_run_latency", "run_id", "idx", "latency_s", "sample_id", "output_tokens"),
+    sa.Index("ix_requests_run_tokens", "run_id", "idx", "output_tokens", "sample_id"),
     # a large response has no cache row: the cache finds it here (see store/payloads.py)
     sa.Index("ix_requests_cache_key", "cache_key"),
     sa.ForeignKeyConstraint(["run_id", "sample_id"], ["samples.run_id", "samples.sample_id"]),

@@ -4,7 +4,8 @@
 and it lists a run's samples of one status in sample order with their ids, so a status filter
 and the tail of a sorted list (the samples without a score, usually the errors) read a few
 index entries instead of probing every sample of the run. `ix_samples_run_updated` gives the
-live page's latest samples without sorting the whole run.
+live page's latest samples without sorting the whole run, and `ix_requests_run_tokens` the
+samples list sorted by output tokens without sorting the whole run.
 """
 
 from __future__ import annotations
@@ -18,17 +19,19 @@ branch_labels = None
 depends_on = None
 
 NEW = {
-    "ix_samples_run_status_idx": ["run_id", "status", "idx", "sample_id"],
-    "ix_samples_run_updated": ["run_id", "updated_at"],
+    "ix_samples_run_status_idx": ("samples", ["run_id", "status", "idx", "sample_id"]),
+    "ix_samples_run_updated": ("samples", ["run_id", "updated_at"]),
+    "ix_requests_run_tokens": ("requests", ["run_id", "idx", "output_tokens", "sample_id"]),
 }
 RETIRED = "ix_samples_run_status"
 
 
 def upgrade() -> None:
-    found = {ix["name"] for ix in sa.inspect(op.get_bind()).get_indexes("samples")}
-    for name, columns in NEW.items():
+    inspector = sa.inspect(op.get_bind())
+    found = {ix["name"] for table in ("samples", "requests") for ix in inspector.get_indexes(table)}
+    for name, (table, columns) in NEW.items():
         if name not in found:
-            op.create_index(name, "samples", columns)
+            op.create_index(name, table, columns)
     if RETIRED in found:
         op.drop_index(RETIRED, table_name="samples")
 
