@@ -184,6 +184,7 @@ class Viewer:
         self._meta: dict[tuple[Any, ...], browse.MetadataFields] = {}
         self._probes: dict[tuple[Any, ...], browse.MetadataFields] = {}
         self._sizes: dict[tuple[Any, ...], int] = {}  # samples of each finished run
+        self._progress: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.compare_stats = CompareStats(store)
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -364,9 +365,18 @@ class Viewer:
         )
 
     def progress(self, request: Request) -> Response:
-        data = browse.progress(self.store, request.path_params["run_id"])
-        if data is None:
+        """What the live page polls; a finished run's never changes, so it is read once."""
+        run = browse.run_row(self.store, request.path_params["run_id"])
+        if run is None:
             return JSONResponse({"error": "no such run"}, status_code=404)
+        done = run["status"] != "running"
+        data = self._progress.get(_finished(run)) if done else None
+        if data is None:
+            data = browse.progress(self.store, run["id"])
+            if data is None:
+                return JSONResponse({"error": "no such run"}, status_code=404)
+            if done and data["status"] == run["status"]:
+                _remember(self._progress, _finished(run), data)
         return Response(
             orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
             media_type="application/json",
