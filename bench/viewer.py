@@ -11,8 +11,9 @@ a figure that does not depend on how busy the machine is, to compare changes by.
     python bench/viewer.py                      # generate (once) and measure
     python bench/viewer.py --db /tmp/v.db --samples 200000 --regenerate
 
-An existing store at `--db` is reused as it is (opened for writing once, so an older one gets
-the current indexes); `--regenerate` builds it again.
+An existing store at `--db` (a file, or a database URL whose store has runs) is reused as it is
+(opened for writing once, so an older one gets the current indexes); `--regenerate` builds a
+file store again.
 """
 
 from __future__ import annotations
@@ -308,7 +309,12 @@ def main() -> int:
     if args.regenerate and path.exists():
         for p in path.parent.glob(path.name + "*"):
             p.unlink()
-    if "://" in args.db or not path.exists():
+    if "://" in args.db:  # a database server: generate into an empty one only
+        with Store(url).connect() as conn:
+            empty = conn.execute(sa.select(sa.func.count()).select_from(schema.runs)).scalar() == 0
+    else:
+        empty = not path.exists()
+    if empty:
         print(f"generating {args.samples:,} samples into {args.db} ...", file=sys.stderr)
         started = time.perf_counter()
         generate(Store(url), args.samples, args.models)
