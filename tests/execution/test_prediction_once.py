@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 import assay.execution.runner as runner_module
@@ -85,8 +86,8 @@ def task(n: int = N) -> Task:
     )
 
 
-def run(db: Path, model: Writer, n: int = N) -> str:
-    store = Store(f"sqlite:///{db}")
+def run(db: Path | str, model: Writer, n: int = N) -> str:
+    store = Store(db if isinstance(db, str) else f"sqlite:///{db}")
     executor = Executor(model, policy=RetryPolicy(max_attempts=1, base_delay=0.0))
     try:
         runner = Runner(store, task(n), model, executor, data=DataContext(), suite="lab")
@@ -219,3 +220,21 @@ def store_runs(store: Store) -> list[str]:
         return list(
             conn.execute(schema.runs.select().with_only_columns(schema.runs.c.id)).scalars()
         )
+
+
+@pytest.mark.slow
+def test_predictions_read_back_the_same_on_postgresql(postgres_url: str) -> None:
+    run_id = run(postgres_url, Writer("a"))
+    store = Store(postgres_url, readonly=True)
+    run_row = browse.run_row(store, run_id)
+    assert run_row is not None
+    listed = predictions(store, run_row)
+    details = [browse.sample_detail(store, run_id, f"s{i}") for i in range(N)]
+    s = schema.samples
+    with store.connect() as conn:
+        held = dict(conn.execute(sa.select(s.c.sample_id, s.c.prediction)).all())
+    store.close()
+    wanted = [body(i, "a" if i % 2 else "") if i % 3 != 2 else f"short {i}" for i in range(N)]
+    wanted[4] = None  # the failed request
+    assert listed == [d and d["prediction"] for d in details] == wanted
+    assert [k for k, v in sorted(held.items()) if v is None] == ["s0", "s1", "s3", "s4", "s6", "s7"]
