@@ -6,7 +6,10 @@ app in-process and reads the app's `Server-Timing` header (time to the response 
 rendering included). Targets: every page under 100 KB, p95 under 50 ms. Covers the leaderboard
 and its metric-group tabs, run pages with every filter and sort, sample, compare, model and
 benchmark pages. On SQLite it also prints the SQL work per page in VM instructions ("steps"),
-a figure that does not depend on how busy the machine is, to compare changes by.
+a figure that does not depend on how busy the machine is, to compare changes by, and the
+process CPU time per load (the test client's share included; background work that runs at the
+same time too, such as the compare page's statistics), which depends on it much less than the
+wall time does.
 
     python bench/viewer.py                      # generate (once) and measure
     python bench/viewer.py --db /tmp/v.db --samples 200000 --regenerate
@@ -264,11 +267,17 @@ def count_work(store: Store) -> None:
         dbapi_conn.set_progress_handler(tick, STEP)
 
 
+_cpu: list[float] = []  # process CPU ms per load of the last measure()
+
+
 def measure(client: Any, urls: list[str]) -> tuple[list[float], list[int]]:
     times, sizes = [], []
     _steps[0] = 0
+    _cpu.clear()
     for url in urls:
+        started = time.process_time()
         response = client.get(url)
+        _cpu.append((time.process_time() - started) * 1000)
         if response.status_code != 200:
             raise SystemExit(f"{url}: HTTP {response.status_code}")
         timing = response.headers["server-timing"]
@@ -282,7 +291,8 @@ def report(name: str, times: list[float], sizes: list[int]) -> bool:
     p50 = statistics.median(ordered)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     ok = p95 < 50 and max(sizes) < 100_000
-    work = f"  SQL {_steps[0] / len(times) / 1e3:7.0f}k steps" if _steps[0] else ""
+    work = f"  SQL {_steps[0] / len(times) / 1e3:6.0f}k steps" if _steps[0] else ""
+    work += f"  CPU p50 {statistics.median(_cpu):5.1f} ms" if _cpu else ""
     print(
         f"{name:<42} n={len(times):>4}  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
         f"max {ordered[-1]:6.1f} ms  bytes p50 {int(statistics.median(sizes)):>6,}  "
