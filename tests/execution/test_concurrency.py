@@ -7,7 +7,7 @@ import time
 import pytest
 
 from assay.errors import ProviderError
-from assay.execution.concurrency import AdaptiveLimit
+from assay.execution.concurrency import AdaptiveLimit, ConcurrencyLimits
 from assay.execution.executor import Executor
 from assay.execution.retry import RetryPolicy
 from assay.models.base import Capabilities, Model, ModelSpec
@@ -155,3 +155,44 @@ async def test_a_waiter_cancelled_after_its_future_was_dropped_unwinds_cleanly()
     assert limit.in_flight == 1 and not limit._waiters
     await limit.release(succeeded=True)
     assert limit.in_flight == 0
+
+
+def test_api_models_share_their_providers_limit_local_models_keep_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Per provider (endpoint and key variable) for API models, per model for local ones; the
+    shared limit takes the tightest settings among its models; --concurrency fixes them all."""
+    from assay.models.registry import create_model
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("OTHER_KEY", "test-key-2")
+    limits = ConcurrencyLimits()
+
+    def limit(spec: str) -> AdaptiveLimit:
+        return Executor(create_model(spec), limits=limits).limit
+
+    gpt4 = limit("openai/gpt-4o")
+    assert limit("openai/gpt-4o-mini") is gpt4
+    assert limit("openai/gpt-4o@http://127.0.0.1:9/v1") is not gpt4  # another endpoint
+    assert limit("openai/gpt-4o?api_key_env=OTHER_KEY") is not gpt4  # another account
+    server = limit("openai-compatible/a@http://127.0.0.1:9/v1")
+    assert limit("openai-compatible/b@http://127.0.0.1:9/v1") is server  # one server
+    assert limit("openai-compatible/a@http://127.0.0.1:10/v1") is not server
+    oracle = limit("mock/oracle")
+    assert limit("mock/random") is not oracle and limit("mock/oracle") is oracle
+    # a model of the same provider asking for less narrows the shared limit for all
+    before = (gpt4.initial, gpt4.maximum)
+    assert limit("openai/gpt-4o-mini?concurrency=4&max_concurrency=6") is gpt4
+    assert (gpt4.initial, gpt4.maximum, gpt4.current) == (4, 6, 4) and before == (32, 256)
+    # an overload seen through one model slows the provider's other models too
+    gpt4.limit = 6.0
+    asyncio.run(_overload(gpt4))
+    assert limit("openai/gpt-4o").current == 3
+    fixed = ConcurrencyLimits(5)
+    assert fixed.for_model(create_model("openai/gpt-4o")).maximum == 5
+    assert not fixed.for_model(create_model("openai/gpt-4o")).adaptive
+
+
+async def _overload(limit: AdaptiveLimit) -> None:
+    await limit.acquire()
+    await limit.release(overloaded=True)

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-import assay.execution.runner as runner_module
+import assay.store.writes as writes_module
 from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.errors import ProviderError
 from assay.execution.executor import Executor
@@ -121,7 +121,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     with pytest.MonkeyPatch.context() as patch:
         for kind in ("twice", "once"):
             if kind == "twice":
-                patch.setattr(runner_module, "share_predictions", lambda s, _r: list(s))
+                patch.setattr(writes_module, "share_predictions", lambda s, _r: list(s))
             else:
                 patch.undo()
             db = tmp_path_factory.mktemp(kind) / "store.db"

@@ -15,13 +15,14 @@ import sqlalchemy as sa
 
 from assay.benchmarks.base import DataContext, Loaded, Task
 from assay.errors import UserError
+from assay.execution.concurrency import ConcurrencyLimits
 from assay.execution.executor import Executor
 from assay.execution.identity import Fingerprints
 from assay.execution.runner import Runner
 from assay.execution.scheduler import run_all
 from assay.models.base import Model
 from assay.models.mock import MockModel
-from assay.models.registry import create_model
+from assay.models.registry import create_model, parse_model_spec
 from assay.prompting.formats import Generate
 from assay.requests import Request, Response
 from assay.samples import Sample
@@ -299,3 +300,45 @@ def test_one_benchmark_named_twice_runs_once_then_resumes(tmp_path: Path) -> Non
     assert first.run_id == second.run_id
     assert (first.executed, second.executed, second.resumed) == (15, 0, 15)
     assert model.calls == 15
+
+
+class ApiMock(MockModel):
+    """A mock standing for an API provider's model: its provider's models share one limit."""
+
+    provider_wide_limit = True
+
+
+def plan_shared(store: Store, models: list[Model], tasks: list[Task]) -> list[Runner]:
+    """As `assay run` plans: one executor per model, the invocation's limits shared."""
+    limits = ConcurrencyLimits()
+    runners = []
+    for model in models:
+        executor = Executor(model, limits=limits)
+        runners += [
+            Runner(store, t, model, executor, data=DataContext(), keep_samples=True) for t in tasks
+        ]
+    return runners
+
+
+@pytest.mark.parametrize("api", [True, False], ids=["api-provider", "local"])
+def test_an_api_providers_limit_holds_across_all_its_models_runs(tmp_path: Path, api: bool) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'provider.db'}")
+    recorder = Recorder()
+    kind = ApiMock if api else MockModel
+    models = [
+        recorder.wrap(kind(parse_model_spec(f"mock/constant?text={t}&latency=0.002&concurrency=3")))
+        for t in ("A", "B")
+    ]
+    tasks = [task("alpha", 40), task("beta", 40, offset=100)]
+    outcomes = asyncio.run(run_all(plan_shared(store, models, tasks)))
+    assert all(o.result is not None and o.result.executed == 40 for o in outcomes)
+    limits = {id(o.runner.executor.limit) for o in outcomes}
+    if api:
+        # two models, four runs, one provider: never more than its 3 requests at once, in all
+        assert len(limits) == 1
+        assert recorder.most_total == 3
+    else:
+        # local models: a limit each, so together they go past one model's 3
+        assert len(limits) == 2
+        assert all(recorder.most[m.label] <= 3 for m in models)
+        assert recorder.most_total > 3

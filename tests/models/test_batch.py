@@ -12,11 +12,13 @@ from tests.models.stubs.anthropic_stub import AnthropicStub
 from tests.models.stubs.openai_stub import OpenAIStub
 
 from assay.errors import UserError
-from assay.models.batch import BatchPending, BatchStatus, provider_batches, run_batch
+from assay.models.batch import BatchPending, BatchStatus, run_batch
 from assay.models.registry import create_model
 from assay.pricing import cost
 from assay.requests import Request
 from assay.store.db import Store
+from assay.store.schema import provider_batches
+from assay.store.writes import BatchLedger
 
 
 @pytest.fixture
@@ -65,7 +67,9 @@ async def test_openai_batch_submit_poll_collect(openai_stub: OpenAIStub, store: 
     model = create_model(f"openai/gpt-x@{openai_stub.base_url}")
     seen: list[BatchStatus] = []
     try:
-        out = await run_batch(store, model, items(4), poll_interval=0.01, on_status=seen.append)
+        out = await run_batch(
+            BatchLedger(store), model, items(4), poll_interval=0.01, on_status=seen.append
+        )
     finally:
         await model.close()
     assert sorted(out) == ["req_0", "req_1", "req_2", "req_3"]
@@ -88,14 +92,14 @@ async def test_openai_batch_resumes_after_restart(openai_stub: OpenAIStub, store
     openai_stub.polls_to_finish = 3
     model = create_model(f"openai/gpt-x@{openai_stub.base_url}")
     with pytest.raises(BatchPending):
-        await run_batch(store, model, items(3), poll_interval=0.05, max_wait=0.01)
+        await run_batch(BatchLedger(store), model, items(3), poll_interval=0.05, max_wait=0.01)
     await model.close()
     [row] = batch_rows(store)
     assert row.state == "running"
     # a new process: a fresh model, the same store and items; no second submission
     again = create_model(f"openai/gpt-x@{openai_stub.base_url}")
     try:
-        out = await run_batch(store, again, items(3), poll_interval=0.01)
+        out = await run_batch(BatchLedger(store), again, items(3), poll_interval=0.01)
     finally:
         await again.close()
     assert all(r.ok for r in out.values()) and len(out) == 3
@@ -108,7 +112,7 @@ async def test_anthropic_batch_submit_poll_collect(
     anthropic_stub.batch_failures = {"req_1"}
     model = create_model(f"anthropic/claude-x@{anthropic_stub.base_url}")
     try:
-        out = await run_batch(store, model, items(3), poll_interval=0.01)
+        out = await run_batch(BatchLedger(store), model, items(3), poll_interval=0.01)
     finally:
         await model.close()
     assert out["req_0"].ok and out["req_0"].text == "A" and out["req_0"].output_tokens == 1
@@ -122,8 +126,8 @@ async def test_anthropic_batch_resumes(anthropic_stub: AnthropicStub, store: Sto
     anthropic_stub.polls_to_finish = 4
     model = create_model(f"anthropic/claude-x@{anthropic_stub.base_url}")
     with pytest.raises(BatchPending):
-        await run_batch(store, model, items(2), poll_interval=0.05, max_wait=0.01)
-    out = await run_batch(store, model, items(2), poll_interval=0.01)
+        await run_batch(BatchLedger(store), model, items(2), poll_interval=0.05, max_wait=0.01)
+    out = await run_batch(BatchLedger(store), model, items(2), poll_interval=0.01)
     await model.close()
     assert len(out) == 2 and all(r.ok for r in out.values())
     assert posts(anthropic_stub, "/v1/messages/batches") == 1
@@ -131,22 +135,24 @@ async def test_anthropic_batch_resumes(anthropic_stub: AnthropicStub, store: Sto
 
 async def test_a_new_set_of_items_is_a_new_batch(openai_stub: OpenAIStub, store: Store) -> None:
     model = create_model(f"openai/gpt-x@{openai_stub.base_url}")
-    await run_batch(store, model, items(2), poll_interval=0.01)
-    await run_batch(store, model, items(2), poll_interval=0.01)  # collected: submitted again
-    await run_batch(store, model, items(3), poll_interval=0.01)
+    await run_batch(BatchLedger(store), model, items(2), poll_interval=0.01)
+    await run_batch(
+        BatchLedger(store), model, items(2), poll_interval=0.01
+    )  # collected: submitted again
+    await run_batch(BatchLedger(store), model, items(3), poll_interval=0.01)
     await model.close()
     assert posts(openai_stub, "/v1/batches") == 3 and len(batch_rows(store)) == 2
 
 
 async def test_models_without_a_batch_api_say_so(store: Store) -> None:
     with pytest.raises(UserError, match="no batch API"):
-        await run_batch(store, create_model("mock/oracle"), items(1))
+        await run_batch(BatchLedger(store), create_model("mock/oracle"), items(1))
 
 
 async def test_bad_custom_ids_are_refused(openai_stub: OpenAIStub, store: Store) -> None:
     model = create_model(f"openai/gpt-x@{openai_stub.base_url}")
     with pytest.raises(ValueError, match="custom id"):
-        await run_batch(store, model, [("has space", Request(prompt="x"))])
+        await run_batch(BatchLedger(store), model, [("has space", Request(prompt="x"))])
     await model.close()
 
 

@@ -277,6 +277,44 @@ def test_reading_an_empty_database_is_one_line(postgres_url: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "gsm8k", "-m", "mock/oracle", "--limit", "2", "--data-dir"],
+        ["db", "upgrade"],
+        ["serve"],
+    ],
+    ids=["run", "db-upgrade", "serve"],
+)
+def test_another_applications_database_is_refused_untouched(
+    postgres_url: str, data_dir: Path, command: list[str]
+) -> None:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE customers (id integer primary key, name text)"))
+        conn.execute(sa.text("INSERT INTO customers VALUES (1, 'Ada')"))
+    if command[-1] == "--data-dir":
+        command = [*command, str(data_dir)]
+    code, _, err = run_cli(*command, "--db", postgres_url)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "another application's tables (customers)" in err, err
+    with engine.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == ["customers"]
+        assert conn.execute(sa.text("SELECT name FROM customers")).scalar_one() == "Ada"
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_table_added_beside_an_assay_store_is_left_alone(postgres_url: str) -> None:
+    Store(postgres_url).close()
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE notes (id integer primary key)"))
+    engine.dispose()
+    Store(postgres_url).close()  # still assay's store: its marker row says so
+
+
+@pytest.mark.slow
 def test_wrong_password_and_missing_database(postgres_server: PostgresServer) -> None:
     postgres_server.create_role(PostgresServer.PASSWORD_USER, "right")
     url = postgres_server.url("postgres")

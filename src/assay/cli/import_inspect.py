@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from assay.interop.common import importing
 from assay.interop.inspect import find_logs, import_log
 from assay.store.db import Store, resolve_url
 
@@ -15,8 +16,8 @@ def main(args: argparse.Namespace) -> int:
     logs = find_logs([Path(p) for p in args.logs])
     store = Store(resolve_url(args.db))
     out = Console(highlight=False, soft_wrap=True)
-    with store.begin() as conn:  # one transaction: a bad log leaves nothing of any behind
-        results = [(log, import_log(conn, log, args.suite)) for log in logs]
+    with importing(store) as session:  # one transaction: a bad log leaves nothing of any behind
+        results = [(log, import_log(session, log, args.suite)) for log in logs]
     for log, run in results:
         out.print(
             f"{log.name} -> {run.benchmark} · {run.model}: {run.samples} samples, "

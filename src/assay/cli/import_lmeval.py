@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from assay.errors import UserError
+from assay.interop.common import importing
 from assay.interop.lmeval import find_results, import_results
 from assay.store.db import Store, resolve_url
 
@@ -16,8 +17,8 @@ def main(args: argparse.Namespace) -> int:
     files = find_results(Path(args.path))
     store = Store(resolve_url(args.db))
     out = Console(highlight=False, soft_wrap=True)
-    with store.begin() as conn:  # one transaction: a bad file leaves nothing of any behind
-        imported = [(f, import_results(conn, f, args.suite)) for f in files]
+    with importing(store) as session:  # one transaction: a bad file leaves nothing of any behind
+        imported = [(f, import_results(session, f, args.suite)) for f in files]
     if not any(runs for _, (runs, _) in imported):
         raise UserError(
             f"nothing to import under {args.path!r}: every task's samples lack per-sample scores"

@@ -16,6 +16,7 @@ from assay.benchmarks.registry import resolve_tasks
 from assay.checks import COUNT_MAX, check_distinct, check_range, check_seed
 from assay.display import visible
 from assay.errors import UserError
+from assay.execution.concurrency import ConcurrencyLimits
 from assay.execution.executor import Executor, probe
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
@@ -148,13 +149,15 @@ async def _run_all(
             await probe(model, policy)
         for judge_model in judges or ():
             await probe(judge_model, policy)
-        # the judge's executor is shared by every run: one cache, one concurrency limit
-        judge = Executor(judges[0], concurrency=args.concurrency, policy=policy) if judges else None
+        # one adaptive limit per API provider (per model for local ones), shared by all runs
+        limits = ConcurrencyLimits(args.concurrency)
+        # the judge's executor is shared by every run: one cache; its limit is its provider's
+        judge = Executor(judges[0], policy=policy, limits=limits) if judges else None
         # every run is planned (its samples read and hashed) before any starts: a mistake in
         # any of them stops the command before work; one executor per model, shared by its runs
         runners = []
         for model in models:
-            executor = Executor(model, concurrency=args.concurrency, policy=policy)
+            executor = Executor(model, policy=policy, limits=limits)
             for task in tasks:
                 runners.append(
                     Runner(

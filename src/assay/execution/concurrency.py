@@ -16,6 +16,10 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assay.models.base import Model
 
 
 @dataclass
@@ -37,6 +41,15 @@ class AdaptiveLimit:
         self.maximum = max(self.initial, self.maximum)
         self.limit = float(self.initial)
         self.changes.append((time.monotonic(), self.initial))
+
+    def narrow(self, initial: int, maximum: int) -> None:
+        """Lower the start and the ceiling to these if they are smaller (a limit being shared by
+        one more model, before its requests start)."""
+        self.initial = max(self.minimum, min(self.initial, initial))
+        self.maximum = max(self.initial, min(self.maximum, maximum))
+        self.limit = min(self.limit, float(self.initial))
+        if self.changes[-1][1] != self.current:
+            self.changes.append((time.monotonic(), self.current))
 
     @property
     def adaptive(self) -> bool:
@@ -99,3 +112,31 @@ class AdaptiveLimit:
         if self.current != before:
             self.changes.append((now, self.current))
         self._wake()
+
+
+class ConcurrencyLimits:
+    """One `AdaptiveLimit` per concurrency scope (`Model.concurrency_scope`), for every run of an
+    invocation: an API provider's models share the provider's limit, so a suite of several of
+    its models backs off together when the provider says it is overloaded; a local model has
+    its own. `concurrency` (the `--concurrency` option) fixes every limit at that value.
+
+    Models sharing a scope may declare different limits (`?concurrency=`): the shared limit
+    takes the smallest start and the smallest ceiling among them, the conservative reading of
+    one account's rate limit.
+    """
+
+    def __init__(self, concurrency: int | None = None) -> None:
+        self.concurrency = concurrency
+        self._limits: dict[str, AdaptiveLimit] = {}
+
+    def for_model(self, model: Model) -> AdaptiveLimit:
+        caps = model.capabilities
+        initial = self.concurrency or caps.concurrency
+        ceiling = self.concurrency or caps.max_concurrency or caps.concurrency
+        scope = model.concurrency_scope()
+        limit = self._limits.get(scope)
+        if limit is None:
+            limit = self._limits[scope] = AdaptiveLimit(initial=initial, maximum=ceiling)
+        else:
+            limit.narrow(initial, ceiling)
+        return limit

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.errors import ProviderError, Unreachable
-from assay.execution.concurrency import AdaptiveLimit
+from assay.execution.concurrency import ConcurrencyLimits
 from assay.execution.response_cache import ResponseCache
 from assay.execution.retry import RetryPolicy
 from assay.hashing import canonical_json
@@ -50,14 +50,15 @@ class Executor:
         concurrency: int | None = None,
         policy: RetryPolicy | None = None,
         seed: int = 0,
+        limits: ConcurrencyLimits | None = None,
     ) -> None:
+        """`limits`: the invocation's shared limits (one per provider for API models); without
+        them the executor has a limit of its own."""
         self.model = model
         self.identity = model.identity()
-        caps = model.capabilities
-        initial = concurrency or caps.concurrency
-        ceiling = concurrency or caps.max_concurrency or caps.concurrency
-        self.limit = AdaptiveLimit(initial=initial, maximum=ceiling)
-        self.concurrency = self.limit.maximum
+        shared = limits if limits is not None else ConcurrencyLimits(concurrency)
+        self.limit = shared.for_model(model)
+        self.concurrency = self.limit.maximum  # a run keeps up to twice this in flight
         self.policy = policy or RetryPolicy()
         self._rng = random.Random(seed)
         self.stats = ExecutorStats()

@@ -20,14 +20,9 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-import sqlalchemy as sa
-
 from assay.requests import Response
-from assay.store import schema
 from assay.store.db import Store
-from assay.store.payloads import expand
-
-PREFETCH_BATCH = 500
+from assay.store.writes import cached_responses
 
 
 class ResponseCache:
@@ -55,29 +50,8 @@ class ResponseCache:
     def prefetch(self, store: Store, keys: Iterable[str]) -> None:
         """Load the stored responses for `keys` not already held, in a few queries."""
         wanted = [k for k in dict.fromkeys(keys) if k not in self._entries]
-        if not wanted:
-            return
-        c = schema.cache
-        with store.connect() as conn:
-            for start in range(0, len(wanted), PREFETCH_BATCH):
-                part = wanted[start : start + PREFETCH_BATCH]
-                for key, response in conn.execute(
-                    sa.select(c.c.key, c.c.response).where(c.c.key.in_(part))
-                ):
-                    self._entries[key] = response
-                missing = [k for k in part if k not in self._entries]
-                if missing:
-                    self._prefetch_large(conn, missing)
-
-    def _prefetch_large(self, conn: sa.Connection, keys: list[str]) -> None:
-        """Large responses have no cache row: their request rows answer for them."""
-        rq = schema.requests
-        query = sa.select(rq.c.cache_key, rq.c.response, rq.c.text).where(
-            rq.c.cache_key.in_(keys), rq.c.response.is_not(None)
-        )
-        for key, stored, text in conn.execute(query):
-            if key not in self._entries and stored.get("text_in_column"):
-                self._entries[key] = expand(stored, text)
+        if wanted:
+            self._entries.update(cached_responses(store, wanted))
 
     async def fetch(self, key: str, call: Callable[[], Awaitable[Response]]) -> Response:
         """The cached response for `key`, the answer of the identical call in flight, or the

@@ -1,7 +1,8 @@
 """One run end to end: load, select, prompt, call, score, store, summarise.
 
-Results are written in small transactions as they arrive. A sample's row, requests and scores
-are upserted together, so a run killed at any moment and started again skips the samples already
+Results are written in small transactions as they arrive, through the store's write API
+(`assay.store.writes`; the runner writes no SQL). A sample's row, requests and scores are
+written together, so a run killed at any moment and started again skips the samples already
 finished and redoes the rest (errored samples included), with nothing lost or duplicated.
 """
 
@@ -33,9 +34,10 @@ from assay.models.batch import BatchPending, run_batch
 from assay.provenance import collect
 from assay.requests import Request, Response
 from assay.samples import Sample
-from assay.store import schema
-from assay.store.db import Store, check_lengths, insert_if_absent, now, upsert
-from assay.store.payloads import compact, is_large, share_predictions
+from assay.store import writes
+from assay.store.db import Store, now
+from assay.store.payloads import compact, is_large
+from assay.store.queries import superseded_runs
 
 CHUNK = 256
 FLUSH_ROWS = 500
@@ -102,10 +104,10 @@ class _JudgeCall:
 
 @dataclass
 class _Buffer:
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    scores: list[dict[str, Any]] = field(default_factory=list)
-    cache: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[writes.SampleRow] = field(default_factory=list)
+    requests: list[writes.RequestRow] = field(default_factory=list)
+    scores: list[writes.ScoreRow] = field(default_factory=list)
+    cache: list[writes.CacheRow] = field(default_factory=list)
     last_flush: float = field(default_factory=time.monotonic)
 
     def clear(self) -> None:
@@ -286,107 +288,48 @@ class Runner:
     # -- store --------------------------------------------------------------------------------
     def _begin(self) -> bool:
         """Mark the run running (creating it if new); True when it is new."""
-        t = schema.runs
-        names = {
-            "benchmark": self.task.name,
-            "benchmark_name": self.task.name.split(":")[0],
-            "model": self.model.label,
-            "main_metric": self.task.main_metric,
-        }
-        check_lengths(t, [names])  # before any write, the same on SQLite and PostgreSQL
-        check_lengths(schema.suites, [{"name": self.suite}])
-        values = {"status": "running", "started_at": now(), "assay_version": __version__}
-        with self.store.begin() as conn:
-            # insert-or-ignore, then update: two processes beginning the same run at once both
-            # succeed (a select-then-insert raced to "UNIQUE constraint failed")
-            created = insert_if_absent(
-                conn,
-                t,
-                {
-                    "id": self.run_id,
-                    "benchmark": self.task.name,
-                    "benchmark_name": self.task.name.split(":")[0],
-                    "benchmark_version": self.task.version,
-                    "benchmark_source": self.task.source,
-                    "model": self.model.label,
-                    "spec": self.spec,
-                    "groups": list(self.task.groups),
-                    "main_metric": self.task.main_metric,
-                    "higher_is_better": self.task.higher_is_better is not False,
-                    "created_at": now(),
-                    **values,
-                },
-            )
-            if not created:
-                conn.execute(t.update().where(t.c.id == self.run_id).values(**values))
-            upsert(conn, schema.suites, [{"name": self.suite, "created_at": now()}], update=False)
-            upsert(
-                conn,
-                schema.suite_runs,
-                [{"suite": self.suite, "run_id": self.run_id, "added_at": now()}],
-                update=False,
-            )
-            upsert(
-                conn,
-                schema.run_provenance,
-                [{"run_id": self.run_id, "provenance": collect(self.spec), "recorded_at": now()}],
-            )
-        return created
+        return writes.begin_run(
+            self.store,
+            writes.NewRun(
+                run_id=self.run_id,
+                benchmark=self.task.name,
+                benchmark_version=self.task.version,
+                benchmark_source=self.task.source,
+                model=self.model.label,
+                spec=self.spec,
+                groups=list(self.task.groups),
+                main_metric=self.task.main_metric or "",
+                higher_is_better=self.task.higher_is_better is not False,
+                suite=self.suite,
+                assay_version=__version__,
+                provenance=collect(self.spec),
+            ),
+        )
 
     def _discard(self) -> None:
         """Remove a run created by this invocation that failed before storing any sample."""
-        with self.store.begin() as conn:
-            for table in (schema.suite_runs, schema.run_provenance):
-                conn.execute(table.delete().where(table.c.run_id == self.run_id))
-            conn.execute(schema.runs.delete().where(schema.runs.c.id == self.run_id))
+        writes.discard_run(self.store, self.run_id)
 
     def _superseded(self) -> list[str]:
         """For a run not stored yet: the suite's runs of the same benchmark and model (other
         inputs, so other ids), newest first; the new run supersedes them."""
-        t, sr = schema.runs, schema.suite_runs
-        query = (
-            sa.select(t.c.id)
-            .join(sr, sr.c.run_id == t.c.id)
-            .where(
-                sr.c.suite == self.suite,
-                t.c.benchmark == self.task.name,
-                t.c.model == self.model.label,
-                t.c.id != self.run_id,
-                sa.or_(t.c.benchmark_source == self.task.source, t.c.benchmark_source.is_(None)),
-            )
-            .order_by(t.c.created_at.desc())
+        return superseded_runs(
+            self.store,
+            run_id=self.run_id,
+            suite=self.suite,
+            benchmark=self.task.name,
+            model=self.model.label,
+            source=self.task.source,
         )
-        with self.store.connect() as conn:
-            if conn.execute(sa.select(t.c.id).where(t.c.id == self.run_id)).first():
-                return []
-            return list(conn.execute(query).scalars())
 
     def _forget(self, sample_ids: Sequence[str]) -> None:
         """Delete samples written under this run id (from data that no longer matches it)."""
-        with self.store.begin() as conn:
-            for start in range(0, len(sample_ids), 500):
-                part = sample_ids[start : start + 500]
-                for table in (schema.scores, schema.requests, schema.samples):
-                    conn.execute(
-                        table.delete().where(
-                            table.c.run_id == self.run_id, table.c.sample_id.in_(part)
-                        )
-                    )
+        writes.forget_samples(self.store, self.run_id, sample_ids)
 
     def _finished_ids(self) -> set[str]:
         """Samples not to redo: all but errored ones, and those whose judge call failed (their
         model answer comes from the cache; the judge is asked again)."""
-        t = schema.samples
-        judge_status = t.c.metadata["judge_status"].as_string()
-        with self.store.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.c.sample_id).where(
-                    t.c.run_id == self.run_id,
-                    t.c.status != "error",
-                    sa.or_(judge_status.is_(None), judge_status != "error"),
-                )
-            )
-            return {r[0] for r in rows}
+        return writes.finished_sample_ids(self.store, self.run_id)
 
     def _prefetch(self, keys: Sequence[str]) -> None:
         self.executor.cache.prefetch(self.store, keys)
@@ -396,11 +339,9 @@ class Runner:
         the store refuses): the run then ends, and the samples it held are redone on resume."""
         try:
             if buffer.samples or buffer.cache:
-                with self.store.begin() as conn:
-                    upsert(conn, schema.samples, share_predictions(buffer.samples, buffer.requests))
-                    upsert(conn, schema.requests, buffer.requests)
-                    upsert(conn, schema.scores, buffer.scores)
-                    upsert(conn, schema.cache, buffer.cache, update=False)
+                writes.record_samples(
+                    self.store, buffer.samples, buffer.requests, buffer.scores, buffer.cache
+                )
         finally:
             buffer.clear()
 
@@ -412,34 +353,28 @@ class Runner:
         wall: float,
         failure: str | None = None,
     ) -> dict[str, Any]:
-        t = schema.runs
         # the samples read now are not the ones hashed into the id: what this invocation wrote
         # from them is removed, and the run is left as it was
         changed = data_hash is not None and data_hash != self.data_identity.content_hash
         if changed:
             self._forget(self._written)
             status, data_hash, n_selected = "interrupted", None, None
-        with self.store.begin() as conn:
-            summary = summarise(
+        summary = writes.finish_run(
+            self.store,
+            self.run_id,
+            status=status,
+            summarise=lambda conn: summarise(
                 conn,
                 self.run_id,
                 self.task.main_metric or "",
                 self.run_metrics,
                 batch=self.batch is not None,
-            )
-            if failure is not None:
-                summary["failure"] = failure
-            values: dict[str, Any] = {
-                "status": status,
-                "summary": summary,
-                "finished_at": now(),
-                "duration_s": wall,
-            }
-            if data_hash is not None:
-                values["dataset_hash"] = data_hash
-            if n_selected is not None:
-                values["n_samples"] = n_selected
-            conn.execute(t.update().where(t.c.id == self.run_id).values(**values))
+            ),
+            duration_s=wall,
+            dataset_hash=data_hash,
+            n_samples=n_selected,
+            failure=failure,
+        )
         if changed:
             raise UserError(
                 f"{self.task.name}: its data changed while it ran (it was read twice and "
@@ -531,7 +466,7 @@ class Runner:
         answers: dict[str, Response] = {}
         if todo:
             answers = await run_batch(
-                self.store,
+                writes.BatchLedger(self.store),
                 self.model,
                 sorted(todo.items()),
                 poll_interval=self.batch.poll_interval,

@@ -18,24 +18,18 @@ changes nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 import sqlalchemy as sa
 
-from assay import __version__
 from assay.errors import UserError
-from assay.execution.summary import summarise
 from assay.hashing import StreamingHash, content_hash
-from assay.store import schema
-from assay.store.db import Store, check_lengths, now, upsert
-from assay.store.payloads import share_predictions
-
-BATCH = 1_000
+from assay.interop import common
+from assay.store.db import Store
 
 # Stats HELM reports about the run rather than the model's quality; never a main metric.
 GENERAL_STATS = frozenset(
@@ -94,16 +88,6 @@ class ImportedRun:
     scores: int = 0
     helm_stats: int = 0
     skipped_stats: int = 0  # per-instance stats without a value (count 0)
-
-
-@dataclass
-class _Batch:
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    scores: list[dict[str, Any]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.samples) + len(self.requests) + len(self.scores)
 
 
 def find_runs(path: Path, suite: str | None = None) -> list[tuple[str, Path]]:
@@ -173,8 +157,8 @@ def import_run(
         run_spec = orjson.loads(reading.read_bytes())
         if not isinstance(run_spec, dict):
             raise TypeError("run_spec.json is not a JSON object")
-        with store.begin() as conn:
-            return _import(conn, run_dir, run_spec, suite, main_metric)
+        with common.importing(store) as session:
+            return _import(session, run_dir, run_spec, suite, main_metric)
     except UserError:
         raise
     except OSError as exc:
@@ -214,7 +198,7 @@ _MALFORMED = _malformed_errors()
 
 
 def _import(
-    conn: sa.Connection,
+    session: common.ImportSession,
     run_dir: Path,
     run_spec: dict[str, Any],
     suite: str,
@@ -226,38 +210,16 @@ def _import(
     run_id = content_hash({"helm_suite": suite, "helm_run": name}, 20)
     benchmark = benchmark_name(name)
     result = ImportedRun(run_id, name, benchmark, model, main_metric or "")
-    started = time.monotonic()
-    stamp = now()
-    check_lengths(
-        schema.runs, [{"benchmark": benchmark, "model": model, "main_metric": main_metric}]
+    writer = session.writer(common.ImportedRun(run_id, benchmark, model))
+    writer.begin(
+        suite=suite,
+        source="helm",
+        spec={"run_spec": run_spec},
+        benchmark_version="helm",
+        groups=list(run_spec.get("groups") or []),
     )
-    _delete_run(conn, run_id)
-    conn.execute(
-        schema.runs.insert().values(
-            id=run_id,
-            benchmark=benchmark,
-            benchmark_name=benchmark.split(":")[0],
-            benchmark_version="helm",
-            model=model,
-            spec={"source": "helm", "run_spec": run_spec},
-            groups=list(run_spec.get("groups") or []),
-            main_metric=main_metric or "",
-            higher_is_better=True,
-            assay_version=__version__,
-            status="importing",
-            created_at=stamp,
-            started_at=stamp,
-        )
-    )
-    upsert(conn, schema.suites, [{"name": suite, "created_at": stamp}], update=False)
-    upsert(
-        conn,
-        schema.suite_runs,
-        [{"suite": suite, "run_id": run_id, "added_at": stamp}],
-        update=False,
-    )
-    data_hash = _import_states(conn, run_dir, run_id, result)
-    available = _import_instance_stats(conn, run_dir, run_id, result)
+    data_hash = _import_states(writer, run_dir)
+    available = _import_instance_stats(writer, run_dir, result)
     helm_stats = _read_stats(run_dir)
     result.helm_stats = len(helm_stats)
     chosen = main_metric or _choose_main_metric(available)
@@ -265,63 +227,33 @@ def _import(
         known = ", ".join(sorted(available)) or "none"
         raise UserError(f"HELM run {name!r} has no stat {main_metric!r} (its stats: {known})")
     result.main_metric = chosen
-    summary = summarise(conn, run_id, chosen)
-    summary["helm_stats"] = helm_stats
-    conn.execute(
-        schema.runs.update()
-        .where(schema.runs.c.id == run_id)
-        .values(
-            status="finished",
-            main_metric=chosen,
-            higher_is_better=chosen not in LOWER_IS_BETTER,
-            summary=summary,
-            dataset_hash=data_hash,
-            n_samples=result.samples,
-            finished_at=now(),
-            duration_s=time.monotonic() - started,
-        )
+    imported = writer.finish(
+        main_metric=chosen,
+        higher_is_better=chosen not in LOWER_IS_BETTER,
+        summary_extra={"helm_stats": helm_stats},
+        dataset_hash=data_hash,
+        allow_empty=True,
+        provenance={
+            "source": "helm",
+            "helm_suite": suite,
+            "helm_run": name,
+            "path": str(run_dir.resolve()),
+            "benchmark_version": "helm",
+            "prompt_format_hash": content_hash(adapter),
+            "model_settings": adapter,
+        },
     )
-    upsert(
-        conn,
-        schema.run_provenance,
-        [
-            {
-                "run_id": run_id,
-                "provenance": {
-                    "source": "helm",
-                    "helm_suite": suite,
-                    "helm_run": name,
-                    "path": str(run_dir.resolve()),
-                    "assay_version": __version__,
-                    "benchmark_version": "helm",
-                    "prompt_format_hash": content_hash(adapter),
-                    "model_settings": adapter,
-                },
-                "recorded_at": now(),
-            }
-        ],
-    )
+    result.samples, result.requests = imported.samples, imported.requests
+    result.scores = imported.scores
     return result
 
 
-def _delete_run(conn: sa.Connection, run_id: str) -> None:
-    """Remove an earlier import of the same run, children first."""
-    for table in (schema.scores, schema.requests, schema.samples, schema.run_provenance):
-        conn.execute(table.delete().where(table.c.run_id == run_id))
-    conn.execute(schema.suite_runs.delete().where(schema.suite_runs.c.run_id == run_id))
-    conn.execute(schema.runs.delete().where(schema.runs.c.id == run_id))
-
-
-def _import_states(
-    conn: sa.Connection, run_dir: Path, run_id: str, result: ImportedRun
-) -> str | None:
+def _import_states(writer: common.RunWriter, run_dir: Path) -> str | None:
     path = run_dir / "scenario_state.json"
     if not path.is_file():
         return None
     digest = StreamingHash()
-    batch = _Batch()
     seen: dict[str, int] = {}  # sample key -> requests so far
-    stamp = now()
     with path.open("rb") as handle:
         for state in _items(handle, "request_states.item"):
             instance = state.get("instance") or {}
@@ -330,20 +262,19 @@ def _import_states(
             response = state.get("result") or {}
             completions = response.get("completions") or []
             text = completions[0].get("text") if completions else None
+            failed = not response.get("success", True)
             idx = seen.get(key, 0)
             seen[key] = idx + 1
             if idx == 0:
                 digest.update(instance)
-                batch.samples.append(_sample_row(run_id, key, len(seen) - 1, instance, trial, text))
-                batch.samples[-1]["status"] = "ok" if response.get("success", True) else "error"
-                if not response.get("success", True):
-                    batch.samples[-1]["error"] = str(response.get("error") or "failed")
-                result.samples += 1
+                row = _sample_row(key, instance, trial, text)
+                if failed:
+                    row["status"] = "error"
+                    row["error"] = str(response.get("error") or "failed")
+                writer.sample(row)
             request = state.get("request") or {}
-            failed = not response.get("success", True)
-            batch.requests.append(
+            writer.request(
                 {
-                    "run_id": run_id,
                     "sample_id": key,
                     "idx": idx,
                     "cache_key": content_hash(request, 32),
@@ -356,24 +287,14 @@ def _import_states(
                         else None
                     ),
                     "latency_s": response.get("request_time"),
-                    "input_tokens": None,
-                    "output_tokens": None,
                     "cached": bool(response.get("cached", False)),
-                    "attempts": 1,
-                    "created_at": stamp,
                 }
             )
-            result.requests += 1
-            if len(batch) >= BATCH:
-                _flush(conn, batch)
-    _flush(conn, batch)
     return digest.hexdigest()
 
 
 def _sample_row(
-    run_id: str,
     key: str,
-    position: int,
     instance: dict[str, Any],
     trial: int,
     prediction: str | None,
@@ -391,9 +312,7 @@ def _sample_row(
         if instance.get(extra):
             metadata[extra] = instance[extra]
     return {
-        "run_id": run_id,
         "sample_id": key,
-        "idx": position,
         "input": str((instance.get("input") or {}).get("text", "")),
         "references": [texts[i] for i in correct],
         "choices": texts,
@@ -403,19 +322,17 @@ def _sample_row(
         "status": "ok",
         "prediction": prediction,
         "error": None,
-        "updated_at": now(),
     }
 
 
 def _import_instance_stats(
-    conn: sa.Connection, run_dir: Path, run_id: str, result: ImportedRun
+    writer: common.RunWriter, run_dir: Path, result: ImportedRun
 ) -> set[str]:
+    """Each stat with a value as a score; token counts also onto the sample's first request."""
     path = run_dir / "per_instance_stats.json"
     if not path.is_file():
         return set()
-    batch = _Batch()
     metrics: set[str] = set()
-    tokens: list[dict[str, Any]] = []
     with path.open("rb") as handle:
         for entry in _items(handle, "item"):
             key = _sample_key(
@@ -423,7 +340,7 @@ def _import_instance_stats(
                 entry.get("perturbation"),
                 int(entry.get("train_trial_index") or 0),
             )
-            usage: dict[str, Any] = {"k_run": run_id, "k_sample": key}
+            usage: dict[str, int] = {}
             for stat in entry.get("stats") or []:
                 if not stat.get("count"):
                     result.skipped_stats += 1
@@ -431,43 +348,14 @@ def _import_instance_stats(
                 metric = _metric_name(stat["name"])
                 value = float(stat["sum"]) / float(stat["count"])
                 metrics.add(metric)
-                batch.scores.append(
-                    {"run_id": run_id, "sample_id": key, "metric": metric, "value": value}
-                )
+                writer.score(key, metric, value)
                 if metric == "num_prompt_tokens":
-                    usage["input_tokens"] = round(value)
+                    usage["input"] = round(value)
                 elif metric == "num_output_tokens":
-                    usage["output_tokens"] = round(value)
-                result.scores += 1
-            if len(usage) == 4:
-                tokens.append(usage)
-            if len(batch) >= BATCH:
-                _flush(conn, batch)
-                _set_tokens(conn, tokens)
-    _flush(conn, batch)
-    _set_tokens(conn, tokens)
+                    usage["output"] = round(value)
+            if len(usage) == 2:
+                writer.tokens(key, 0, usage["input"], usage["output"])
     return metrics
-
-
-def _set_tokens(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Token counts live in HELM's per-instance stats; copy them onto each sample's request."""
-    if not rows:
-        return
-    rq = schema.requests
-    stmt = (
-        rq.update()
-        .where(
-            rq.c.run_id == sa.bindparam("k_run"),
-            rq.c.sample_id == sa.bindparam("k_sample"),
-            rq.c.idx == 0,
-        )
-        .values(
-            input_tokens=sa.bindparam("input_tokens"),
-            output_tokens=sa.bindparam("output_tokens"),
-        )
-    )
-    conn.execute(stmt, rows)
-    rows.clear()
 
 
 def _read_stats(run_dir: Path) -> list[dict[str, Any]]:
@@ -488,14 +376,3 @@ def _choose_main_metric(available: set[str]) -> str:
     if available:
         return sorted(available)[0]
     raise UserError("the HELM run has no per-instance stats to score it by")
-
-
-def _flush(conn: sa.Connection, batch: _Batch) -> None:
-    if not len(batch):
-        return
-    upsert(conn, schema.samples, share_predictions(batch.samples, batch.requests))
-    upsert(conn, schema.requests, batch.requests)
-    upsert(conn, schema.scores, batch.scores)
-    batch.samples.clear()
-    batch.requests.clear()
-    batch.scores.clear()

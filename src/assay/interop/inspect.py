@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-import sqlalchemy as sa
 
 from assay.errors import UserError
 from assay.hashing import StreamingHash, content_hash
-from assay.interop.common import ImportedRun, RunWriter, as_float, require
+from assay.interop.common import ImportedRun, ImportSession, RunWriter, as_float, require
 
 SOURCE = "inspect"
 _ATTACHMENT = "attachment://"
@@ -51,12 +50,12 @@ def find_logs(paths: list[Path]) -> list[Path]:
     return found
 
 
-def import_log(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
+def import_log(session: ImportSession, path: Path, suite: str) -> ImportedRun:
     """Import one log inside the caller's transaction (see `interop.common`)."""
     try:
         if path.suffix == ".json":
-            return _import_json(conn, path, suite)
-        return _import_eval(conn, path, suite)
+            return _import_json(session, path, suite)
+        return _import_eval(session, path, suite)
     except UserError:
         raise
     except (zipfile.BadZipFile, EOFError) as exc:
@@ -77,7 +76,7 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def _import_eval(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
+def _import_eval(session: ImportSession, path: Path, suite: str) -> ImportedRun:
     with zipfile.ZipFile(path) as archive:
         if any(i.compress_type == _ZIP_ZSTANDARD for i in archive.infolist()):
             # Inspect compresses entries with zstd, which zipfile reads only from Python 3.14
@@ -89,10 +88,10 @@ def _import_eval(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
         header = orjson.loads(archive.read(header_name))
         entries = [n for n in names if n.startswith("samples/") and n.endswith(".json")]
         samples = (orjson.loads(archive.read(name)) for name in entries)
-        return _import(conn, path, suite, header, samples)
+        return _import(session, path, suite, header, samples)
 
 
-def _import_json(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
+def _import_json(session: ImportSession, path: Path, suite: str) -> ImportedRun:
     ijson = require("ijson", "inspect", "importing Inspect .json logs")
     header = {}
     for key in ("eval", "status", "results"):
@@ -102,7 +101,7 @@ def _import_json(conn: sa.Connection, path: Path, suite: str) -> ImportedRun:
             raise UserError(f"{path}: not an Inspect log (no `eval` header)")
     with path.open("rb") as handle:
         return _import(
-            conn, path, suite, header, ijson.items(handle, "samples.item", use_float=True)
+            session, path, suite, header, ijson.items(handle, "samples.item", use_float=True)
         )
 
 
@@ -114,7 +113,7 @@ def _first(ijson: Any, handle: BinaryIO, prefix: str) -> Any:
 
 
 def _import(
-    conn: sa.Connection, path: Path, suite: str, header: dict[str, Any], samples: Iterator[Any]
+    session: ImportSession, path: Path, suite: str, header: dict[str, Any], samples: Iterator[Any]
 ) -> ImportedRun:
     spec = header.get("eval")
     if not isinstance(spec, dict) or "task" not in spec or "model" not in spec:
@@ -125,7 +124,7 @@ def _import(
         benchmark=benchmark_name(str(spec["task"]), spec.get("task_args") or {}),
         model=str(spec["model"]),
     )
-    writer = RunWriter(conn, run)
+    writer = session.writer(run)
     writer.begin(
         suite=suite,
         source=SOURCE,

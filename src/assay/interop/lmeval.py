@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
 from assay.errors import UserError
 from assay.hashing import StreamingHash, content_hash
-from assay.interop.common import ImportedRun, RunWriter, as_float
+from assay.interop.common import ImportedRun, ImportSession, RunWriter, as_float
 
 SOURCE = "lmeval"
 _RESULTS = re.compile(r"^results_(?P<date>.+)\.json$")
@@ -55,7 +54,7 @@ def samples_file(results: Path, task: str) -> Path | None:
 
 
 def import_results(
-    conn: sa.Connection, path: Path, suite: str
+    session: ImportSession, path: Path, suite: str
 ) -> tuple[list[ImportedRun], list[str]]:
     """Import every task of one results file inside the caller's transaction: the runs, and
     the tasks skipped because their samples carry no per-sample number (perplexity tasks
@@ -76,7 +75,7 @@ def import_results(
         if not _first_record_has_a_number(samples):
             skipped.append(str(task))
             continue
-        imported.append(_import_task(conn, path, samples, results, str(task), model, suite))
+        imported.append(_import_task(session, path, samples, results, str(task), model, suite))
     if not imported and not skipped:
         raise UserError(
             f"{path}: no samples_<task>_<date>.jsonl beside it; re-run lm-eval with --log_samples"
@@ -112,7 +111,7 @@ def model_name(results: dict[str, Any]) -> str:
 
 
 def _import_task(
-    conn: sa.Connection,
+    session: ImportSession,
     results_path: Path,
     samples_path: Path,
     results: dict[str, Any],
@@ -132,7 +131,7 @@ def _import_task(
         benchmark=f"lmeval/{task}" + (f":shots={shots}" if shots else ""),
         model=model,
     )
-    writer = RunWriter(conn, run)
+    writer = session.writer(run)
     writer.begin(
         suite=suite,
         source=SOURCE,

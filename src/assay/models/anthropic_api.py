@@ -15,7 +15,7 @@ import asyncio
 import time
 from typing import Any
 
-from assay.errors import ProviderError, Unreachable, UserError
+from assay.errors import ProviderError
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     api_key,
@@ -24,7 +24,12 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import classify_sdk_status, malformed, malformed_payload, sdk_errors
+from assay.models.http_errors import (
+    malformed,
+    malformed_payload,
+    probe_sdk,
+    sdk_errors,
+)
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
@@ -32,6 +37,8 @@ FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "le
 
 
 class AnthropicModel(Model):
+    provider_wide_limit = True
+
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         refuse_inline_keys(spec)
@@ -70,21 +77,15 @@ class AnthropicModel(Model):
     async def check(self) -> None:
         import anthropic
 
-        try:
-            await self.client.with_options(timeout=10.0).models.retrieve(self.spec.name)
-        except anthropic.APIConnectionError:
-            raise Unreachable(f"cannot reach the Anthropic API at {self.client.base_url}") from None
-        except anthropic.AuthenticationError:
-            raise UserError(
-                "the Anthropic API refused the key: check ANTHROPIC_API_KEY (or ?api_key_env=)"
-            ) from None
-        except anthropic.NotFoundError:
-            raise UserError(f"the Anthropic API has no model {self.spec.name!r}") from None
-        except anthropic.APIStatusError as exc:
-            error = classify_sdk_status(exc, secrets=self._secrets)
-            if error.retryable:
-                raise error from None  # busy or starting: the probe retries it
-            # otherwise (a server that lists no models, say) a real request will tell
+        await probe_sdk(
+            anthropic,
+            self.client.with_options(timeout=10.0).models.retrieve(self.spec.name),
+            unreachable=f"cannot reach the Anthropic API at {self.client.base_url}",
+            refused_key="the Anthropic API refused the key: check ANTHROPIC_API_KEY "
+            "(or ?api_key_env=)",
+            missing_model=f"the Anthropic API has no model {self.spec.name!r}",
+            secrets=self._secrets,
+        )
 
     def body(self, request: Request) -> dict[str, Any]:
         """The Messages API parameters for one request (also a batch entry's `params`)."""

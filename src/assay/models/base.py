@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from assay.requests import Request, Response
 
@@ -61,9 +61,21 @@ class Model(ABC):
     """Base class for every provider."""
 
     capabilities: Capabilities = Capabilities()
+    # An API provider's models share one concurrency limit (see `concurrency_scope`).
+    provider_wide_limit: ClassVar[bool] = False
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
+
+    def concurrency_scope(self) -> str:
+        """Models with the same scope share one adaptive concurrency limit across all runs: an
+        API provider's models share the provider's (one account's rate limit: per endpoint and
+        key variable), a local model keeps its own."""
+        spec = self.spec
+        if not self.provider_wide_limit:
+            return f"model:{spec.label}"
+        key = spec.settings.get("api_key_env", "")
+        return f"provider:{spec.provider}@{spec.base_url or ''}#{key}"
 
     @property
     def label(self) -> str:

@@ -4,9 +4,10 @@ answers within 24 hours.
 A model that has one exposes `batch_client()`, which returns a `BatchAPI`: `submit` a list of
 (custom_id, request), `status` of a batch, `results` as `{custom_id: Response}` (a failed item is
 a `Response` with an error, like any other failed call). `run_batch` does the whole job and
-survives restarts: it records each submitted batch in the store (table `provider_batches`, keyed
-by a hash of the model and the custom ids, created on first use), so a second call with the same
-requests after a crash polls the batch already paid for instead of submitting it again.
+survives restarts: it records each submitted batch in a `Ledger` (the store's
+`provider_batches` table, through `assay.store.writes.BatchLedger`), keyed by a hash of the
+model and the custom ids, so a second call with the same requests after a crash polls the batch
+already paid for instead of submitting it again.
 
 Custom ids must be 1-64 letters, digits, `_` or `-` (Anthropic's rule): the executor's cache keys
 qualify.
@@ -24,31 +25,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import sqlalchemy as sa
-
 from assay.errors import ProviderError, UserError
 from assay.hashing import canonical_json
 from assay.models.base import Model
 from assay.models.http_errors import classify, classify_sdk_status
 from assay.requests import ErrorInfo, Request, Response
-from assay.store.db import Store, upsert
 
 Item = tuple[str, Request]
 CUSTOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-ledger_metadata = sa.MetaData()
-provider_batches = sa.Table(
-    "provider_batches",
-    ledger_metadata,
-    sa.Column("key", sa.String(64), primary_key=True, comment="hash of model + custom ids"),
-    sa.Column("provider", sa.String(40), nullable=False),
-    sa.Column("model", sa.String(500), nullable=False),
-    sa.Column("batch_id", sa.String(200), nullable=False),
-    sa.Column("state", sa.String(20), nullable=False),
-    sa.Column("n_requests", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
-)
 
 
 @dataclass(frozen=True)
@@ -71,6 +55,18 @@ class BatchAPI(Protocol):
     async def submit(self, items: Sequence[Item]) -> str: ...
     async def status(self, batch_id: str) -> BatchStatus: ...
     async def results(self, batch_id: str) -> dict[str, Response]: ...
+
+
+class Ledger(Protocol):
+    """Where submitted batches are remembered across processes (the store's batch ledger)."""
+
+    def running(self, key: str) -> str | None:
+        """The batch id submitted for `key` and not yet collected, if any."""
+
+    def record(
+        self, key: str, *, provider: str, model: str, batch_id: str, state: str, n_requests: int
+    ) -> None:
+        """Remember a batch's state: `running` once submitted, `collected` once read back."""
 
 
 class BatchPending(Exception):
@@ -97,7 +93,7 @@ def batch_key(model: Model, items: Sequence[Item]) -> str:
 
 
 async def run_batch(
-    store: Store,
+    ledger: Ledger,
     model: Model,
     items: Sequence[Item],
     *,
@@ -115,11 +111,17 @@ async def run_batch(
             raise ValueError(f"custom id {custom_id!r} must be 1-64 of A-Z a-z 0-9 _ -")
     api = batch_api(model)
     key = batch_key(model, items)
-    ledger_metadata.create_all(store.engine, checkfirst=True)
-    batch_id = _resumable(store, key)
+    batch_id = ledger.running(key)
     if batch_id is None:
         batch_id = await api.submit(items)
-        _record(store, key, api.provider, model.label, batch_id, "running", len(items))
+        ledger.record(
+            key,
+            provider=api.provider,
+            model=model.label,
+            batch_id=batch_id,
+            state="running",
+            n_requests=len(items),
+        )
     started = time.monotonic()
     while True:
         status = await api.status(batch_id)
@@ -140,42 +142,15 @@ async def run_batch(
                     retryable=True,
                 )
             )
-    _record(store, key, api.provider, model.label, batch_id, "collected", len(items))
+    ledger.record(
+        key,
+        provider=api.provider,
+        model=model.label,
+        batch_id=batch_id,
+        state="collected",
+        n_requests=len(items),
+    )
     return responses
-
-
-def _resumable(store: Store, key: str) -> str | None:
-    """The batch already submitted for these items, unless it was collected or broke."""
-    with store.connect() as conn:
-        row = conn.execute(
-            sa.select(provider_batches.c.batch_id, provider_batches.c.state).where(
-                provider_batches.c.key == key
-            )
-        ).first()
-    if row is None or row.state != "running":
-        return None
-    return str(row.batch_id)
-
-
-def _record(
-    store: Store, key: str, provider: str, model: str, batch_id: str, state: str, n: int
-) -> None:
-    now = time.time()
-    with store.begin() as conn:
-        created = conn.execute(
-            sa.select(provider_batches.c.created_at).where(provider_batches.c.key == key)
-        ).scalar()
-        row = {
-            "key": key,
-            "provider": provider,
-            "model": model,
-            "batch_id": batch_id,
-            "state": state,
-            "n_requests": n,
-            "created_at": created or now,
-            "updated_at": now,
-        }
-        upsert(conn, provider_batches, [row])
 
 
 def _sdk_errors(module: Any, secrets: list[str | None]) -> Callable[[Exception], Exception]:

@@ -38,6 +38,8 @@ FINISH_REASONS = {
 
 
 class GoogleModel(Model):
+    provider_wide_limit = True
+
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         refuse_inline_keys(spec)

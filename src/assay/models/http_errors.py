@@ -11,11 +11,11 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from assay.errors import ProviderError
+from assay.errors import ProviderError, Unreachable, UserError
 
 # Phrases providers use when a prompt does not fit (OpenAI, Anthropic, Gemini, vLLM, llama.cpp).
 _CONTEXT_PATTERNS = re.compile(
@@ -160,3 +160,32 @@ def sdk_errors(sdk: Any, secrets: Iterable[str | None] = ()) -> Iterator[None]:
         raise ProviderError(
             f"malformed response body: {type(exc).__name__}", kind="malformed"
         ) from exc
+
+
+async def probe_sdk(
+    sdk: Any,
+    call: Awaitable[Any],
+    *,
+    unreachable: str,
+    refused_key: str,
+    missing_model: str | None = None,
+    secrets: Iterable[str | None] = (),
+) -> None:
+    """The start-up probe of an openai or anthropic SDK client (the same exception classes in
+    both): an unreachable server, a refused key and a missing model are one line each; a busy
+    or starting server is a retryable error the probe's retry loop waits out; any other status
+    (a server that lists no models, say) passes, and a real request will tell."""
+    try:
+        await call
+    except sdk.APIConnectionError:
+        raise Unreachable(unreachable) from None
+    except sdk.AuthenticationError:
+        raise UserError(refused_key) from None
+    except sdk.NotFoundError as exc:
+        if missing_model is not None:
+            raise UserError(missing_model) from None
+        if (error := classify_sdk_status(exc, secrets=secrets)).retryable:
+            raise error from None
+    except sdk.APIStatusError as exc:
+        if (error := classify_sdk_status(exc, secrets=secrets)).retryable:
+            raise error from None

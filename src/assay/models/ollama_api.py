@@ -29,6 +29,8 @@ from assay.requests import Request, Response
 
 
 class OllamaModel(Model):
+    provider_wide_limit = True
+
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         refuse_inline_keys(spec)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from assay.errors import Unreachable, UserError
+from assay.errors import UserError
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     api_key,
@@ -22,7 +22,7 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import classify_sdk_status, malformed_payload, sdk_errors
+from assay.models.http_errors import malformed_payload, probe_sdk, sdk_errors
 from assay.models.openai_compatible import _flatten, parse_openai
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
@@ -31,6 +31,8 @@ REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
 
 class OpenAIModel(Model):
+    provider_wide_limit = True
+
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         refuse_inline_keys(spec)
@@ -76,23 +78,14 @@ class OpenAIModel(Model):
     async def check(self) -> None:
         import openai
 
-        try:
-            await self.client.with_options(timeout=10.0).models.retrieve(self.spec.name)
-        except openai.APIConnectionError:
-            raise Unreachable(f"cannot reach the OpenAI API at {self.client.base_url}") from None
-        except openai.AuthenticationError:
-            raise UserError(
-                "the OpenAI API refused the key: check OPENAI_API_KEY (or ?api_key_env=)"
-            ) from None
-        except openai.NotFoundError:
-            raise UserError(
-                f"the OpenAI API has no model {self.spec.name!r} for this key"
-            ) from None
-        except openai.APIStatusError as exc:
-            error = classify_sdk_status(exc, secrets=self._secrets)
-            if error.retryable:
-                raise error from None  # busy or starting: the probe retries it
-            # otherwise (a server that lists no models, say) a real request will tell
+        await probe_sdk(
+            openai,
+            self.client.with_options(timeout=10.0).models.retrieve(self.spec.name),
+            unreachable=f"cannot reach the OpenAI API at {self.client.base_url}",
+            refused_key="the OpenAI API refused the key: check OPENAI_API_KEY (or ?api_key_env=)",
+            missing_model=f"the OpenAI API has no model {self.spec.name!r} for this key",
+            secrets=self._secrets,
+        )
 
     def options(self, request: Request) -> dict[str, Any]:
         """The request's sampling parameters in the OpenAI API's words."""

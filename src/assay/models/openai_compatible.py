@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from assay.errors import ProviderError, Unreachable, UserError
+from assay.errors import ProviderError, UserError
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.credentials import (
     extra_headers,
@@ -25,12 +25,19 @@ from assay.models.credentials import (
     refuse_inline_keys,
     secret_header_values,
 )
-from assay.models.http_errors import classify_sdk_status, malformed, malformed_payload, sdk_errors
+from assay.models.http_errors import (
+    malformed,
+    malformed_payload,
+    probe_sdk,
+    sdk_errors,
+)
 from assay.models.registry import check_settings, setting
 from assay.requests import Request, Response
 
 
 class OpenAICompatibleModel(Model):
+    provider_wide_limit = True
+
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__(spec)
         refuse_inline_keys(spec)
@@ -79,23 +86,15 @@ class OpenAICompatibleModel(Model):
     async def check(self) -> None:
         import openai
 
-        try:
-            await self.client.with_options(timeout=10.0).models.list()
-        except openai.APIConnectionError:
-            raise Unreachable(
-                f"cannot reach {self.base_url}: is the server running? Start it (e.g. python -m "
-                "llama_cpp.server --model F --host 127.0.0.1 --port 8080) or fix the address"
-            ) from None
-        except openai.AuthenticationError:
-            raise UserError(
-                f"{self.base_url} refused the API key: set OPENAI_API_KEY (or the variable named "
-                "by ?api_key_env=)"
-            ) from None
-        except openai.APIStatusError as exc:
-            error = classify_sdk_status(exc, secrets=self._secrets)
-            if error.retryable:
-                raise error from None  # busy or starting: the probe retries it
-            # otherwise (a server that lists no models, say) a real request will tell
+        await probe_sdk(
+            openai,
+            self.client.with_options(timeout=10.0).models.list(),
+            unreachable=f"cannot reach {self.base_url}: is the server running? Start it (e.g. "
+            "python -m llama_cpp.server --model F --host 127.0.0.1 --port 8080) or fix the address",
+            refused_key=f"{self.base_url} refused the API key: set OPENAI_API_KEY (or the "
+            "variable named by ?api_key_env=)",
+            secrets=self._secrets,
+        )
 
     async def generate(self, request: Request) -> Response:
         options: dict[str, Any] = {

@@ -18,8 +18,6 @@ from assay.store.db import Store, nul_as_postgres_stores_it, upsert
 
 BATCH_ROWS = 500
 _MOD = 1 << 256
-# tables kept by the store that are not in schema.metadata (the batch ledger lives in models/)
-_LEDGER = "provider_batches"
 
 
 @dataclass(frozen=True)
@@ -50,14 +48,11 @@ class TableCheck:
 
 
 def tables_of(source: Store) -> list[sa.Table]:
-    """The store's tables in foreign-key order (parents first)."""
-    tables = list(schema.metadata.sorted_tables)
+    """The store's tables in foreign-key order (parents first); a store made by an older assay
+    (read as it is) may lack the newer ones."""
     with source.connect() as conn:
-        if sa.inspect(conn).has_table(_LEDGER):
-            from assay.models.batch import provider_batches
-
-            tables.append(provider_batches)
-    return tables
+        present = set(sa.inspect(conn).get_table_names())
+    return [t for t in schema.metadata.sorted_tables if t.name in present]
 
 
 def copy_store(

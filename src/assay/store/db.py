@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from assay.checks import is_host
 from assay.errors import UserError
 from assay.store import migrate, schema
-from assay.store.sqlite_file import busy, check_sqlite_path, file_uri
+from assay.store.sqlite_file import ASSAY_TABLES, MARKER_KEY, busy, check_sqlite_path, file_uri
 
 DEFAULT_DB = "assay.db"
 # How long a statement waits for another writer's lock before the store reports itself busy.
@@ -50,7 +50,7 @@ def _dumps_pg(value: Any) -> str:
     return nul_as_postgres_stores_it(_dumps(value))
 
 
-def _without_nul(row: dict[str, Any]) -> dict[str, Any]:
+def _without_nul(row: Mapping[str, Any]) -> Mapping[str, Any]:
     if not any(isinstance(v, str) and _NUL in v for v in row.values()):
         return row
     return {k: v.replace(_NUL, _REPLACEMENT) if isinstance(v, str) else v for k, v in row.items()}
@@ -148,12 +148,33 @@ class Store:
         """Connect once, so an unreachable server or a wrong password is one clear line."""
         try:
             with self.engine.connect() as conn:
+                self._refuse_foreign_tables(conn)
                 if has_schema and not sa.inspect(conn).has_table(schema.meta.name):
                     raise UserError(
                         f"no assay results in {self.location}: run `assay run --db URL` first"
                     )
         except sa.exc.DBAPIError as exc:
             raise UserError(f"cannot connect to {self.location}: {_one_line(exc)}") from exc
+
+    def _refuse_foreign_tables(self, conn: Connection) -> None:
+        """A server database that holds another application's tables and no assay store:
+        assay will not add its tables beside them (the same rule as for SQLite files).
+        Only assay's own tables and no marker yet is another process creating the store."""
+        tables = set(sa.inspect(conn).get_table_names())
+        if not tables or tables <= ASSAY_TABLES:
+            return
+        if schema.meta.name in tables:
+            marker = conn.execute(
+                sa.select(schema.meta.c.value).where(schema.meta.c.key == MARKER_KEY)
+            ).first()
+            if marker is not None:
+                return
+        listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise UserError(
+            f"{self.location} holds another application's tables ({listed}) and no assay "
+            "store; assay will not add its tables to it: create a database for assay "
+            "(createdb assay) and pass its URL with --db"
+        )
 
     def _sqlite_pragmas(self, dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
@@ -232,14 +253,16 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return insert(table)
 
 
-def insert_if_absent(conn: Connection, table: sa.Table, row: dict[str, Any]) -> bool:
+def insert_if_absent(conn: Connection, table: sa.Table, row: Mapping[str, Any]) -> bool:
     """Insert one row unless its primary key is taken (by anyone, even concurrently); True
     when this call inserted it."""
     check_lengths(table, [row])
     if conn.dialect.name == "postgresql":
         row = _without_nul(row)
-    stmt = _insert(conn, table).values(**row).on_conflict_do_nothing()
-    return bool(conn.execute(stmt).rowcount)
+    keys = list(table.primary_key.columns)
+    stmt = _insert(conn, table).values(**row).on_conflict_do_nothing().returning(*keys)
+    # a row comes back only when inserted (psycopg reports rowcount -1 for a skipped insert)
+    return conn.execute(stmt).first() is not None
 
 
 # What each limited column holds, in the user's words (the rest use "table.column").
@@ -260,7 +283,7 @@ _COLUMN_WORDS = {
 }
 
 
-def check_lengths(table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+def check_lengths(table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Refuse, in one line, a value longer than its column allows.
 
     PostgreSQL refuses such a write and SQLite would store it silently: checking first makes
@@ -284,7 +307,7 @@ def check_lengths(table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def upsert(
-    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *, update: bool = True
+    conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, update: bool = True
 ) -> None:
     """Insert rows; on a primary-key clash replace them (update=True) or keep the old ones."""
     if not rows:

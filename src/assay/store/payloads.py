@@ -16,7 +16,7 @@ SQL that reads it back, the same text as before, for every reader.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,7 +91,7 @@ SPAN = ("prediction_request", "prediction_start", "prediction_length")
 
 
 def share_predictions(
-    samples: Sequence[dict[str, Any]], requests: Sequence[dict[str, Any]]
+    samples: Sequence[Mapping[str, Any]], requests: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
     """The sample rows to store beside `requests` (the same batch): a prediction of `LARGE`
     characters or more found in the text of one of its sample's requests becomes a span of

@@ -169,3 +169,28 @@ def option_loglikelihoods(store: Store, model: str) -> dict[tuple[str, int], tup
             for sample_id, idx, response in conn.execute(query)
             if response.get("loglikelihood") is not None
         }
+
+
+def superseded_runs(
+    store: Store, *, run_id: str, suite: str, benchmark: str, model: str, source: str | None
+) -> list[str]:
+    """For a run not stored yet: the suite's runs of the same benchmark (from the same file, or
+    of unknown file) and model with other ids (other inputs), newest first; none once the run
+    itself is stored."""
+    t, sr = schema.runs, schema.suite_runs
+    query = (
+        sa.select(t.c.id)
+        .join(sr, sr.c.run_id == t.c.id)
+        .where(
+            sr.c.suite == suite,
+            t.c.benchmark == benchmark,
+            t.c.model == model,
+            t.c.id != run_id,
+            sa.or_(t.c.benchmark_source == source, t.c.benchmark_source.is_(None)),
+        )
+        .order_by(t.c.created_at.desc())
+    )
+    with store.connect() as conn:
+        if conn.execute(sa.select(t.c.id).where(t.c.id == run_id)).first():
+            return []
+        return list(conn.execute(query).scalars())

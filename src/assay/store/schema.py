@@ -146,3 +146,17 @@ run_provenance = sa.Table(
     sa.Column("provenance", Json, nullable=False, comment="versions, git revision, hashes"),
     sa.Column("recorded_at", sa.Float, nullable=False),
 )
+
+
+provider_batches = sa.Table(
+    "provider_batches",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True, comment="hash of model + custom ids"),
+    sa.Column("provider", sa.String(40), nullable=False),
+    sa.Column("model", sa.String(500), nullable=False),
+    sa.Column("batch_id", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, comment="running | collected"),
+    sa.Column("n_requests", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)

@@ -122,7 +122,13 @@ def pretty(value: Any) -> str:
 def sample_url(run_id: str, sample_id: str, params: Any = ()) -> str:
     """A sample's page; `params`: the run view's query (filter, sort, search, page) it was
     opened from, which the page's previous/next and breadcrumb follow."""
-    url = f"/runs/{quote(run_id, safe='')}/samples/{quote(sample_id, safe='/')}"
+    run_part = quote(run_id, safe="")
+    if any(part in (".", "..") for part in sample_id.split("/")):
+        # a browser resolves "." and ".." segments (even as %2E) before sending the request
+        url = f"/runs/{run_part}/sample"
+        params = [("id", sample_id), *params]
+    else:
+        url = f"/runs/{run_part}/samples/{quote(sample_id, safe='/')}"
     query = _qs(params)
     return f"{url}?{query}" if query else url
 
@@ -386,7 +392,7 @@ class Viewer:
     # -- one sample --------------------------------------------------------------------------
     def sample_page(self, request: Request) -> Response:
         run = self._run(request.path_params["run_id"])
-        sample_id = request.path_params["sample_id"]
+        sample_id = request.path_params.get("sample_id") or request.query_params.get("id", "")
         detail = browse.sample_detail(self.store, run["id"], sample_id)
         if detail is None:
             raise HTTPException(404, f"no sample {sample_id!r} in run {run['id']}")
@@ -625,6 +631,7 @@ def create_app(store: Store) -> Starlette:
         Route("/runs", viewer.run_list),
         Route("/runs/{run_id}", viewer.run_page),
         Route("/runs/{run_id}/samples/{sample_id:path}", viewer.sample_page),
+        Route("/runs/{run_id}/sample", viewer.sample_page),
         Route("/api/runs/{run_id}/progress", viewer.progress),
         Route("/api/runs/{run_id}/metadata", viewer.metadata),
         Route("/compare", viewer.compare),

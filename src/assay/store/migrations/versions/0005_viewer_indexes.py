@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_viewer_indexes"
-down_revision = "0002_adopt_older_stores"
+revision = "0005_viewer_indexes"
+down_revision = "0003_batch_ledger"
 branch_labels = None
 depends_on = None
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_prediction_span"
-down_revision = "0003_viewer_indexes"
+revision = "0006_prediction_span"
+down_revision = "0005_viewer_indexes"
 branch_labels = None
 depends_on = None
 
