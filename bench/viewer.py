@@ -5,13 +5,18 @@ written straight into the store's tables with executemany, then loads pages thro
 app in-process and reads the app's `Server-Timing` header (time to the response start, template
 rendering included). Targets: every page under 100 KB, p95 under 50 ms. Covers the leaderboard
 and its metric-group tabs, run pages with every filter and sort, sample, compare, model and
-benchmark pages.
+benchmark pages. On SQLite it also prints the SQL work per page in VM instructions ("steps"),
+a figure that does not depend on how busy the machine is, to compare changes by, and the
+process CPU time per load (the test client's share included; background work that runs at the
+same time too, such as the compare page's statistics), which depends on it much less than the
+wall time does.
 
     python bench/viewer.py                      # generate (once) and measure
     python bench/viewer.py --db /tmp/v.db --samples 200000 --regenerate
 
-An existing store at `--db` is reused as it is (opened for writing once, so an older one gets
-the current indexes); `--regenerate` builds it again.
+An existing store at `--db` (a file, or a database URL whose store has runs) is reused as it is
+(opened for writing once, so an older one gets the current indexes); `--regenerate` builds a
+file store again.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import random
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -240,10 +246,38 @@ def _write_run(
         conn.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(summary=summary))
 
 
+STEP = 1_000  # SQLite VM instructions between two calls of the progress handler
+_steps = [0]
+
+
+def count_work(store: Store) -> None:
+    """Count the SQLite VM instructions the pages' queries run: work that does not depend on
+    how busy the machine is (rows and index entries visited, values computed). Only the
+    request handlers' (AnyIO's worker threads), not the viewer's background computations."""
+    if store.engine.dialect.name != "sqlite":
+        return
+
+    def tick() -> int:
+        if threading.current_thread().name.startswith("AnyIO worker"):
+            _steps[0] += STEP
+        return 0
+
+    @sa.event.listens_for(store.engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_conn.set_progress_handler(tick, STEP)
+
+
+_cpu: list[float] = []  # process CPU ms per load of the last measure()
+
+
 def measure(client: Any, urls: list[str]) -> tuple[list[float], list[int]]:
     times, sizes = [], []
+    _steps[0] = 0
+    _cpu.clear()
     for url in urls:
+        started = time.process_time()
         response = client.get(url)
+        _cpu.append((time.process_time() - started) * 1000)
         if response.status_code != 200:
             raise SystemExit(f"{url}: HTTP {response.status_code}")
         timing = response.headers["server-timing"]
@@ -257,10 +291,12 @@ def report(name: str, times: list[float], sizes: list[int]) -> bool:
     p50 = statistics.median(ordered)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     ok = p95 < 50 and max(sizes) < 100_000
+    work = f"  SQL {_steps[0] / len(times) / 1e3:6.0f}k steps" if _steps[0] else ""
+    work += f"  CPU p50 {statistics.median(_cpu):5.1f} ms" if _cpu else ""
     print(
-        f"{name:<34} n={len(times):>4}  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+        f"{name:<42} n={len(times):>4}  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
         f"max {ordered[-1]:6.1f} ms  bytes p50 {int(statistics.median(sizes)):>6,}  "
-        f"max {max(sizes):>6,}  {'ok' if ok else 'OVER TARGET'}"
+        f"max {max(sizes):>6,}{work}  {'ok' if ok else 'OVER TARGET'}"
     )
     return ok
 
@@ -272,6 +308,7 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="loads per page kind and run")
+    parser.add_argument("--loads", type=int, default=20, help="loads of each single page")
     args = parser.parse_args()
     from starlette.testclient import TestClient
 
@@ -285,7 +322,12 @@ def main() -> int:
     if args.regenerate and path.exists():
         for p in path.parent.glob(path.name + "*"):
             p.unlink()
-    if "://" in args.db or not path.exists():
+    if "://" in args.db:  # a database server: generate into an empty one only
+        with Store(url).connect() as conn:
+            empty = conn.execute(sa.select(sa.func.count()).select_from(schema.runs)).scalar() == 0
+    else:
+        empty = not path.exists()
+    if empty:
         print(f"generating {args.samples:,} samples into {args.db} ...", file=sys.stderr)
         started = time.perf_counter()
         generate(Store(url), args.samples, args.models)
@@ -293,6 +335,7 @@ def main() -> int:
 
     Store(url).close()  # a store made by an earlier assay: bring its indexes up to date
     store = Store(url, readonly=True)
+    count_work(store)
     with store.connect() as conn:
         n_samples = conn.execute(sa.select(sa.func.count()).select_from(schema.samples)).scalar()
         runs_models = conn.execute(
@@ -354,12 +397,14 @@ def main() -> int:
         "run: unparsed, subject": f"/runs/{big}?status=unparsed&meta=subject&value=subject_03",
     }
     for name, page in extra.items():
-        ok &= report(name + " (largest run)", *measure(client, [page] * 5))
+        ok &= report(name + " (largest run)", *measure(client, [page] * args.loads))
     same = [r[0] for r in runs if r[1] == largest[1]][:2]
     compare = f"/compare?run={same[0]}&run={same[1]}"
-    ok &= report("compare two models", *measure(client, [compare] * 5))
-    ok &= report("compare: disagreements", *measure(client, [compare + "&differ=score"] * 5))
-    ok &= report("live progress JSON", *measure(client, [f"/api/runs/{big}/progress"] * 5))
+    ok &= report("compare two models", *measure(client, [compare] * args.loads))
+    ok &= report(
+        "compare: disagreements", *measure(client, [compare + "&differ=score"] * args.loads)
+    )
+    ok &= report("live progress JSON", *measure(client, [f"/api/runs/{big}/progress"] * args.loads))
     ok &= report("leaderboard, each metric-group tab", *measure(client, tab_urls * 3))
     models = sorted({m for _, _, _, m in runs_models})
     model_urls = [f"/models/{quote(m, safe='/')}?suite=default" for m in models]

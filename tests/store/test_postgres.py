@@ -392,6 +392,10 @@ def test_opening_an_older_store_adds_the_new_indexes(old_store: str) -> None:
     Store(old_store).close()
     found = indexes()
     assert found["scores"] == {"ix_scores_run_metric_value"}
-    assert found["requests"] == {"ix_requests_run_latency", "ix_requests_cache_key"}
+    assert found["requests"] == {
+        "ix_requests_run_latency",
+        "ix_requests_cache_key",
+        "ix_requests_run_tokens",
+    }
     version = select(old_store, sa.select(schema.meta.c.value))
     assert version == [(str(schema.SCHEMA_VERSION),)]

@@ -289,6 +289,19 @@ def test_live_run_fills_in(tmp_path: Path, viewer_db: Path, store: Store, find_r
                 conn.execute(t.insert(), held[t.name])
         second = live.get(f"/api/runs/{run}/progress").json()
         assert second["done"] == 60 and len(second["recent"]) == 10
+        # finished, its progress is read once; resumed, it is read afresh again
+        runs = schema.runs
+        with writer.begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run).values(status="finished"))
+        assert live.get(f"/api/runs/{run}/progress").json()["status"] == "finished"
+        assert live.get(f"/api/runs/{run}/progress").json()["done"] == 60
+        gone = held["samples"][0]["sample_id"]
+        with writer.begin() as conn:
+            for t in (rq, sc, s):
+                conn.execute(t.delete().where(t.c.run_id == run, t.c.sample_id == gone))
+            conn.execute(runs.update().where(runs.c.id == run).values(status="running"))
+        third = live.get(f"/api/runs/{run}/progress").json()
+        assert third["status"] == "running" and third["done"] == 59
     writer.close()
 
 

@@ -23,6 +23,7 @@ from assay.metrics.panel import same_family
 from assay.metrics.registry import describe
 from assay.requests import TRUNCATED_FINISH_REASONS
 from assay.store import schema
+from assay.store.payloads import prediction_of
 
 
 def summarise(
@@ -206,7 +207,13 @@ def _finite(value: float) -> float | None:
 def scored_rows(conn: Connection, run_id: str) -> list[dict[str, Any]]:
     """The sample rows a run-level metric reads: every sample that got an answer (not errors)."""
     s = schema.samples
-    columns = (s.c.prediction, s.c.correct, s.c.choices, s.c.references, s.c.metadata)
+    columns = (
+        prediction_of(s).label("prediction"),
+        s.c.correct,
+        s.c.choices,
+        s.c.references,
+        s.c.metadata,
+    )
     query = (
         sa.select(*columns, s.c.confidence)
         .where(s.c.run_id == run_id, s.c.status != "error")

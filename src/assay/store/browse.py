@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from assay.store import schema
 from assay.store.db import Store
-from assay.store.payloads import expand
+from assay.store.payloads import expand, prediction_of, sample_columns
 
 COUNT_CAP = 1_000
 SEARCH_WINDOW = 10_000
@@ -210,6 +210,19 @@ def _score_join(run_id: str, metric: str) -> Any:
 
 
 @dataclass
+class _Keyless:
+    """The run's samples without a sort key (no score, no latency), which a sorted list puts
+    last: `lacking` tests one sample, `keyed` counts the run's samples with a key from an
+    index (one key row per sample). They are usually the run's errors (a failed request gets
+    no score), and then the tail is read from the status index: a few probes, not one per
+    sample of the run."""
+
+    run_id: str
+    lacking: Any
+    keyed: Any
+
+
+@dataclass
 class _Plan:
     """How one samples query reads its page: `main` lists matching sample ids in the page
     order straight from an index (LIMIT/OFFSET then skip index entries, not joined rows);
@@ -219,6 +232,8 @@ class _Plan:
     main: Any
     tail: Any | None
     count: Any
+    keyless: _Keyless | None = None
+    backwards: Any | None = None  # `main` in the opposite order (a list without a tail)
 
 
 def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
@@ -274,45 +289,51 @@ def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
         if int(n) <= SMALL:
             return _Plan(_sorted_few(run, sq, samples_where), None, count)
     if sq.sort == "id":
-        main = sa.select(s.c.sample_id).where(*samples_where).order_by(*ordered(s.c.sample_id))
-        return _Plan(main, None, count)
+        main = sa.select(s.c.sample_id).where(*samples_where)
+        back = main.order_by(*_flipped(sq.desc, s.c.sample_id))
+        return _Plan(main.order_by(*ordered(s.c.sample_id)), None, count, backwards=back)
     if sq.sort == "score":
         main = (
             sa.select(sc.c.sample_id)
             .where(*scores_where)
             .order_by(*ordered(sc.c.value, sc.c.sample_id))
         )
-        tail = None
-        if not on_sc:  # a score filter never matches a sample without a score
-            unscored = _exists(
-                sc.c.run_id == run_id, sc.c.sample_id == s.c.sample_id, sc.c.metric == metric
-            )
-            tail = sa.select(s.c.sample_id).where(*samples_where, ~unscored)
-            tail = tail.order_by(*by_position)
-        return _Plan(main, tail, count)
+        if on_sc:  # a score filter never matches a sample without a score
+            return _Plan(main, None, count)
+        unscored = ~_exists(
+            sc.c.run_id == run_id, sc.c.sample_id == s.c.sample_id, sc.c.metric == metric
+        )
+        tail = sa.select(s.c.sample_id).where(*samples_where, unscored).order_by(*by_position)
+        keyed = sa.select(sa.literal(1)).where(sc.c.run_id == run_id, sc.c.metric == metric)
+        return _Plan(main, tail, count, _Keyless(run_id, unscored, keyed))
     if sq.sort in ("latency", "tokens"):
         col = rq.c.latency_s if sq.sort == "latency" else rq.c.output_tokens
-        main = (
-            sa.select(rq.c.sample_id)
-            .where(
-                rq.c.run_id == run_id,
-                rq.c.idx == 0,
-                col.is_not(None),
-                *sample_matches(rq.c.sample_id),
-                *score_matches(rq.c.sample_id),
-            )
-            .order_by(*ordered(col, rq.c.sample_id))
+        unordered = sa.select(rq.c.sample_id).where(
+            rq.c.run_id == run_id,
+            rq.c.idx == 0,
+            col.is_not(None),
+            *sample_matches(rq.c.sample_id),
+            *score_matches(rq.c.sample_id),
         )
-        measured = _exists(
+        main = unordered.order_by(*ordered(col, rq.c.sample_id))
+        unmeasured = ~_exists(
             rq.c.run_id == run_id,
             rq.c.sample_id == s.c.sample_id,
             rq.c.idx == 0,
             col.is_not(None),
         )
-        tail = sa.select(s.c.sample_id).where(*samples_where, ~measured).order_by(*by_position)
-        return _Plan(main, tail, count)
-    main = sa.select(s.c.sample_id).where(*samples_where).order_by(*by_position)
-    return _Plan(main, None, count)
+        tail = sa.select(s.c.sample_id).where(*samples_where, unmeasured).order_by(*by_position)
+        keyed = sa.select(sa.literal(1)).where(
+            rq.c.run_id == run_id, rq.c.idx == 0, col.is_not(None)
+        )
+        return _Plan(main, tail, count, _Keyless(run_id, unmeasured, keyed))
+    main = sa.select(s.c.sample_id).where(*samples_where)
+    back = main.order_by(*_flipped(sq.desc, s.c.idx))
+    return _Plan(main.order_by(*by_position), None, count, backwards=back)
+
+
+def _flipped(desc: bool, *cols: Any) -> list[Any]:
+    return [c.asc() if desc else c.desc() for c in cols]
 
 
 def _exists(*conds: Any) -> Any:
@@ -349,22 +370,71 @@ def _sorted_few(run: dict[str, Any], sq: SampleQuery, where: list[Any]) -> Any:
 
 
 def _page_keys(
-    conn: Connection, plan: _Plan, offset: int, limit: int, total: int | None
+    conn: Connection,
+    plan: _Plan,
+    offset: int,
+    limit: int,
+    total: int | None,
+    size: int | None = None,
 ) -> list[str]:
     """Up to `limit` sample ids from position `offset` of the main part, then the tail.
-    `total`: how many samples match, when known without counting (no filter)."""
-    keys = list(conn.execute(plan.main.limit(limit).offset(offset)).scalars())
+    `total`: how many samples match, when known without counting (no filter); `size`: the
+    run's sample count, when known.
+
+    OFFSET steps over every index entry before the page: a page in the second half of a list
+    without a tail whose length is known (no filter) is read backwards from its end, and a page
+    certainly past the main part (by the count of error samples without a key, a few probes)
+    skips it, reading its length by a count instead."""
+    deep = total is not None and offset > total // 2
+    if deep and plan.tail is None and plan.backwards is not None and total is not None:
+        end = total - offset  # the page is the reversed list's [start, end)
+        start = max(end - limit, 0)
+        if end <= 0:
+            return []
+        return list(conn.execute(plan.backwards.limit(end - start).offset(start)).scalars())[::-1]
+    keyless = plan.keyless if plan.tail is not None else None
+    errors_lacking = _errors_lacking(conn, keyless) if deep and keyless else None
+    main_size: int | None = None
+    keys: list[str] = []
+    if total is not None and errors_lacking is not None and offset >= total - errors_lacking:
+        main_size = _main_size(conn, plan)  # at most total - errors_lacking: the page is past it
+    else:
+        keys = list(conn.execute(plan.main.limit(limit).offset(offset)).scalars())
     if plan.tail is None or len(keys) >= limit:
         return keys
-    if keys:
-        main_size = offset + len(keys)
-    else:  # the page starts past the main part: how long is it?
-        counted = sa.select(sa.func.count()).select_from(plan.main.order_by(None).subquery())
-        main_size = int(conn.execute(counted).scalar_one())
+    if main_size is None:
+        main_size = offset + len(keys) if keys else _main_size(conn, plan)
     if total is not None and total <= main_size:
         return keys  # nothing in the tail: skip a scan that would find nothing
-    more = conn.execute(plan.tail.limit(limit - len(keys)).offset(max(offset - main_size, 0)))
+    tail = plan.tail
+    if keyless is not None:
+        if errors_lacking is None:
+            errors_lacking = _errors_lacking(conn, keyless)
+        if size is None:
+            size = run_size(conn, keyless.run_id)
+        # every sample without a key is an error when the run's samples less those with a key
+        # (unfiltered, the main part: no second count) equal the errors without one
+        keyed = main_size if total is not None else _count(conn, keyless.keyed)
+        if size - keyed == errors_lacking:
+            tail = tail.where(schema.samples.c.status == "error")
+    more = conn.execute(tail.limit(limit - len(keys)).offset(max(offset - main_size, 0)))
     return keys + list(more.scalars())
+
+
+def _main_size(conn: Connection, plan: _Plan) -> int:
+    counted = sa.select(sa.func.count()).select_from(plan.main.order_by(None).subquery())
+    return int(conn.execute(counted).scalar_one())
+
+
+def _count(conn: Connection, query: Any) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
+
+
+def _errors_lacking(conn: Connection, keyless: _Keyless) -> int:
+    """The run's error samples without a sort key: probes of the error samples only."""
+    s = schema.samples
+    errors = sa.select(sa.literal(1)).where(s.c.run_id == keyless.run_id, s.c.status == "error")
+    return _count(conn, errors.where(keyless.lacking))
 
 
 def run_size(conn: Connection, run_id: str) -> int:
@@ -400,7 +470,7 @@ def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int | No
         )
     # the page's ids come from an index in page order; its rows are then read by key
     plan = _plan(conn, run, sq)
-    wanted = _page_keys(conn, plan, offset, sq.per_page + 1, None if sq.filtered else size)
+    wanted = _page_keys(conn, plan, offset, sq.per_page + 1, None if sq.filtered else size, size)
     if size is None:
         total = 0
     elif not sq.filtered:
@@ -411,7 +481,11 @@ def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int | No
     return _Keys(wanted[: sq.per_page], len(wanted) > sq.per_page, total)
 
 
-def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePage:
+def sample_page(
+    store: Store, run: dict[str, Any], sq: SampleQuery, *, size: int | None = None
+) -> SamplePage:
+    """One page of a run's samples list; `size`: the run's sample count when the caller knows
+    it (a finished run's never changes), else it is counted."""
     s = schema.samples
     run_id = run["id"]
     higher = bool(run["higher_is_better"])
@@ -423,7 +497,7 @@ def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePag
         s.c.sample_id,
         s.c.idx,
         s.c.status,
-        s.c.prediction,
+        prediction_of(s).label("prediction"),
         s.c.error,
         sa.func.substr(_text(s.c.input), 1, SNIPPET * 2).label("input_head"),
         sa.func.substr(rq.c.text, 1, SNIPPET).label("response_head"),
@@ -432,7 +506,8 @@ def sample_page(store: Store, run: dict[str, Any], sq: SampleQuery) -> SamplePag
         sc.c.value.label("score"),
     )
     with store.connect() as conn:
-        size = run_size(conn, run_id)
+        if size is None:
+            size = run_size(conn, run_id)
         keys = _keys(conn, run, sq, size)
         found = {
             m["sample_id"]: dict(m)
@@ -741,7 +816,9 @@ def meta_value_text(value: Any) -> str:
 def score_histogram(
     store: Store, run_id: str, metric: str, bins: int = 10
 ) -> list[tuple[float, float, int]]:
-    """Counts of per-sample scores in `bins` equal-width bins between the extremes."""
+    """Counts of per-sample scores in `bins` equal-width bins between the extremes (the last
+    bin closed). Each bin is a range count on the scores index: entries are counted, no row
+    is read and nothing is computed per score."""
     sc = schema.scores
     where = sa.and_(sc.c.run_id == run_id, sc.c.metric == metric)
     with store.connect() as conn:
@@ -754,15 +831,15 @@ def score_histogram(
         if lo >= 0.0 and hi <= 1.0:
             lo, hi = 0.0, 1.0  # scores in [0, 1]: fixed bins, comparable across runs
         width = (hi - lo) / bins or 1.0
-        bucket = sa.func.floor((sc.c.value - lo) / width)
-        counts: dict[Any, Any] = dict(
-            conn.execute(sa.select(bucket, sa.func.count()).where(where).group_by(bucket)).all()
-        )
-    out = []
-    for b in range(bins):
-        n = int(counts.get(b, 0)) + (int(counts.get(bins, 0)) if b == bins - 1 else 0)
-        out.append((lo + b * width, lo + (b + 1) * width, n))
-    return out
+        edges = [lo + b * width for b in range(bins + 1)]
+
+        def in_bin(b: int) -> Any:
+            upper = sc.c.value < edges[b + 1] if b < bins - 1 else sa.true()
+            counted = sa.select(sa.func.count()).where(where, sc.c.value >= edges[b], upper)
+            return counted.scalar_subquery()
+
+        counts = conn.execute(sa.select(*(in_bin(b) for b in range(bins)))).one()
+    return [(edges[b], edges[b + 1], int(counts[b])) for b in range(bins)]
 
 
 # -- one sample ----------------------------------------------------------------------------------
@@ -770,7 +847,11 @@ def sample_detail(store: Store, run_id: str, sample_id: str) -> dict[str, Any] |
     s, rq, sc = schema.samples, schema.requests, schema.scores
     with store.connect() as conn:
         row = (
-            conn.execute(sa.select(s).where(s.c.run_id == run_id, s.c.sample_id == sample_id))
+            conn.execute(
+                sa.select(*sample_columns(s)).where(
+                    s.c.run_id == run_id, s.c.sample_id == sample_id
+                )
+            )
             .mappings()
             .first()
         )
@@ -785,11 +866,19 @@ def sample_detail(store: Store, run_id: str, sample_id: str) -> dict[str, Any] |
                 .order_by(rq.c.idx)
             ).mappings()
         ]
+        # the sample's metrics from the primary key, then each value by its full key: asked
+        # for (run, sample) alone, SQLite reads the covering (run, metric, value) index over
+        # the whole run instead
+        k = sc.alias("k")
+        by_key = sa.and_(
+            sc.c.run_id == k.c.run_id, sc.c.sample_id == k.c.sample_id, sc.c.metric == k.c.metric
+        )
         out["scores"] = dict(
             conn.execute(
                 sa.select(sc.c.metric, sc.c.value)
-                .where(sc.c.run_id == run_id, sc.c.sample_id == sample_id)
-                .order_by(sc.c.metric)
+                .select_from(k.join(sc, by_key))
+                .where(k.c.run_id == run_id, k.c.sample_id == sample_id)
+                .order_by(k.c.metric)  # the key's order: sc.c.metric sends SQLite to the index
             ).all()
         )
         out["prev"] = conn.execute(
@@ -852,11 +941,11 @@ def compare_page(
         )
         cols += [
             si.c.status.label(f"status{i}"),
-            si.c.prediction.label(f"prediction{i}"),
+            prediction_of(si).label(f"prediction{i}"),
             sci.c.value.label(f"score{i}"),
         ]
         scores.append(sa.func.coalesce(sci.c.value, -1e300))
-        answers.append(sa.func.coalesce(si.c.prediction, ""))
+        answers.append(sa.func.coalesce(prediction_of(si), ""))
     conds: list[Any] = [base_s.c.run_id == runs[0]["id"]]
     pick = {"score": scores, "answer": answers}.get(differ or "")
     if pick is not None and len(pick) > 1:
@@ -963,7 +1052,7 @@ def progress(store: Store, run_id: str, latest: int = 10) -> dict[str, Any] | No
         recent = [
             dict(m)
             for m in conn.execute(
-                sa.select(s.c.sample_id, s.c.idx, s.c.status, s.c.prediction)
+                sa.select(s.c.sample_id, s.c.idx, s.c.status, prediction_of(s).label("prediction"))
                 .where(s.c.run_id == run_id)
                 .order_by(s.c.updated_at.desc())
                 .limit(latest)

@@ -22,6 +22,7 @@ from assay import __version__
 from assay.errors import UserError
 from assay.store import schema
 from assay.store.db import Store, check_lengths, now, upsert
+from assay.store.payloads import share_predictions
 from assay.store.writes import RequestRow, SampleRow, ScoreRow
 
 BATCH = 5_000  # rows per table per statement: fewer, larger statements
@@ -187,7 +188,7 @@ class RunWriter:
             self.flush()
 
     def flush(self) -> None:
-        upsert(self.conn, schema.samples, self._samples)
+        upsert(self.conn, schema.samples, share_predictions(self._samples, self._requests))
         upsert(self.conn, schema.requests, self._requests)
         upsert(self.conn, schema.scores, self._scores)
         if self._tokens:  # after the requests they update

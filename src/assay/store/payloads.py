@@ -7,11 +7,21 @@ in the `text` column beside it) and every string of the raw body equal to the te
 completions becomes a reference, `{"$assay_text": i}` (0: the text, i: completion i - 1); no
 cache row is written, since the request row itself answers a cache lookup by `cache_key`.
 `expand` puts everything back, so readers see the payload as received.
+
+A large prediction (the answer read from the output) is most often the response's text, or its
+text stripped: it is not stored again in `samples.prediction` but as a span of its request's
+`text` (`prediction_request`, `prediction_start`, `prediction_length`); `prediction_of` is the
+SQL that reads it back, the same text as before, for every reader.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import sqlalchemy as sa
+
+from assay.store import schema
 
 LARGE = 4096
 _REF = "$assay_text"
@@ -75,3 +85,56 @@ def _restore(value: Any, texts: list[str]) -> Any:
     if isinstance(value, list):
         return [_restore(v, texts) for v in value]
     return value
+
+
+SPAN = ("prediction_request", "prediction_start", "prediction_length")
+
+
+def share_predictions(
+    samples: Sequence[Mapping[str, Any]], requests: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The sample rows to store beside `requests` (the same batch): a prediction of `LARGE`
+    characters or more found in the text of one of its sample's requests becomes a span of
+    that text. Every row gets the span columns (None when the prediction is stored itself)."""
+    texts: dict[tuple[Any, Any], list[tuple[int, str]]] = {}
+    for r in requests:
+        text = r.get("text")
+        if isinstance(text, str) and len(text) >= LARGE and "\x00" not in text:
+            texts.setdefault((r["run_id"], r["sample_id"]), []).append((int(r["idx"]), text))
+    out = []
+    for row in samples:
+        shared = {**row, **dict.fromkeys(SPAN)}
+        prediction = row.get("prediction")
+        if isinstance(prediction, str) and len(prediction) >= LARGE:
+            for idx, text in sorted(texts.get((row["run_id"], row["sample_id"]), [])):
+                start = text.find(prediction)
+                if start >= 0:
+                    shared.update(prediction=None, prediction_request=idx)
+                    shared.update(prediction_start=start, prediction_length=len(prediction))
+                    break
+        out.append(shared)
+    return out
+
+
+def prediction_of(samples: Any) -> Any:
+    """SQL for a sample's prediction as read, whether stored itself or as a span of its
+    request's text (`samples`: the samples table or an alias of it)."""
+    rq = schema.requests.alias("prediction_rq")
+    span = (
+        sa.select(
+            sa.func.substr(rq.c.text, samples.c.prediction_start + 1, samples.c.prediction_length)
+        )
+        .where(
+            rq.c.run_id == samples.c.run_id,
+            rq.c.sample_id == samples.c.sample_id,
+            rq.c.idx == samples.c.prediction_request,
+        )
+        .scalar_subquery()
+    )
+    return sa.case((samples.c.prediction_request.is_(None), samples.c.prediction), else_=span)
+
+
+def sample_columns(samples: Any) -> list[Any]:
+    """The columns of a samples row as readers know them: the prediction as read, no span."""
+    kept = [c for c in samples.c if c.name not in (*SPAN, "prediction")]
+    return [*kept, prediction_of(samples).label("prediction")]

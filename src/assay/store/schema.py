@@ -79,9 +79,15 @@ samples = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("confidence", sa.Float, comment="probability the model gave its answer, if known"),
+    # a large prediction is stored once, as a span of its request's text (store/payloads.py)
+    sa.Column("prediction_request", sa.Integer, comment="request idx whose text holds it"),
+    sa.Column("prediction_start", sa.Integer, comment="0-based character offset there"),
+    sa.Column("prediction_length", sa.Integer, comment="its length in characters"),
     # sample_id rides along: pages in sample order, and the lookups they drive, read only it
     sa.Index("ix_samples_run_idx", "run_id", "idx", "sample_id"),
-    sa.Index("ix_samples_run_status", "run_id", "status"),
+    # a status filter, and the samples a sorted list puts last (usually the errors), in order
+    sa.Index("ix_samples_run_status_idx", "run_id", "status", "idx", "sample_id"),
+    sa.Index("ix_samples_run_updated", "run_id", "updated_at"),  # the live page's latest
 )
 
 requests = sa.Table(
@@ -101,9 +107,10 @@ requests = sa.Table(
     sa.Column("cached", sa.Boolean, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
-    # the viewer's latency sort reads the first request of each sample in index order, ties by
-    # sample id; output_tokens rides along so the tokens sort scans this index, not the rows
+    # the viewer's latency and tokens sorts read the first request of each sample in index
+    # order, ties by sample id (output_tokens in the latency index is from before the second)
     sa.Index("ix_requests_run_latency", "run_id", "idx", "latency_s", "sample_id", "output_tokens"),
+    sa.Index("ix_requests_run_tokens", "run_id", "idx", "output_tokens", "sample_id"),
     # a large response has no cache row: the cache finds it here (see store/payloads.py)
     sa.Index("ix_requests_cache_key", "cache_key"),
     sa.ForeignKeyConstraint(["run_id", "sample_id"], ["samples.run_id", "samples.sample_id"]),

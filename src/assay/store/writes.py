@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from assay.store import schema
 from assay.store.db import Store, check_lengths, insert_if_absent, now, upsert
-from assay.store.payloads import expand
+from assay.store.payloads import expand, share_predictions
 
 # A run's summary, computed from its stored rows inside the transaction that finishes it.
 Summariser = Callable[[Connection], dict[str, Any]]
@@ -210,7 +210,7 @@ def record_samples(
     if not (samples or requests or scores or cache):
         return
     with store.begin() as conn:
-        upsert(conn, schema.samples, samples)
+        upsert(conn, schema.samples, share_predictions(samples, requests))
         upsert(conn, schema.requests, requests)
         upsert(conn, schema.scores, scores)
         upsert(conn, schema.cache, cache, update=False)

@@ -189,6 +189,9 @@ class Viewer:
         self.env.filters["visible"] = visible  # names from imported files: no hidden controls
         self.env.filters["qs"] = _qs
         self._meta: dict[tuple[Any, ...], browse.MetadataFields] = {}
+        self._probes: dict[tuple[Any, ...], browse.MetadataFields] = {}
+        self._sizes: dict[tuple[Any, ...], int] = {}  # samples of each finished run
+        self._progress: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.compare_stats = CompareStats(store)
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -285,7 +288,9 @@ class Viewer:
     def run_page(self, request: Request) -> Response:
         run = self._run(request.path_params["run_id"])
         sq = sample_query(request)
-        page = browse.sample_page(self.store, run, sq)
+        page = browse.sample_page(self.store, run, sq, size=self._sizes.get(_finished(run)))
+        if run["status"] != "running":
+            _remember(self._sizes, _finished(run), page.run_size)
         summary = run.get("summary") or {}
         hist = self._histogram(run)
         meta = self._metadata(run, page.run_size)
@@ -337,7 +342,12 @@ class Viewer:
         if found is not None:
             return found
         if size > META_INLINE:
-            return browse.metadata_probe(self.store, run["id"])
+            probe = self._probes.get(key)
+            if probe is None:
+                probe = browse.metadata_probe(self.store, run["id"])
+                if run["status"] != "running":
+                    _remember(self._probes, key, probe)
+            return probe
         return self._every_metadata_value(run, size)
 
     def _every_metadata_value(self, run: dict[str, Any], size: int) -> browse.MetadataFields:
@@ -362,9 +372,18 @@ class Viewer:
         )
 
     def progress(self, request: Request) -> Response:
-        data = browse.progress(self.store, request.path_params["run_id"])
-        if data is None:
+        """What the live page polls; a finished run's never changes, so it is read once."""
+        run = browse.run_row(self.store, request.path_params["run_id"])
+        if run is None:
             return JSONResponse({"error": "no such run"}, status_code=404)
+        done = run["status"] != "running"
+        data = self._progress.get(_finished(run)) if done else None
+        if data is None:
+            data = browse.progress(self.store, run["id"])
+            if data is None:
+                return JSONResponse({"error": "no such run"}, status_code=404)
+            if done and data["status"] == run["status"]:
+                _remember(self._progress, _finished(run), data)
         return Response(
             orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
             media_type="application/json",
@@ -629,3 +648,15 @@ def create_app(store: Store) -> Starlette:
     app.state.viewer = viewer
     app.add_middleware(TimingHeaders)
     return app
+
+
+def _finished(run: dict[str, Any]) -> tuple[Any, ...]:
+    """A cache key that changes whenever the run's samples can have changed."""
+    return (run["id"], run["status"], run["finished_at"])
+
+
+def _remember(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    """Keep `value` for a finished run (its samples never change), in a bounded cache."""
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[key] = value
