@@ -1,0 +1,30 @@
+"""`assay import-eee PATH...`: Every Eval Ever aggregates and instance rows, all or none."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from assay.interop.eee import load
+from assay.interop.eee_import import find_aggregates, import_aggregate
+from assay.store.db import Store, resolve_url
+
+
+def main(args: argparse.Namespace) -> int:
+    eee = load("import-eee")
+    files = find_aggregates([Path(p) for p in args.paths])
+    store = Store(resolve_url(args.db))
+    out = Console(highlight=False, soft_wrap=True)
+    with store.begin() as conn:  # one transaction: a bad file leaves nothing of any behind
+        imported = [(f, import_aggregate(conn, eee, f, args.suite)) for f in files]
+    for path, runs in imported:
+        for run in runs:
+            out.print(
+                f"{path.name} -> {run.benchmark} · {run.model}: {run.samples} samples, "
+                f"{run.scores} scores (main metric {run.main_metric}) run {run.run_id}"
+            )
+    db = f" --db {args.db}" if args.db else ""
+    out.print(f"Leaderboard: assay leaderboard --suite {args.suite}{db}")
+    return 0
