@@ -300,3 +300,36 @@ def test_without_the_package_one_line_says_how_to_install_it(
     if sys.version_info < (3, 12):
         assert "--no-deps --ignore-requires-python every-eval-ever==0.3.0" in line
     assert not (tmp_path / "data").exists() and not (tmp_path / "m.db").exists()
+
+
+def test_files_the_packages_own_lmeval_converter_wrote(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Foreign EEE files: lm-eval output (its own simple_evaluate and tracker) converted by
+    every-eval-ever's lm_eval converter. Each task's means equal lm-eval's; the perplexity task
+    (corpus-level figures only) is skipped with a line."""
+    pytest.importorskip("lm_eval")
+    from every_eval_ever.cli import main as eee_cli
+    from tests.interop.test_lmeval_import import GEN_TASK, MC_TASK, PPL_TASK, run_lmeval
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    results = run_lmeval(tmp_path / "lm", data_dir, "assay-test/scripted-a", 8)
+    data = tmp_path / "data"
+    args = ["convert", "lm_eval", "--log_path", str(results), "--output_dir", str(data)]
+    assert eee_cli([*args, "--include_samples"]) == 0
+    db = tmp_path / "f.db"
+    result = run_cli("import-eee", data, "--suite", "foreign", "--db", db)
+    assert result.code == 0, result.err
+    assert f"skipped {PPL_TASK}" in result.out
+    (reported,) = [json.loads(p.read_text()) for p in results.rglob("results_*.json")]
+    cells = _board(db, "foreign")["rows"][0]["cells"]
+    mc = reported["results"][MC_TASK]["acc,none"]
+    assert cells[f"eee/{MC_TASK}"]["mean"] == pytest.approx(mc)
+    for name in ("strict", "number"):
+        expected = reported["results"][GEN_TASK][f"exact_match,{name}"]
+        assert cells[f"eee/{GEN_TASK}/{name}"]["mean"] == pytest.approx(expected)
+    assert all(c["n"] == 8 for c in cells.values())
+    runs = _rows(db, schema.runs)
+    assert {r["model"] for r in runs} == {"assay-test/scripted-a"}
+    assert {r["spec"]["source"] for r in runs} == {"eee"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from assay.errors import UserError
 from assay.interop.eee import load
 from assay.interop.eee_import import find_aggregates, import_aggregate
 from assay.store.db import Store, resolve_url
@@ -19,7 +20,17 @@ def main(args: argparse.Namespace) -> int:
     out = Console(highlight=False, soft_wrap=True)
     with store.begin() as conn:  # one transaction: a bad file leaves nothing of any behind
         imported = [(f, import_aggregate(conn, eee, f, args.suite)) for f in files]
-    for path, runs in imported:
+        if not any(runs for _, (runs, _) in imported):
+            raise UserError(
+                "nothing to import: no instance row names a per-sample score (the results "
+                "are reported for the whole corpus only)"
+            )
+    for path, (runs, skipped) in imported:
+        for name in skipped:
+            out.print(
+                f"{path.name}: skipped {name}: its instance rows carry no per-sample score "
+                "(its results are reported for the whole corpus only)"
+            )
         for run in runs:
             out.print(
                 f"{path.name} -> {run.benchmark} · {run.model}: {run.samples} samples, "

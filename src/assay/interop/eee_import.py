@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from assay.errors import UserError
 from assay.hashing import StreamingHash, content_hash
-from assay.interop.common import ImportedRun, RunWriter
+from assay.interop.common import ImportedRun, RunWriter, delete_run
 from assay.interop.eee import REQUESTS_KEY, SAMPLE_KEY, SAMPLES_SUFFIX, SOURCE, Eee
 
 
@@ -54,8 +54,12 @@ def find_aggregates(paths: list[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def import_aggregate(conn: sa.Connection, eee: Eee, path: Path, suite: str) -> list[ImportedRun]:
-    """Import one aggregate and its instance rows inside the caller's transaction."""
+def import_aggregate(
+    conn: sa.Connection, eee: Eee, path: Path, suite: str
+) -> tuple[list[ImportedRun], list[str]]:
+    """Import one aggregate and its instance rows inside the caller's transaction: the runs, and
+    the evaluations skipped because no row carries a per-sample score (perplexity-style
+    results, reported for the corpus only)."""
     from pydantic import ValidationError
 
     try:
@@ -146,7 +150,7 @@ class _Import:
             if result.evaluation_result_id:
                 self.by_id[result.evaluation_result_id] = (result.evaluation_name, entry)
 
-    def run(self) -> list[ImportedRun]:
+    def run(self) -> tuple[list[ImportedRun], list[str]]:
         declared = self.log.detailed_evaluation_results
         algorithm = getattr(declared.hash_algorithm, "value", declared.hash_algorithm)
         digest = hashlib.new(str(algorithm or "sha256"))
@@ -166,7 +170,10 @@ class _Import:
             )
         if not self.evaluations:
             raise UserError(f"{self.samples}: no instance rows to import")
-        return [self._finish(name, e) for name, e in self.evaluations.items()]
+        skipped = [name for name, e in self.evaluations.items() if not e.scored]
+        for name in skipped:  # begun, never finished: its rows go again
+            delete_run(self.conn, self.evaluations.pop(name).writer.run.run_id)
+        return [self._finish(name, e) for name, e in self.evaluations.items()], skipped
 
     def _lines(self, digest: Any) -> Iterator[tuple[int, bytes]]:
         with self.samples.open("rb") as handle:
@@ -330,10 +337,7 @@ class _Import:
         ]
 
     def _finish(self, name: str, evaluation: _Evaluation) -> ImportedRun:
-        scored = [r for r in evaluation.results if r.metric in evaluation.scored]
-        main = scored[0] if scored else None
-        if main is None:
-            raise UserError(f"{self.samples}: evaluation {name!r} has no scored instance rows")
+        main = next(r for r in evaluation.results if r.metric in evaluation.scored)
         return evaluation.writer.finish(
             main_metric=main.metric,
             higher_is_better=main.higher_is_better,
