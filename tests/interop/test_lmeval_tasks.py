@@ -368,6 +368,101 @@ def test_function_hooks_include_and_perplexity_equal_lmeval(
     assert all(r["prompt"] == "" for r in requests)
 
 
+UP_MMLU, UP_GSM8K = "assay_t_mmlu_upstream", "assay_t_gsm8k_upstream"
+
+
+def _upstream_mmlu_gsm8k(folder: Path, data_dir: Path) -> dict[str, Path]:
+    """lm-eval's own mmlu_anatomy.yaml and gsm8k.yaml (`include:`d, unchanged but for where
+    the data comes from) over local copies laid out as their hub datasets."""
+    import lm_eval
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, stride in (("test", 15), ("dev", 1)):
+        with (data_dir / f"mmlu/{split}/anatomy_{split}.csv").open() as f:
+            rows = list(csv.DictReader(f))[::stride][:N_DOCS]
+        docs = [
+            {
+                "question": r["question"],
+                "subject": "anatomy",
+                "choices": [r[f"choice{i}"] for i in range(4)],
+                "answer": int(r["answer"]),
+            }
+            for r in rows
+        ]
+        (folder / f"mmlu_{split}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    for split in ("test", "train"):
+        lines = (data_dir / f"gsm8k/{split}.jsonl").read_text().splitlines()[5::150][:N_DOCS]
+        (folder / f"gsm8k_{split}.jsonl").write_text("\n".join(lines) + "\n")
+    tasks = Path(lm_eval.__file__).parent / "tasks"
+    (folder / "mmlu.yaml").write_text(
+        f"""include: {tasks}/mmlu/default/mmlu_anatomy.yaml
+task: {UP_MMLU}
+dataset_path: json
+dataset_name: null
+dataset_kwargs:
+  data_files:
+    test: {folder}/mmlu_test.jsonl
+    dev: {folder}/mmlu_dev.jsonl
+num_fewshot: 2
+"""
+    )
+    (folder / "gsm8k.yaml").write_text(
+        f"""include: {tasks}/gsm8k/gsm8k.yaml
+task: {UP_GSM8K}
+dataset_path: json
+dataset_name: null
+dataset_kwargs:
+  data_files:
+    test: {folder}/gsm8k_test.jsonl
+    train: {folder}/gsm8k_train.jsonl
+num_fewshot: 2
+"""
+    )
+    return {UP_MMLU: folder / "mmlu.yaml", UP_GSM8K: folder / "gsm8k.yaml"}
+
+
+def test_lmevals_own_mmlu_and_gsm8k_equal_lmeval(
+    cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
+) -> None:
+    """MMLU (letter choices, few-shot from dev, first_n) and GSM8K (strict-match and
+    flexible-extract filters, exact_match's regexes_to_ignore) through lm-eval's own YAML."""
+    pytest.importorskip("lm_eval")
+    files = _upstream_mmlu_gsm8k(tmp_path / "upstream", data_dir)
+    expected = _lmeval(files, "L")
+    db = tmp_path / "u.db"
+    result = cli("run", *files.values(), "-m", setup["model"], "--db", db, "--no-progress")
+    assert result.code == 0, result.err + result.out
+    runs = {r["benchmark"]: r for r in _rows(db, schema.runs)}
+    scores = _rows(db, schema.scores)
+    requests = _rows(db, schema.requests)
+    compared = 0
+    for task in files:
+        run = runs[f"lmeval/{task}"]
+        mine = {
+            (s["sample_id"], s["metric"]): s["value"] for s in scores if s["run_id"] == run["id"]
+        }
+        records = expected["samples"][task]
+        assert len({r["doc_id"] for r in records}) == N_DOCS
+        for record in records:
+            for metric in record["metrics"]:
+                key = f"{metric},{record['filter']}"
+                assert mine[(str(record["doc_id"]), key)] == float(record[metric]), key
+                compared += 1
+            # the prompts, few-shot examples included, are the ones lm-eval sent
+            sent = [
+                r["request"]["prompt"]
+                for r in sorted(requests, key=lambda r: r["idx"])
+                if r["run_id"] == run["id"] and r["sample_id"] == str(record["doc_id"])
+            ]
+            assert sent == [a[0] for a in record["arguments"]]
+        for key, value in expected["results"][task].items():
+            if "_stderr," in key or "," not in key or not isinstance(value, float):
+                continue
+            assert math.isclose(run["summary"]["run_metrics"][f"lmeval/{key}"], value), key
+    assert compared == N_DOCS + 2 * N_DOCS  # acc; exact_match under two filters
+    assert runs[f"lmeval/{UP_GSM8K}"]["main_metric"] == "exact_match,strict-match"
+
+
 HELLASWAG = "assay_t_hellaswag_style"
 
 
