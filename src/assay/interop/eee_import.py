@@ -32,6 +32,7 @@ from assay.errors import UserError
 from assay.hashing import StreamingHash, content_hash
 from assay.interop.common import ImportedRun, RunWriter, delete_run
 from assay.interop.eee import REQUESTS_KEY, SAMPLE_KEY, SAMPLES_SUFFIX, SOURCE, Eee
+from assay.store import schema
 
 
 def find_aggregates(paths: list[Path]) -> list[Path]:
@@ -207,7 +208,7 @@ class _Import:
         metadata = dict(row.metadata or {})
         if evaluation.writer.sample(self._sample(row, metadata)):
             evaluation.digest.update(row.sample_hash or [row.sample_id, row.input.raw])
-            for request in self._requests(row, metadata):
+            for request in self._requests(row):
                 evaluation.writer.request(request)
         if result is None or row.error:
             return  # a failed sample is counted, never scored
@@ -311,10 +312,17 @@ class _Import:
             "error": row.error,
         }
 
-    def _requests(self, row: Any, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    def _requests(self, row: Any) -> list[dict[str, Any]]:
         stored = _json((row.metadata or {}).get(REQUESTS_KEY))
-        if isinstance(stored, list) and all(isinstance(r, dict) for r in stored):
-            return [{**r, "sample_id": row.sample_id} for r in stored]
+        needed = {"idx", "cache_key", "request"}
+        if isinstance(stored, list) and all(
+            isinstance(r, dict) and needed <= r.keys() for r in stored
+        ):
+            columns = set(schema.requests.c.keys()) - {"run_id", "created_at"}
+            return [
+                {**{k: v for k, v in r.items() if k in columns}, "sample_id": row.sample_id}
+                for r in stored
+            ]
         request = {"prompt": row.input.formatted or row.input.raw}
         if row.messages is not None:
             request = {"messages": [m.model_dump(mode="json") for m in row.messages]}
