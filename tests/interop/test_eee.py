@@ -333,3 +333,32 @@ def test_files_the_packages_own_lmeval_converter_wrote(
     runs = _rows(db, schema.runs)
     assert {r["model"] for r in runs} == {"assay-test/scripted-a"}
     assert {r["spec"]["source"] for r in runs} == {"eee"}
+
+
+@pytest.mark.slow
+def test_postgresql_both_ways(exported: dict[str, Path], tmp_path: Path, postgres_url: str) -> None:
+    """Import into PostgreSQL (jsonb, its upsert), export from it, and import that back: the
+    same figures; a broken file leaves the PostgreSQL store as it was."""
+    result = run_cli("import-eee", exported["data"], "--suite", "pg", "--db", postgres_url)
+    assert result.code == 0, result.err
+    out = tmp_path / "data"
+    result = run_cli("export", "--format", "eee", "--suite", "pg", "-o", out, "--db", postgres_url)
+    assert result.code == 0, result.err
+    back = tmp_path / "back.db"
+    assert run_cli("import-eee", out, "--suite", "b", "--db", back).code == 0
+    original, again = _board(exported["db"], SUITE), _board(back, "b")
+    for row in original["rows"]:
+        mine = next(r for r in again["rows"] if r["model"] == row["model"])
+        for benchmark, cell in row["cells"].items():
+            cell_again = mine["cells"][f"eee/eee/{benchmark}"]
+            assert (cell_again["mean"], cell_again["n"]) == pytest.approx((cell["mean"], cell["n"]))
+    _, _, samples = _copy(exported, tmp_path / "bad")
+    _cut_mid_line(samples)
+    store = Store(postgres_url, readonly=True)
+    with store.connect() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(schema.scores)).scalar()
+    result = run_cli("import-eee", tmp_path / "bad" / "data", "--suite", "x", "--db", postgres_url)
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    with store.connect() as conn:
+        after = conn.execute(sa.select(sa.func.count()).select_from(schema.scores)).scalar()
+    assert after == before
