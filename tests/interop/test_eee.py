@@ -156,6 +156,7 @@ def test_import_restores_the_runs_exactly(exported: dict[str, Path], tmp_path: P
         before = _keyed(_rows(exported["db"], table), old_runs, key)
         after = _keyed(_rows(db, table), new_runs, key)
         assert before == after, table.name
+    _browsable(db)
     # imported runs take part in paired comparisons like native ones
     compare = run_cli("compare", "mock/oracle", "mock/random?seed=3", "--db", db, "--suite", "back")
     assert compare.code == 0 and "eee/mmlu" in compare.out, compare.err
@@ -333,6 +334,24 @@ def test_files_the_packages_own_lmeval_converter_wrote(
     runs = _rows(db, schema.runs)
     assert {r["model"] for r in runs} == {"assay-test/scripted-a"}
     assert {r["spec"]["source"] for r in runs} == {"eee"}
+    _browsable(db)
+
+
+def _browsable(db: Path) -> None:
+    """The viewer shows every imported run and its samples."""
+    pytest.importorskip("starlette")
+    from urllib.parse import quote
+
+    from starlette.testclient import TestClient
+
+    from assay.web.app import create_app
+
+    client = TestClient(create_app(Store(resolve_url(str(db)), readonly=True)))
+    assert client.get("/").status_code == 200
+    for row in _rows(db, schema.samples)[::5]:
+        assert client.get(f"/runs/{row['run_id']}").status_code == 200
+        page = client.get(f"/runs/{row['run_id']}/samples/{quote(row['sample_id'], safe='')}")
+        assert page.status_code == 200 and row["sample_id"] in page.text
 
 
 @pytest.mark.slow
