@@ -279,6 +279,8 @@ def test_export_mistakes_are_one_line(exported: dict[str, Path], tmp_path: Path)
     assert result.code == 2 and "is a file" in result.err
     result = run_cli("export", "--format", "eee", "-o", tmp_path / "no" / "data", "--db", db)
     assert result.code == 2 and "does not exist" in result.err
+    result = run_cli("export", "--format", "eee", "-o", exported["data"] / "mmlu", "--db", db)
+    assert result.code == 2 and "inside a data/ folder" in result.err
     result = run_cli("export", "--format", "eee", "--suite", "nope", "-o", tmp_path, "--db", db)
     assert result.code == 2 and "'nope' has no finished runs" in result.err
 

@@ -60,6 +60,11 @@ def export_eee(args: argparse.Namespace) -> int:
         raise UserError(f"--output {str(out)!r} is a file: eee writes a folder; pass a folder path")
     if not out.parent.is_dir():
         raise UserError(f"folder {str(out.parent)!r} does not exist")
+    if out.resolve().parent.name == "data":  # as every-eval-ever's own publisher refuses it
+        raise UserError(
+            f"--output {str(out)!r} is inside a data/ folder: files would land one level too "
+            f"deep; pass the data/ folder itself ({str(out.parent)!r})"
+        )
     board = load_board(args)
     for warning in board.warnings:
         print(f"assay: warning: {visible(warning)}", file=sys.stderr)
