@@ -148,6 +148,13 @@ def test_import_restores_the_runs_exactly(exported: dict[str, Path], tmp_path: P
     old_runs = {(r["benchmark"], r["model"]): r["id"] for r in _rows(exported["db"], schema.runs)}
     new_runs = {(r["benchmark"][4:], r["model"]): r["id"] for r in runs.values()}
     assert set(old_runs) == set(new_runs)
+    # the data's hash too, so version and different-samples checks still agree
+    old_hashes = {
+        (r["benchmark"], r["model"]): r["dataset_hash"] for r in _rows(exported["db"], schema.runs)
+    }
+    assert {
+        (r["benchmark"][4:], r["model"]): r["dataset_hash"] for r in runs.values()
+    } == old_hashes
     for table, key in (
         (schema.samples, ("sample_id",)),
         (schema.scores, ("sample_id", "metric")),
