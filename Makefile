@@ -9,7 +9,7 @@ ASSAY := $(VENV)/bin/assay
 DATA ?= $(abspath ../shared/data)
 DEMO_EXTRAS := llamacpp,web
 DEMO_BENCHMARKS := mmlu gsm8k boolq truthfulqa openbookqa narrativeqa
-TEST_EXTRAS := dev,llamacpp,server,hf,gemma,helm,math,export,web,metrics,providers,postgres,inspect,lmeval
+TEST_EXTRAS := dev,llamacpp,server,hf,gemma,helm,math,export,web,metrics,providers,postgres,inspect,lmeval,eee
 # Debian packages the tests use (bubblewrap: the code sandbox that HumanEval runs in).
 SYSTEM_PACKAGES := chromium postgresql bubblewrap
 # A slim, portable llama.cpp build: about 3-11 minutes on two cores, once.
@@ -23,9 +23,15 @@ $(VENV)/bin/python:
 
 # torch first, pinned to the CPU build: a bare torch requirement would pull a multi-GB CUDA build
 # (the same holds for any extra that comes to pull torch).
+# every-eval-ever (the eee extra) declares Python >= 3.12 and converter deps assay never imports
+# (duckdb, matplotlib, rich<15, huggingface-hub<2); its schema models run on 3.11, so there it is
+# installed alone, without them. `pip check` then lists its declared deps; nothing here runs it.
+EEE_PACKAGE := every-eval-ever==0.3.0
 $(VENV)/.extras-%: pyproject.toml | $(VENV)/bin/python
 	case "$*" in *hf*) $(PY) -m pip install -q "torch==2.13.0" ;; esac
 	$(PY) -m pip install -q -e ".[$*]"
+	case ",$*," in *,eee,*) $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
+		|| $(PY) -m pip install -q --no-deps --ignore-requires-python "$(EEE_PACKAGE)" ;; esac
 	touch $@
 
 demo: $(VENV)/.extras-$(DEMO_EXTRAS)

@@ -257,6 +257,16 @@ def test_export_alone_writes_parquet(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / out).num_rows == 1
 
 
+def test_eee_alone_exports_and_imports(tmp_path: Path) -> None:
+    pytest.importorskip("every_eval_ever.eval_types", reason="needs assay[eee]")
+    bench = benchmark(tmp_path, "capitals", "exact_match", QA)
+    blocked = outside("eee")
+    ran(assay(tmp_path, "run", str(bench), "-m", "mock/oracle", "--suite", "e", block=blocked))
+    ran(assay(tmp_path, "export", "--format", "eee", "--suite", "e", "-o", "data", block=blocked))
+    ran(assay(tmp_path, "import-eee", "data", "--suite", "back", "--db", "b.db", block=blocked))
+    assert board(tmp_path, "back", db="b.db") == {"mock/oracle|eee/capitals": 1.0}
+
+
 def test_helm_alone_imports_helm_output(tmp_path: Path) -> None:
     pytest.importorskip("ijson", reason="needs assay[helm]")
     ran(assay(tmp_path, "import-helm", str(HELM), "--suite", "h", block=outside("helm")))
@@ -389,6 +399,8 @@ MISSING: dict[str, tuple[list[str], tuple[str, ...], str]] = {
     "metrics-rouge": (["rouge_score"], ("run", "rouge_l.yaml", "-m", "mock/oracle"), "metrics"),
     "metrics-bleu": (["sacrebleu"], ("run", "bleu.yaml", "-m", "mock/oracle"), "metrics"),
     "hub": (["datasets"], ("run", "boolq", "-m", "mock/oracle"), "hub"),
+    "eee-export": (["every_eval_ever"], ("export", "--format", "eee", "-o", "data"), "eee"),
+    "eee-import": (["every_eval_ever"], ("import-eee", "capitals.yaml"), "eee"),
 }
 
 

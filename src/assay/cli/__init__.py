@@ -22,6 +22,7 @@ COMMANDS = {
     "import-helm": "assay.cli.import_helm",
     "import-inspect": "assay.cli.import_inspect",
     "import-lmeval": "assay.cli.import_lmeval",
+    "import-eee": "assay.cli.import_eee",
     "serve": "assay.cli.serve",
     "db": "assay.cli.db",
     "annotate": "assay.cli.annotate",
@@ -305,13 +306,23 @@ def _parser() -> argparse.ArgumentParser:
     pairwise.add_argument("--format", choices=["table", "json"], default="table")
     store_args(pairwise)
 
-    export = sub.add_parser("export", help="write a suite's leaderboard to a file")
+    export = sub.add_parser(
+        "export",
+        help="write a suite's leaderboard to a file, or its runs as Every Eval Ever documents",
+        description="Write the leaderboard as markdown, CSV, JSON, LaTeX or parquet; or, with "
+        "--format eee, every run behind it in the Every Eval Ever schema (an aggregate JSON and "
+        "instance-level JSONL per run) under the --output folder.",
+    )
     export.add_argument(
         "--format",
-        choices=["markdown", "csv", "json", "latex", "parquet"],
+        choices=["markdown", "csv", "json", "latex", "parquet", "eee"],
         required=True,
     )
-    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.add_argument(
+        "-o",
+        "--output",
+        help="file to write (default: standard output); for eee the datastore's data/ folder",
+    )
     board_args(export)
 
     helm = sub.add_parser(
@@ -349,6 +360,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     lmeval.add_argument("--suite", default="default", help="suite to add runs to (default)")
     store_args(lmeval)
+
+    eee = sub.add_parser(
+        "import-eee",
+        help="import Every Eval Ever results (aggregate .json with its _samples.jsonl)",
+        description="Stream Every Eval Ever documents into the store, one run per evaluation "
+        "of each aggregate, from its instance-level rows. Re-importing replaces; a broken or "
+        "foreign file imports nothing.",
+    )
+    eee.add_argument(
+        "paths", nargs="+", metavar="PATH", help="aggregate .json files, _samples.jsonl or folders"
+    )
+    eee.add_argument("--suite", default="default", help="suite to add runs to (default)")
+    store_args(eee)
 
     serve = sub.add_parser(
         "serve",

@@ -1,4 +1,5 @@
-"""`assay export`: a suite's leaderboard as markdown, CSV, JSON, LaTeX or parquet."""
+"""`assay export`: a suite's leaderboard as markdown, CSV, JSON, LaTeX or parquet, or its runs
+as Every Eval Ever documents (`--format eee`, see `assay.interop.eee_export`)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from assay.cli.leaderboard import load_board
 from assay.cli.render import render, write_parquet
 from assay.display import visible
 from assay.errors import UserError
-from assay.store.db import resolve_url
+from assay.store.db import Store, resolve_url
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.format == "eee":
+        return export_eee(args)
     if args.format == "parquet" and not args.output:
         raise UserError("parquet is binary: pass --output FILE.parquet")
     if args.output:
@@ -38,6 +41,39 @@ def main(args: argparse.Namespace) -> int:
         print(f"wrote {path}", file=sys.stderr)
     else:
         sys.stdout.write(render(board, args.format, args.view))
+    return 0
+
+
+def export_eee(args: argparse.Namespace) -> int:
+    """Every run behind the suite's leaderboard (filters apply) as EEE files under --output."""
+    from assay.interop.eee import load
+    from assay.interop.eee_export import export_runs
+
+    eee = load("export --format eee")
+    if not args.output:
+        raise UserError(
+            "eee writes a folder of files: pass --output DIR (the datastore's data/ folder, "
+            "e.g. -o data)"
+        )
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output {str(out)!r} is a file: eee writes a folder; pass a folder path")
+    if not out.parent.is_dir():
+        raise UserError(f"folder {str(out.parent)!r} does not exist")
+    if out.resolve().parent.name == "data":  # as every-eval-ever's own publisher refuses it
+        raise UserError(
+            f"--output {str(out)!r} is inside a data/ folder: files would land one level too "
+            f"deep; pass the data/ folder itself ({str(out.parent)!r})"
+        )
+    board = load_board(args)
+    for warning in board.warnings:
+        print(f"assay: warning: {visible(warning)}", file=sys.stderr)
+    run_ids = [board.cells[key].run_id for key in sorted(board.cells)]
+    store = Store(resolve_url(args.db), readonly=True)
+    with store.connect() as conn:
+        written = export_runs(conn, eee, run_ids, out, args.suite)
+    for item in written:
+        print(f"wrote {item.aggregate} ({item.rows} instance rows)", file=sys.stderr)
     return 0
 
 
