@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,6 +21,7 @@ from assay.execution.executor import Executor, probe
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
+from assay.extras import require
 from assay.metrics.code import SANDBOXED_METRICS
 from assay.metrics.registry import is_judged, require_metric_packages
 from assay.models.base import Model
@@ -27,6 +29,9 @@ from assay.models.batch import BatchPending, batch_api
 from assay.models.registry import create_model
 from assay.sandbox import require_sandbox
 from assay.store.db import Store, resolve_url
+
+if TYPE_CHECKING:
+    from assay.execution.ray_cluster import RayCluster
 
 
 def main(args: argparse.Namespace) -> int:
@@ -101,6 +106,23 @@ def check_options(args: argparse.Namespace) -> None:
     check_range("--batch-wait", args.batch_wait, at_least=0)
     check_range("--batch-poll", args.batch_poll, above=0)
     check_distinct("--model", args.models)
+    check_executor(args)
+
+
+def check_executor(args: argparse.Namespace) -> None:
+    """The Ray options only with `--executor ray`, and its extra installed."""
+    if args.executor != "ray":
+        for option in ("ray_address", "ray_workers"):
+            if getattr(args, option) is not None:
+                raise UserError(f"--{option.replace('_', '-')} needs --executor ray")
+        return
+    check_range("--ray-workers", args.ray_workers, at_least=1, at_most=COUNT_MAX)
+    if args.batch:
+        raise UserError(
+            "--batch sends each run to the provider's batch API from this process: "
+            "leave out --batch or --executor ray"
+        )
+    require("ray", "ray", "--executor ray")
 
 
 async def _run_all(
@@ -141,6 +163,13 @@ async def _run_all(
             soft_wrap=True,
         )
 
+    cluster: RayCluster | None = None
+
+    def executor_for(model: Model, source: str) -> Executor:
+        if cluster is None:
+            return Executor(model, concurrency=args.concurrency, policy=policy)
+        return cluster.executor(model, source, concurrency=args.concurrency, policy=policy)
+
     try:
         for model in models:
             if batch is not None:
@@ -148,13 +177,17 @@ async def _run_all(
             await probe(model, policy)
         for judge_model in judges or ():
             await probe(judge_model, policy)
+        if args.executor == "ray":
+            from assay.execution.ray_cluster import RayCluster
+
+            cluster = RayCluster.start(args.ray_address, args.ray_workers)
         # the judge's executor is shared by every run: one cache, one concurrency limit
-        judge = Executor(judges[0], concurrency=args.concurrency, policy=policy) if judges else None
+        judge = executor_for(judges[0], args.judges[0]) if judges else None
         # every run is planned (its samples read and hashed) before any starts: a mistake in
         # any of them stops the command before work; one executor per model, shared by its runs
         runners = []
-        for model in models:
-            executor = Executor(model, concurrency=args.concurrency, policy=policy)
+        for model, source in zip(models, args.models, strict=True):
+            executor = executor_for(model, source)
             for task in tasks:
                 runners.append(
                     Runner(
@@ -179,6 +212,8 @@ async def _run_all(
     finally:
         if bars is not None:
             bars.close()
+        if cluster is not None:
+            await cluster.close()
         for model in [*models, *(judges or ())]:
             await model.close()
     return [o.result for o in outcomes if o.result is not None]

@@ -1,0 +1,180 @@
+"""`assay run --executor ray`: connect to (or start) a Ray cluster and build the job's workers.
+
+Without an address a Ray instance is started for this command alone on 127.0.0.1 (no
+dashboard, no usage reporting) and stopped when it ends; with `--ray-address` (or
+`$RAY_ADDRESS`) the job joins that cluster and leaves it running. Either way the job starts
+its own worker actors, one CPU each, and removes them when it ends.
+
+Concurrency: a local model (`llamacpp/`, `hf/`) is loaded in every worker and limited in each
+(one llama.cpp call at a time per worker); an API model's calls are limited for the whole
+cluster, per provider endpoint (`openai`, `anthropic`, `openai-compatible@<url>`, ...), by a
+named actor that every worker, and every job on the cluster at the same time, shares. Other
+models (mock, plugins) are limited cluster-wide per model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from assay.errors import UserError
+from assay.execution.retry import RetryPolicy
+from assay.models.base import Model
+
+if TYPE_CHECKING:
+    from assay.execution.ray_executor import RayExecutor, WorkerPool
+
+# Calls limited inside each worker, where the model is loaded.
+LOCAL_PROVIDERS = frozenset({"llamacpp", "hf"})
+# Calls limited per provider endpoint across the cluster.
+API_PROVIDERS = frozenset({"openai", "anthropic", "google", "ollama", "openai-compatible"})
+NAMESPACE = "assay"
+WORKER_RESTARTS = 3
+START_TIMEOUT_S = 120.0
+
+
+def _ray() -> Any:
+    """The ray module (an optional dependency, imported when a job uses it), never phoning home."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    return ray
+
+
+def limit_key(model: Model) -> str | None:
+    """The name of the cluster-wide limit a model's calls share; None: limited per worker."""
+    spec = model.spec
+    if spec.provider in LOCAL_PROVIDERS:
+        return None
+    if spec.provider in API_PROVIDERS:
+        return spec.provider + (f"@{spec.base_url}" if spec.base_url else "")
+    return spec.label
+
+
+class RayCluster:
+    """The Ray side of one `assay run`: its workers, its limits, and Ray itself if it started it."""
+
+    def __init__(self, pool: WorkerPool, started: bool) -> None:
+        self.pool = pool
+        self.started = started
+        self._limits: dict[str, Any] = {}
+        self._own_limits: list[Any] = []  # made by this job, so removed when it ends
+        self._executors: list[RayExecutor] = []
+
+    @classmethod
+    def start(cls, address: str | None = None, workers: int | None = None) -> RayCluster:
+        """Join the cluster at `address` (or $RAY_ADDRESS), or start one here; then `workers`
+        worker actors (default: one per CPU of the cluster)."""
+        ray = _ray()
+        from assay.execution.ray_executor import WorkerPool
+        from assay.execution.ray_workers import ModelWorker
+
+        started = False
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if not ray.is_initialized():
+            try:
+                if address is None:
+                    ray.init(
+                        address="local",
+                        num_cpus=workers or os.cpu_count() or 1,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        logging_level=logging.ERROR,
+                        _node_ip_address="127.0.0.1",
+                    )
+                else:
+                    ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise UserError(
+                    f"could not start or reach {where} ({first}): start one with "
+                    "`ray start --head --node-ip-address 127.0.0.1` and pass its address to "
+                    "--ray-address, or leave --ray-address out to start one for this run"
+                ) from None
+            started = True
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        count = workers or max(1, cpus)
+        if count > cpus:
+            if started:
+                ray.shutdown()
+            raise UserError(
+                f"--ray-workers {count}: the Ray cluster has {cpus} CPUs and each worker takes "
+                f"one: pass --ray-workers {max(1, cpus)} or fewer, or add nodes to the cluster"
+            )
+        actor = ray.remote(ModelWorker).options(
+            num_cpus=1, max_restarts=WORKER_RESTARTS, max_task_retries=0, max_concurrency=10_000
+        )
+        handles = [actor.remote() for _ in range(count)]
+        try:
+            ray.get([h.pid.remote() for h in handles], timeout=START_TIMEOUT_S)
+        except Exception as exc:
+            for handle in handles:
+                ray.kill(handle)
+            if started:
+                ray.shutdown()
+            raise UserError(
+                f"the Ray cluster did not start {count} workers within {START_TIMEOUT_S:g}s "
+                f"({type(exc).__name__}): check `ray status`, or pass fewer --ray-workers"
+            ) from None
+        return cls(WorkerPool(handles, WORKER_RESTARTS), started)
+
+    def executor(
+        self, model: Model, source: str, *, concurrency: int | None, policy: RetryPolicy
+    ) -> RayExecutor:
+        """A `RayExecutor` for `model`, built on the workers from `source` (its model string)."""
+        from assay.execution.ray_executor import RayExecutor
+
+        key = limit_key(model)
+        limit = None if key is None else self._limit(key, model, concurrency)
+        executor = RayExecutor(
+            model, self.pool, source=source, concurrency=concurrency, policy=policy, limit=limit
+        )
+        self._executors.append(executor)
+        return executor
+
+    def _limit(self, key: str, model: Model, concurrency: int | None) -> Any:
+        """The named limit actor for `key`, made by the first job that needs it."""
+        if key not in self._limits:
+            ray = _ray()
+            from assay.execution.ray_workers import LimitActor
+
+            caps = model.capabilities
+            initial = concurrency or caps.concurrency
+            maximum = concurrency or caps.max_concurrency or caps.concurrency
+            name = f"limit:{key}"
+            try:
+                self._limits[key] = ray.get_actor(name, namespace=NAMESPACE)
+                return self._limits[key]
+            except ValueError:  # no job on the cluster has made it yet
+                pass
+            self._limits[key] = actor = (
+                ray.remote(LimitActor)
+                .options(
+                    name=name,
+                    namespace=NAMESPACE,
+                    get_if_exists=True,
+                    num_cpus=0,
+                    max_concurrency=100_000,
+                )
+                .remote(initial, maximum)
+            )
+            self._own_limits.append(actor)
+        return self._limits[key]
+
+    async def close(self) -> None:
+        """Stop this job's streams, remove its workers and limits (and Ray itself, when this
+        job started it)."""
+        ray = _ray()
+
+        for executor in self._executors:
+            await executor.close()
+        if not ray.is_initialized():
+            return
+        for worker in self.pool.workers:
+            ray.kill(worker.handle, no_restart=True)
+        for limit in self._own_limits:
+            ray.kill(limit, no_restart=True)
+        if self.started:
+            ray.shutdown()
