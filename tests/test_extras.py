@@ -378,6 +378,7 @@ MISSING: dict[str, tuple[list[str], tuple[str, ...], str]] = {
     "metrics-rouge": (["rouge_score"], ("run", "rouge_l.yaml", "-m", "mock/oracle"), "metrics"),
     "metrics-bleu": (["sacrebleu"], ("run", "bleu.yaml", "-m", "mock/oracle"), "metrics"),
     "hub": (["datasets"], ("run", "boolq", "-m", "mock/oracle"), "hub"),
+    "ray": (["ray"], (*RUN, "mock/oracle", "--executor", "ray"), "ray"),
 }
 
 
