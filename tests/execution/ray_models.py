@@ -6,6 +6,8 @@ driver and in every Ray worker. Both answer like `mock/oracle`.
   it answers normally.
 - `Tracked?log=F&latency=S`: appends "+ pid" when a call starts and "-" when it ends to F (one
   short append each, atomic), so the test can count the calls in flight across processes.
+
+File paths are given hex-encoded (`path_setting`): a model string holds no "/" after ".py:".
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from typing import Any
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.mock import MockModel
 from assay.requests import Request, Response
+
+
+def path_setting(path: Path) -> str:
+    return str(path).encode().hex()
+
+
+def _path(spec: ModelSpec, key: str) -> Path:
+    return Path(bytes.fromhex(spec.settings[key]).decode())
 
 
 def _text(request: Request) -> str:
@@ -36,7 +46,7 @@ class _Oracle(Model):
 
 class CrashOnce(_Oracle):
     async def generate(self, request: Request) -> Response:
-        flag = Path(self.spec.settings["flag"])
+        flag = _path(self.spec, "flag")
         if self.spec.settings["marker"] in _text(request) and not flag.exists():
             flag.write_text(str(os.getpid()))
             os._exit(1)
@@ -46,7 +56,7 @@ class CrashOnce(_Oracle):
 
 class Tracked(_Oracle):
     async def generate(self, request: Request) -> Response:
-        log = self.spec.settings["log"]
+        log = str(_path(self.spec, "log"))
         latency = float(self.spec.settings.get("latency", "0.05"))
         _append(log, f"+ {os.getpid()}\n")
         try:

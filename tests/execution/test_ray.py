@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from tests.conftest import REPO, env_with
+from tests.execution.ray_models import path_setting
 
 from assay.execution.ray_cluster import limit_key
 from assay.execution.runner import Runner
@@ -249,7 +250,7 @@ def test_a_worker_killed_mid_shard_loses_and_duplicates_nothing(
 ) -> None:
     spec = qa_benchmark(tmp_path, "crashy", 150)
     flag = tmp_path / "crashed"
-    model = f"{MODELS}:CrashOnce?marker=question 123:&flag={flag}"
+    model = f"{MODELS}:CrashOnce?marker=question 123:&flag={path_setting(flag)}"
     args = ["run", str(spec), "-m", model, "--suite", "crash", "--no-progress"]
     args += [*RETRY, "--max-attempts", "1"]  # a provider error would be stored, not retried
     records = count_records(monkeypatch)
@@ -274,7 +275,7 @@ def test_a_worker_killed_mid_shard_loses_and_duplicates_nothing(
 def test_a_shared_limit_holds_across_workers(ray_cluster: Any, cli: Any, tmp_path: Path) -> None:
     spec = qa_benchmark(tmp_path, "limited", 60)
     log = tmp_path / "calls.log"
-    model = f"{MODELS}:Tracked?log={log}&latency=0.05"
+    model = f"{MODELS}:Tracked?log={path_setting(log)}&latency=0.05"
     args = ["run", str(spec), "-m", model, "--concurrency", "3", "--no-progress"]
     result = cli(*args, "--executor", "ray", "--ray-workers", "2")
     assert result.code == 0, result.err
