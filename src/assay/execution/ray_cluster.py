@@ -30,6 +30,7 @@ LOCAL_PROVIDERS = frozenset({"llamacpp", "hf"})
 # Calls limited per provider endpoint across the cluster.
 API_PROVIDERS = frozenset({"openai", "anthropic", "google", "ollama", "openai-compatible"})
 NAMESPACE = "assay"
+LIMITS_ACTOR = "limits"
 WORKER_RESTARTS = 3
 START_TIMEOUT_S = 120.0
 
@@ -58,8 +59,9 @@ class RayCluster:
     def __init__(self, pool: WorkerPool, started: bool) -> None:
         self.pool = pool
         self.started = started
-        self._limits: dict[str, Any] = {}
-        self._own_limits: list[Any] = []  # made by this job, so removed when it ends
+        self._limits: Any = None  # the LimitActor
+        self._own_limits = False  # made by this job, so removed when it ends
+        self.limit_names: list[str] = []
         self._executors: list[RayExecutor] = []
 
     @classmethod
@@ -129,39 +131,56 @@ class RayCluster:
         key = limit_key(model)
         limit = None if key is None else self._limit(key, model, concurrency)
         executor = RayExecutor(
-            model, self.pool, source=source, concurrency=concurrency, policy=policy, limit=limit
+            model,
+            self.pool,
+            source=source,
+            concurrency=concurrency,
+            policy=policy,
+            limit=limit,
+            limit_name=key,
         )
         self._executors.append(executor)
         return executor
 
     def _limit(self, key: str, model: Model, concurrency: int | None) -> Any:
-        """The named limit actor for `key`, made by the first job that needs it."""
-        if key not in self._limits:
-            ray = _ray()
-            from assay.execution.ray_workers import LimitActor
+        """The cluster's limit actor, with the limit `key` made in it (by the first job that
+        needs it: its numbers hold for later jobs)."""
+        ray = _ray()
+        from assay.execution.ray_workers import LimitActor
 
-            caps = model.capabilities
-            initial = concurrency or caps.concurrency
-            maximum = concurrency or caps.max_concurrency or caps.concurrency
-            name = f"limit:{key}"
+        if self._limits is None:
             try:
-                self._limits[key] = ray.get_actor(name, namespace=NAMESPACE)
-                return self._limits[key]
+                self._limits = ray.get_actor(LIMITS_ACTOR, namespace=NAMESPACE)
             except ValueError:  # no job on the cluster has made it yet
-                pass
-            self._limits[key] = actor = (
-                ray.remote(LimitActor)
-                .options(
-                    name=name,
-                    namespace=NAMESPACE,
-                    get_if_exists=True,
-                    num_cpus=0,
-                    max_concurrency=100_000,
+                self._limits = (
+                    ray.remote(LimitActor)
+                    .options(
+                        name=LIMITS_ACTOR,
+                        namespace=NAMESPACE,
+                        get_if_exists=True,
+                        num_cpus=0,
+                        max_concurrency=100_000,
+                    )
+                    .remote()
                 )
-                .remote(initial, maximum)
-            )
-            self._own_limits.append(actor)
-        return self._limits[key]
+                self._own_limits = True
+        caps = model.capabilities
+        initial = concurrency or caps.concurrency
+        maximum = concurrency or caps.max_concurrency or caps.concurrency
+        # waited for here: a limit that cannot start fails the command before any run
+        ray.get(self._limits.ensure.remote(key, initial, maximum), timeout=START_TIMEOUT_S)
+        self.limit_names.append(key)
+        return self._limits
+
+    def limit_states(self) -> dict[str, Any]:
+        """Each shared limit this job's models use: slots in use, the limit, calls made."""
+        ray = _ray()
+        if self._limits is None:
+            return {}
+        return {
+            name: ray.get(self._limits.state.remote(name), timeout=START_TIMEOUT_S)
+            for name in self.limit_names
+        }
 
     async def close(self) -> None:
         """Stop this job's streams, remove its workers and limits (and Ray itself, when this
@@ -174,7 +193,7 @@ class RayCluster:
             return
         for worker in self.pool.workers:
             ray.kill(worker.handle, no_restart=True)
-        for limit in self._own_limits:
-            ray.kill(limit, no_restart=True)
+        if self._own_limits:
+            ray.kill(self._limits, no_restart=True)
         if self.started:
             ray.shutdown()

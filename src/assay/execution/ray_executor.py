@@ -100,10 +100,11 @@ class RayExecutor(Executor):
         concurrency: int | None = None,
         policy: RetryPolicy | None = None,
         limit: Any = None,
+        limit_name: str | None = None,
     ) -> None:
         super().__init__(model, concurrency=concurrency, policy=policy)
         self.pool = pool
-        self.recipe = ModelRecipe(source, concurrency, self.policy, limit)
+        self.recipe = ModelRecipe(source, concurrency, self.policy, limit, limit_name)
         # a shared limit holds for the whole cluster; a local model's holds in each worker
         self.concurrency = self.limit.maximum * (1 if limit is not None else len(pool))
         self._ids = itertools.count()
