@@ -4,10 +4,11 @@ The same models (`mock/oracle?latency=L&concurrency=C&seed=i`, each its own clus
 limit of C) and benchmarks as bench/suite.py, run once by the local scheduler and once per
 worker count through `--executor ray` on a Ray instance started here on 127.0.0.1 (one logical
 CPU per worker). For each: wall time, samples/s, the time over the local scheduler's and over
-the ideal (requests x latency / (models x concurrency)), and the CPU seconds of this process
-(the driver, which alone writes the store) and of the machine as a whole (the workers and Ray's
-own processes included). On a machine with fewer cores than workers, more workers share the
-same cores: the figures then show Ray's cost per request, not a speed-up.
+the ideal (requests x latency / (models x concurrency)), the CPU seconds of this process (the
+driver, which alone writes the store) and of the job's Ray actors (workers and the limits
+actor; Ray's own daemons not counted), the calls workers made to the shared limits, and the
+machine's load. On a machine with fewer cores than workers, more workers share the same cores:
+the figures then show Ray's cost per request, not a speed-up.
 
     python bench/scale.py [--models 5] [--benchmarks 10] [--samples 1000] [--latency 0.05]
                           [--concurrency 32] [--workers 1 2 4]
@@ -39,18 +40,11 @@ from assay.models.registry import create_model
 from assay.store.db import Store
 
 
-def machine_cpu() -> float:
-    """CPU seconds spent by every process on the machine so far (all cores, /proc/stat)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system = (int(v) for v in fields[:3])
-    return (user + nice + system) / os.sysconf("SC_CLK_TCK")
-
-
 async def run_on_ray(
     db: Path, tasks: list[Task], sources: list[str], workers: int
 ) -> tuple[float, float, float, int, Counter[str]]:
-    """Wall, driver CPU and machine CPU seconds of the runs (not of starting the workers),
-    samples run, and the calls workers made to the shared limits."""
+    """Wall, driver CPU and Ray actors' CPU seconds of the runs (not of starting the
+    workers), samples run, and the calls workers made to the shared limits."""
     cluster = RayCluster.start(workers=workers)
     store = Store(f"sqlite:///{db}")
     fingerprints = Fingerprints()
@@ -71,10 +65,10 @@ async def run_on_ray(
                         keep_samples=len(sources) > 1,
                     )
                 )
-        started, cpu, machine = time.perf_counter(), time.process_time(), machine_cpu()
+        started, cpu, ray_cpu = time.perf_counter(), time.process_time(), cluster.cpu_seconds()
         outcomes = await run_all(runners)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-        machine = machine_cpu() - machine
+        ray_cpu = cluster.cpu_seconds() - ray_cpu
         calls: Counter[str] = Counter()
         for state in cluster.limit_states().values():
             calls.update({k: v for k, v in state.items() if k in ("lease", "renew", "give_back")})
@@ -82,7 +76,7 @@ async def run_on_ray(
         await cluster.close()
         store.close()
     executed = sum(o.result.executed for o in outcomes if o.result is not None)
-    return wall, cpu, machine, executed, calls
+    return wall, cpu, ray_cpu, executed, calls
 
 
 def main() -> None:
@@ -110,24 +104,27 @@ def main() -> None:
         for i in range(args.models)
     ]
 
-    def report(label: str, wall: float, cpu: float, machine: float, executed: int) -> None:
-        over = f"{wall / local_wall:5.2f}x local" if local_wall else ""
+    def report(
+        label: str, wall: float, cpu: float, executed: int, ray_cpu: float | None = None
+    ) -> None:
+        over = f"{wall / local_wall:5.2f}x local" if local_wall else " " * 13
+        workers = "" if ray_cpu is None else f"  workers+limits cpu {ray_cpu:5.1f} s"
         print(
             f"{label:<22} {wall:6.1f} s {executed / wall:6.0f} samples/s  {over}  "
-            f"{wall / ideal:5.2f}x ideal  driver cpu {cpu:5.1f} s  machine cpu {machine:5.1f} s"
+            f"{wall / ideal:5.2f}x ideal  driver cpu {cpu:5.1f} s{workers}  "
+            f"load avg {os.getloadavg()[0]:.1f}"
         )
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         specs = make_benchmarks(folder, args.benchmarks, args.samples)
         local_wall = 0.0
-        before = machine_cpu()
         tasks = [resolve_task(str(s)) for s in specs]
         models = [create_model(s) for s in sources]
         wall, cpu, _, executed = asyncio.run(
             run_suite(folder / "local.db", tasks, models, sequential=False)
         )
-        report("local scheduler", wall, cpu, machine_cpu() - before, executed)
+        report("local scheduler", wall, cpu, executed)
         local_wall = wall
         ray.init(
             address="local",
@@ -140,11 +137,11 @@ def main() -> None:
         try:
             for workers in args.workers:
                 tasks = [resolve_task(str(s)) for s in specs]
-                wall, cpu, machine, executed, calls = asyncio.run(
+                wall, cpu, ray_cpu, executed, calls = asyncio.run(
                     run_on_ray(folder / f"ray{workers}.db", tasks, sources, workers)
                 )
                 label = f"ray, {workers} worker{'s' if workers > 1 else ''}"
-                report(label, wall, cpu, machine, executed)
+                report(label, wall, cpu, executed, ray_cpu)
                 print(
                     f"{'':<22} limit calls: {calls['lease']} leases, {calls['renew']} renewals, "
                     f"{calls['give_back']} give-backs for {executed} samples"

@@ -182,6 +182,14 @@ class RayCluster:
             for name in self.limit_names
         }
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by this job's workers and the limits actor (bench/scale.py)."""
+        ray = _ray()
+        actors = [w.handle for w in self.pool.workers]
+        if self._limits is not None:
+            actors.append(self._limits)
+        return float(sum(ray.get([a.cpu.remote() for a in actors], timeout=START_TIMEOUT_S)))
+
     async def close(self) -> None:
         """Stop this job's streams, remove its workers and limits (and Ray itself, when this
         job started it)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator
@@ -173,6 +174,10 @@ class LimitActor:
     async def state(self, name: str) -> dict[str, int]:
         return self.limits[name].state()
 
+    async def cpu(self) -> float:
+        """CPU seconds this actor's process has used."""
+        return time.process_time()
+
 
 class LeasedLimit(AdaptiveLimit):
     """An executor's limit whose slots are leased from a `SharedLimit` in the `LimitActor`.
@@ -298,6 +303,10 @@ class ModelWorker:
 
     async def pid(self) -> int:
         return os.getpid()
+
+    async def cpu(self) -> float:
+        """CPU seconds this worker process has used."""
+        return time.process_time()
 
     @staticmethod
     def _holder() -> str:
