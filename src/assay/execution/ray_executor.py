@@ -1,10 +1,11 @@
 """An `Executor` whose model calls are made by Ray workers; the driver keeps everything else.
 
-The runner and the scheduler are the local ones, unchanged: they build each sample's requests,
-look them up in this executor's response cache (prefetched from the store; identical requests
-in flight merged into one call) and record every answered sample through the runner's own
-recording path, in the driver, which alone writes the store. Resume, deduplication and the
-handling of failed requests are therefore the local scheduler's.
+The runner and the scheduler are the local ones, unchanged, and so is everything of the
+`Executor` but the model call itself: the runner builds each sample's requests, the executor
+looks them up in its response cache (prefetched from the store; identical requests in flight
+merged into one call), and the runner records every answered sample through its own recording
+path, in the driver, which alone writes the store. Resume, deduplication and the handling of
+failed requests are therefore the local scheduler's.
 
 What is not in the cache goes to the cluster: requests submitted within a moment of each other
 are grouped into shards of at most `SHARD_SIZE`, each sent to the least busy worker as one
@@ -23,6 +24,7 @@ scored and are redone when the same command is run again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,7 +85,6 @@ class WorkerPool:
 @dataclass
 class _Call:
     ident: int
-    key: str
     request: Request
     future: asyncio.Future[Response]
 
@@ -112,15 +113,14 @@ class RayExecutor(Executor):
         self._flush_at: asyncio.TimerHandle | None = None
         self._shards: set[asyncio.Task[None]] = set()
 
-    async def execute(self, request: Request, key: str) -> Response:
-        response = await self.cache.fetch(key, lambda: self._submit(request, key))
-        if response.cached:
-            self.stats.cache_hits += 1
-        return response
+    async def _call_with_retries(self, request: Request) -> Response:
+        """The call a local executor makes in this process (after its cache and the identical
+        calls in flight had no answer), made on a worker instead; retried there."""
+        return await self._submit(request)
 
-    def _submit(self, request: Request, key: str) -> asyncio.Future[Response]:
+    def _submit(self, request: Request) -> asyncio.Future[Response]:
         loop = asyncio.get_running_loop()
-        call = _Call(next(self._ids), key, request, loop.create_future())
+        call = _Call(next(self._ids), request, loop.create_future())
         self._queue.append(call)
         if len(self._queue) >= SHARD_SIZE:
             self._flush()
@@ -144,8 +144,10 @@ class RayExecutor(Executor):
         attempt = 0
         while waiting:
             attempt += 1
+            for ident in [i for i, c in waiting.items() if c.future.done()]:
+                del waiting[ident]  # its caller gave up (its run stopped): not sent again
             self.stats.calls += len(waiting)
-            shard = Shard(self.recipe, [(c.ident, c.key, c.request) for c in waiting.values()])
+            shard = Shard(self.recipe, [(c.ident, c.request) for c in waiting.values()])
             try:
                 with self.pool.lease() as worker:
                     try:
@@ -174,7 +176,8 @@ class RayExecutor(Executor):
                     if call is not None and not call.future.done():
                         call.future.set_result(response)
         except asyncio.CancelledError:
-            ray.cancel(stream)
+            with contextlib.suppress(Exception):  # already finished, or its worker gone
+                ray.cancel(stream)
             raise
 
     def _lost(self, waiting: dict[int, _Call], attempts: int, exc: RayError) -> None:

@@ -19,6 +19,7 @@ These classes are plain Python; `assay.execution.ray_cluster` wraps them with `r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 import uuid
@@ -52,7 +53,7 @@ class ModelRecipe:
 @dataclass(frozen=True)
 class Shard:
     recipe: ModelRecipe
-    requests: list[tuple[int, str, Request]]  # (the driver's id, cache key, request)
+    requests: list[tuple[int, Request]]  # (the driver's id for it, the request)
 
 
 class SharedLimit:
@@ -300,6 +301,7 @@ class ModelWorker:
         self._executors: dict[tuple[str, int | None, RetryPolicy], Executor] = {}
         self._models: dict[str, Model] = {}
         self._limits: dict[str, LeasedLimit] = {}
+        self._calls = itertools.count()
 
     async def pid(self) -> int:
         return os.getpid()
@@ -341,9 +343,11 @@ class ModelWorker:
         """
         executor = self._executor(shard.recipe)
 
-        async def one(ident: int, key: str, request: Request) -> tuple[int, Response]:
+        async def one(ident: int, request: Request) -> tuple[int, Response]:
+            # the driver caches and merges identical requests: here each is its own call
+            key = f"call-{next(self._calls)}"
             response = await executor.execute(request, key)
-            executor.cache.discard(key)  # the driver caches and stores; nothing is kept here
+            executor.cache.discard(key)
             return ident, response
 
         pending = {asyncio.ensure_future(one(*item)) for item in shard.requests}
