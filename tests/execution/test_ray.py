@@ -54,6 +54,7 @@ def test_api_models_of_one_endpoint_share_a_limit_and_local_models_are_limited_p
         (("--ray-workers", "2"), "--ray-workers needs --executor ray"),
         (("--ray-address", "127.0.0.1:6379"), "--ray-address needs --executor ray"),
         (("--executor", "ray", "--ray-workers", "0"), "--ray-workers"),
+        (("--executor", "ray", "--ray-workers", str(2**80)), "--ray-workers"),
         (("--executor", "ray", "--batch"), "leave out --batch or --executor ray"),
     ],
 )
@@ -103,7 +104,13 @@ def snapshot(url: str) -> dict[str, Any]:
                 tuple(row)
                 for row in conn.execute(
                     sa.select(
-                        s.c.run_id, s.c.sample_id, s.c.status, s.c.prediction, s.c.error, s.c.idx
+                        s.c.run_id,
+                        s.c.sample_id,
+                        s.c.status,
+                        s.c.prediction,
+                        s.c.error,
+                        s.c.idx,
+                        sa.cast(s.c.metadata, sa.Text),
                     )
                 )
             )
@@ -241,6 +248,27 @@ def test_a_mock_suite_through_ray_stores_what_the_local_scheduler_stores(
     errored = sum(1 for row in expected["samples"] if row[2] == "error")
     assert sum(records.values()) == errored > 0
     assert "resumed" in again.out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(WAIT_S * 2)
+def test_a_judged_run_through_ray_stores_what_a_local_one_does(
+    ray_cluster: Any, cli: Any, tmp_path: Path, data_dir: Path
+) -> None:
+    """The judge's calls go through Ray too: verdicts, unreadable ones and judge errors alike."""
+    judge = "mock/judge?garbage=0.3&fail_rate=0.1"
+    args = ["run", "xstest", "-m", "mock/constant?text=Sure", "--judge", judge, "--limit", "80"]
+    args += ["--data-dir", str(data_dir), "--max-attempts", "1", *RETRY, "--no-progress"]
+    local = resolve_url(str(tmp_path / "local.db"))
+    assert cli(*args, "--db", local).code == 0
+    url = resolve_url(str(tmp_path / "ray.db"))
+    result = cli(*args, "--db", url, "--executor", "ray", "--ray-workers", "2")
+    assert result.code == 0, result.err
+    stored = snapshot(url)
+    assert stored == snapshot(local)
+    statuses = Counter(json.loads(row[6])["judge_status"] for row in stored["samples"])
+    assert set(statuses) == {"ok", "unparsed", "error"}, statuses
+    assert sum(1 for row in stored["requests"] if row[2] == 1) == 80  # one judge call each
 
 
 @pytest.mark.slow
