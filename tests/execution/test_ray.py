@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from tests.conftest import REPO, env_with
 from tests.execution.ray_models import path_setting
+from tests.postgres import free_port
 
 from assay.execution.ray_cluster import limit_key
 from assay.execution.runner import Runner
@@ -56,6 +59,7 @@ def test_api_models_of_one_endpoint_share_a_limit_and_local_models_are_limited_p
         (("--executor", "ray", "--ray-workers", "0"), "--ray-workers"),
         (("--executor", "ray", "--ray-workers", str(2**80)), "--ray-workers"),
         (("--executor", "ray", "--batch"), "leave out --batch or --executor ray"),
+        (("--executor", "ray", "--ray-address", f"127.0.0.1:{free_port()}"), "no Ray cluster"),
     ],
 )
 def test_ray_options_out_of_place_are_one_line(
@@ -384,3 +388,80 @@ def test_a_run_starts_and_stops_its_own_ray(tmp_path: Path) -> None:
     assert "own · mock/oracle  exact_match 1.000" in done.stdout
     stored = snapshot(resolve_url(str(tmp_path / "assay.db")))
     assert len(stored["samples"]) == 30
+
+
+@pytest.fixture
+def ray_head(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """`ray start --head` on 127.0.0.1 in its own process group: (its address, the environment
+    to reach it with). Stopped by signalling that process, never by `ray stop`."""
+    pytest.importorskip("ray", reason="needs assay[ray]")
+    port = free_port()
+    # a throwaway cluster on 127.0.0.1: no token to share between the head and the client
+    env = env_with(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+    env.pop("RAY_ADDRESS", None)
+    env.pop("PYTHONPATH", None)
+    ray_cli = Path(sys.executable).with_name("ray")
+    start = ["start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port)]
+    head = subprocess.Popen(
+        [str(ray_cli), *start, "--num-cpus", "2", "--include-dashboard", "false", "--block"],
+        env=env,
+        stdout=(tmp_path / "head.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not _listening(port):
+            assert head.poll() is None, (tmp_path / "head.log").read_text()
+            assert time.monotonic() < deadline, "the Ray head did not start within 90 s"
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}", env
+    finally:
+        head.terminate()  # it stops the processes it started (after draining, up to 30 s)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, 9)
+            head.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(WAIT_S * 2)
+def test_a_run_joins_a_running_cluster_by_address(
+    ray_head: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """The workers run the driver's assay (shipped with the job), not whatever the nodes have:
+    this head was started without assay on its path."""
+    address, env = ray_head
+    spec = qa_benchmark(tmp_path, "joined", 40)
+    args = ["run", str(spec), "-m", "mock/flaky", "--executor", "ray", "--ray-address", address]
+    env = {**env, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "assay", *args, *RETRY, "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
+    assert done.returncode == 0, done.stderr
+    local = subprocess.run(
+        [sys.executable, "-m", "assay", *args[:4], *RETRY, "--no-progress", "--db", "local.db"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
+    assert local.returncode == 0, local.stderr
+    stored = snapshot(resolve_url(str(tmp_path / "assay.db")))
+    assert stored == snapshot(resolve_url(str(tmp_path / "local.db")))
+    assert len(stored["samples"]) == 40

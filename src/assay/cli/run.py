@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -123,6 +124,9 @@ def check_executor(args: argparse.Namespace) -> None:
             "leave out --batch or --executor ray"
         )
     require("ray", "ray", "--executor ray")
+    from assay.execution.ray_cluster import check_reachable
+
+    check_reachable(args.ray_address or os.environ.get("RAY_ADDRESS") or None)
 
 
 async def _run_all(

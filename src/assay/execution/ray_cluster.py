@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from typing import TYPE_CHECKING, Any
 
 from assay.errors import UserError
@@ -33,6 +34,7 @@ NAMESPACE = "assay"
 LIMITS_ACTOR = "limits"
 WORKER_RESTARTS = 3
 START_TIMEOUT_S = 120.0
+CONNECT_TIMEOUT_S = 5.0
 
 
 def _ray() -> Any:
@@ -41,6 +43,25 @@ def _ray() -> Any:
     import ray
 
     return ray
+
+
+def check_reachable(address: str | None) -> None:
+    """Fail in seconds, with one line, when nothing listens at a host:port address (Ray itself
+    would retry for minutes). `auto` and other forms are left to Ray."""
+    if address is None:
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"no Ray cluster answers at {address} ({exc.strerror or type(exc).__name__}): start "
+            "one with `ray start --head --node-ip-address 127.0.0.1` and pass the address it "
+            "prints, or leave --ray-address out to start one for this run"
+        ) from None
 
 
 def limit_key(model: Model) -> str | None:
@@ -74,6 +95,8 @@ class RayCluster:
 
         started = False
         address = address or os.environ.get("RAY_ADDRESS") or None
+        if address is not None and not ray.is_initialized():
+            check_reachable(address)
         if not ray.is_initialized():
             try:
                 if address is None:
@@ -86,7 +109,16 @@ class RayCluster:
                         _node_ip_address="127.0.0.1",
                     )
                 else:
-                    ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+                    # the workers run this process's assay, whatever the nodes have installed
+                    import assay
+
+                    package = os.path.dirname(assay.__file__)
+                    ray.init(
+                        address=address,
+                        log_to_driver=False,
+                        logging_level=logging.ERROR,
+                        runtime_env={"py_modules": [package], "excludes": ["__pycache__"]},
+                    )
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = f"the Ray cluster at {address}" if address else "a local Ray instance"
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
