@@ -247,6 +247,18 @@ def test_export_alone_writes_parquet(tmp_path: Path) -> None:
     assert pq.read_table(tmp_path / out).num_rows == 1
 
 
+@pytest.mark.slow
+def test_ray_alone_runs_on_ray(tmp_path: Path) -> None:
+    """The driver needs nothing beyond core and ray (it starts its own Ray, stopped after)."""
+    pytest.importorskip("ray", reason="needs assay[ray]")
+    bench = benchmark(tmp_path, "capitals", "exact_match", QA)
+    args = ("run", str(bench), "-m", "mock/oracle", "--suite", "r", "--executor", "ray")
+    # ray ships its own psutil and colorama (ray/thirdparty_files), found under those names
+    blocked = outside("ray", keep=["psutil", "colorama"])
+    ran(assay(tmp_path, *args, "--ray-workers", "1", block=blocked))
+    assert board(tmp_path, "r") == {"mock/oracle|capitals": 1.0}
+
+
 def test_helm_alone_imports_helm_output(tmp_path: Path) -> None:
     pytest.importorskip("ijson", reason="needs assay[helm]")
     ran(assay(tmp_path, "import-helm", str(HELM), "--suite", "h", block=outside("helm")))
