@@ -105,7 +105,7 @@ def snapshot(url: str) -> dict[str, Any]:
                 for row in conn.execute(sa.select(r.c.id, r.c.status, r.c.n_samples, r.c.summary))
             }
             samples = sorted(
-                tuple(row)
+                (*row[:6], json.dumps(row[6], sort_keys=True))  # the same text on both stores
                 for row in conn.execute(
                     sa.select(
                         s.c.run_id,
@@ -114,7 +114,7 @@ def snapshot(url: str) -> dict[str, Any]:
                         s.c.prediction,
                         s.c.error,
                         s.c.idx,
-                        sa.cast(s.c.metadata, sa.Text),
+                        s.c.metadata,
                     )
                 )
             )
