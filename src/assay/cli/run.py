@@ -211,6 +211,8 @@ async def _run_all(
                         judge=judge,
                     )
                 )
+        if cluster is not None:
+            await cluster.release_driver_weights()
         # batch runs stay one at a time: each waits on its provider batch in turn
         outcomes = await run_all(runners, on_pending=report_pending, sequential=batch is not None)
     finally:

@@ -204,6 +204,13 @@ class RayCluster:
         self.limit_names.append(key)
         return self._limits
 
+    async def release_driver_weights(self) -> None:
+        """Free the weights local models loaded in this process when they were built (for their
+        capabilities and identity): their calls are made by the workers, which load their own."""
+        for executor in self._executors:
+            if executor.model.spec.provider in LOCAL_PROVIDERS:
+                await executor.model.close()
+
     def limit_states(self) -> dict[str, Any]:
         """Each shared limit this job's models use: slots in use, the limit, calls made."""
         ray = _ray()
