@@ -9,7 +9,7 @@ ASSAY := $(VENV)/bin/assay
 DATA ?= $(abspath ../shared/data)
 DEMO_EXTRAS := llamacpp,web
 DEMO_BENCHMARKS := mmlu gsm8k boolq truthfulqa openbookqa narrativeqa
-TEST_EXTRAS := dev,llamacpp,server,hf,gemma,helm,math,export,web,metrics,providers,postgres,inspect,lmeval,eee
+TEST_EXTRAS := dev,llamacpp,server,hf,gemma,helm,math,export,web,metrics,providers,postgres,inspect,lmeval,eee,ray
 # Debian packages the tests use (bubblewrap: the code sandbox that HumanEval runs in).
 SYSTEM_PACKAGES := chromium postgresql bubblewrap
 # A slim, portable llama.cpp build: about 3-11 minutes on two cores, once.

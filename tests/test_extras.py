@@ -267,6 +267,18 @@ def test_eee_alone_exports_and_imports(tmp_path: Path) -> None:
     assert board(tmp_path, "back", db="b.db") == {"mock/oracle|eee/capitals": 1.0}
 
 
+@pytest.mark.slow
+def test_ray_alone_runs_on_ray(tmp_path: Path) -> None:
+    """The driver needs nothing beyond core and ray (it starts its own Ray, stopped after)."""
+    pytest.importorskip("ray", reason="needs assay[ray]")
+    bench = benchmark(tmp_path, "capitals", "exact_match", QA)
+    args = ("run", str(bench), "-m", "mock/oracle", "--suite", "r", "--executor", "ray")
+    # ray ships its own psutil and colorama (ray/thirdparty_files), found under those names
+    blocked = outside("ray", keep=["psutil", "colorama"])
+    ran(assay(tmp_path, *args, "--ray-workers", "1", block=blocked))
+    assert board(tmp_path, "r") == {"mock/oracle|capitals": 1.0}
+
+
 def test_helm_alone_imports_helm_output(tmp_path: Path) -> None:
     pytest.importorskip("ijson", reason="needs assay[helm]")
     ran(assay(tmp_path, "import-helm", str(HELM), "--suite", "h", block=outside("helm")))
@@ -401,6 +413,7 @@ MISSING: dict[str, tuple[list[str], tuple[str, ...], str]] = {
     "hub": (["datasets"], ("run", "boolq", "-m", "mock/oracle"), "hub"),
     "eee-export": (["every_eval_ever"], ("export", "--format", "eee", "-o", "data"), "eee"),
     "eee-import": (["every_eval_ever"], ("import-eee", "capitals.yaml"), "eee"),
+    "ray": (["ray"], (*RUN, "mock/oracle", "--executor", "ray"), "ray"),
 }
 
 

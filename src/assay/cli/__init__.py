@@ -183,6 +183,26 @@ def _parser() -> argparse.ArgumentParser:
     batching.add_argument(
         "--batch-poll", type=float, default=60.0, help="seconds between status checks (60)"
     )
+    cluster = run.add_argument_group(
+        "executors", "where model calls are made (the store is always written by this process)"
+    )
+    cluster.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: in this process (default); ray: on Ray workers (pip install 'assay[ray]')",
+    )
+    cluster.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="Ray cluster to join (default: $RAY_ADDRESS, else a Ray started for this run)",
+    )
+    cluster.add_argument(
+        "--ray-workers",
+        type=int,
+        metavar="N",
+        help="Ray worker processes, one CPU each (default: one per CPU of the cluster)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     store_args(run)
 

@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import dataclasses
 import math
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,6 +24,7 @@ from assay.execution.executor import Executor, probe
 from assay.execution.overrides import Overrides
 from assay.execution.retry import RetryPolicy
 from assay.execution.runner import BatchOptions, Runner, RunResult
+from assay.extras import require
 from assay.metrics.code import SANDBOXED_METRICS
 from assay.metrics.judge import RUBRICS, JudgeSettings
 from assay.metrics.panel import model_family, same_family
@@ -32,6 +34,9 @@ from assay.models.batch import BatchPending, batch_api
 from assay.models.registry import create_model
 from assay.sandbox import require_sandbox
 from assay.store.db import Store, resolve_url
+
+if TYPE_CHECKING:
+    from assay.execution.ray_cluster import RayCluster
 
 
 def main(args: argparse.Namespace) -> int:
@@ -118,6 +123,7 @@ def check_options(args: argparse.Namespace) -> None:
     check_distinct("--judge", args.judges or [])
     check_range("--judge-temperature", args.judge_temperature, at_least=0)
     check_seed("--judge-seed", args.judge_seed)
+    check_executor(args)
 
 
 def with_rubrics(task: Task, rubrics: list[str]) -> Task:
@@ -129,6 +135,25 @@ def with_rubrics(task: Task, rubrics: list[str]) -> Task:
 def panel_for(model: Model, judges: list[Model], *, exclude: bool) -> list[Model]:
     """The judges that judge `model`'s runs: all, or (`exclude`) those of another family."""
     return [j for j in judges if not (exclude and same_family(j.label, model.label))]
+
+
+def check_executor(args: argparse.Namespace) -> None:
+    """The Ray options only with `--executor ray`, and its extra installed."""
+    if args.executor != "ray":
+        for option in ("ray_address", "ray_workers"):
+            if getattr(args, option) is not None:
+                raise UserError(f"--{option.replace('_', '-')} needs --executor ray")
+        return
+    check_range("--ray-workers", args.ray_workers, at_least=1, at_most=COUNT_MAX)
+    if args.batch:
+        raise UserError(
+            "--batch sends each run to the provider's batch API from this process: "
+            "leave out --batch or --executor ray"
+        )
+    require("ray", "ray", "--executor ray")
+    from assay.execution.ray_cluster import check_reachable
+
+    check_reachable(args.ray_address or os.environ.get("RAY_ADDRESS") or None)
 
 
 async def _run_all(
@@ -169,6 +194,16 @@ async def _run_all(
             soft_wrap=True,
         )
 
+    cluster: RayCluster | None = None
+
+    # one adaptive limit per API provider (per model for local ones), shared by all runs
+    limits = ConcurrencyLimits(args.concurrency)
+
+    def executor_for(model: Model, source: str) -> Executor:
+        if cluster is None:
+            return Executor(model, policy=policy, limits=limits)
+        return cluster.executor(model, source, concurrency=args.concurrency, policy=policy)
+
     try:
         for model in models:
             if batch is not None:
@@ -176,15 +211,19 @@ async def _run_all(
             await probe(model, policy)
         for judge_model in judges or ():
             await probe(judge_model, policy)
-        # one adaptive limit per API provider (per model for local ones), shared by all runs
-        limits = ConcurrencyLimits(args.concurrency)
+        if args.executor == "ray":
+            from assay.execution.ray_cluster import RayCluster
+
+            cluster = RayCluster.start(args.ray_address, args.ray_workers)
         # each judge's executor is shared by every run: one cache; its limit is its provider's
-        panel = {id(j): Executor(j, policy=policy, limits=limits) for j in judges or ()}
+        # (no judges when no benchmark is judged, though --judge was given)
+        sources = zip(judges or (), args.judges or (), strict=False)
+        panel = {id(j): executor_for(j, source) for j, source in sources}
         # every run is planned (its samples read and hashed) before any starts: a mistake in
         # any of them stops the command before work; one executor per model, shared by its runs
         runners = []
-        for model in models:
-            executor = Executor(model, policy=policy, limits=limits)
+        for model, source in zip(models, args.models, strict=True):
+            executor = executor_for(model, source)
             own = panel_for(model, judges or [], exclude=args.exclude_same_family_judges)
             for task in tasks:
                 runners.append(
@@ -207,11 +246,15 @@ async def _run_all(
                         judge_settings=JudgeSettings(args.judge_temperature, args.judge_seed),
                     )
                 )
+        if cluster is not None:
+            await cluster.release_driver_weights()
         # batch runs stay one at a time: each waits on its provider batch in turn
         outcomes = await run_all(runners, on_pending=report_pending, sequential=batch is not None)
     finally:
         if bars is not None:
             bars.close()
+        if cluster is not None:
+            await cluster.close()
         for model in [*models, *(judges or ())]:
             await model.close()
     return [o.result for o in outcomes if o.result is not None]

@@ -79,6 +79,24 @@ class AdaptiveLimit:
                 self._waiters.remove(waiter)
             raise
 
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free and nobody is waiting; never waits."""
+        if self._waiters or not self._free():
+            return False
+        self.in_flight += 1
+        return True
+
+    def note_successes(self, count: int) -> None:
+        """Grow as `count` successful releases would: calls made on slots leased elsewhere."""
+        before = self.current
+        for _ in range(count):
+            if not (self.adaptive and self.limit < self.maximum):
+                break
+            self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
+        if self.current != before:
+            self.changes.append((time.monotonic(), self.current))
+            self._wake()
+
     def _wake(self) -> None:
         """Hand free slots to waiters in arrival order; schedule a wake-up after a pause."""
         while self._waiters and self._free():
