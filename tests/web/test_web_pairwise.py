@@ -310,3 +310,31 @@ def test_the_judged_samples_list_is_paged(client: Any, store: Store) -> None:
     listed = re.findall(r'class="pair-sample" href', html)
     assert len(listed) == min(total, PER_PAGE)
     assert 'rel="next"' in html if total > PER_PAGE else 'rel="next"' not in html
+
+
+def test_verdicts_written_while_the_viewer_runs_show_up(
+    judged: PairwiseStore, tmp_path: Path
+) -> None:
+    import shutil
+
+    from starlette.testclient import TestClient
+    from tests.conftest import run_cli
+
+    from assay.web.app import create_app
+
+    db = tmp_path / "copy.db"
+    shutil.copy(judged.db, db)
+    copy = Store(f"sqlite:///{db}", readonly=True)
+    try:
+        with TestClient(create_app(copy)) as viewer:
+            assert len(sections(page(viewer, "/pairwise", BENCH))) == 3
+            third = "mock/judge?flip=0.5&seed=9"
+            result = run_cli(
+                "pairwise", "--suite", SUITE, "--benchmark", "gsm8k", "--judge", third,
+                "--db", db, "--resamples", "20",
+            )  # fmt: skip
+            assert result.code == 0, result.err
+            html = page(viewer, "/pairwise", BENCH)
+            assert len(sections(html)) == 4 and "Panel of 3 judges" in html
+    finally:
+        copy.close()

@@ -200,6 +200,7 @@ class Viewer:
         self._sizes: dict[tuple[Any, ...], int] = {}  # samples of each finished run
         self._progress: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.compare_stats = CompareStats(store)
+        self.pairwise_cache: dict[tuple[Any, ...], Any] = {}  # see web/pairwise_page.py
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         """A page; `nav_suite` (the suite the menu's links keep) defaults to the page's suite."""

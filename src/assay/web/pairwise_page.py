@@ -77,25 +77,26 @@ class Analysis:
         return self.runs[model_a], self.runs[model_b]
 
 
-_cache: dict[tuple[Any, ...], Analysis] = {}
 _lock = threading.Lock()
 
 
 def analyse(viewer: Viewer, suite: str, benchmark: str, aggregate: str) -> Analysis:
-    """The stored verdicts' tallies and ratings (kept until a verdict is written)."""
+    """The stored verdicts' tallies and ratings, kept by the viewer until a verdict among the
+    runs is written (the bootstrap takes about a second for 8 models on 1,000 samples)."""
     store = viewer.store
     runs = pairwise_store.contestants(store, suite, benchmark)
     ids = list(runs.values())
     key = (suite, benchmark, aggregate, tuple(runs.items()), pairwise_store.fingerprint(store, ids))
+    cache = viewer.pairwise_cache
     with _lock:
-        found = _cache.get(key)
-    if found is not None:
+        found = cache.get(key)
+    if isinstance(found, Analysis):
         return found
     found = _analyse(viewer, suite, benchmark, aggregate, runs)
     with _lock:
-        if len(_cache) > 200:
-            _cache.clear()
-        _cache[key] = found
+        if len(cache) > 200:
+            cache.clear()
+        cache[key] = found
     return found
 
 
@@ -167,7 +168,7 @@ def _analysis(viewer: Viewer, request: Request) -> Analysis:
     return found
 
 
-async def pairwise_page(request: Request) -> Response:
+def pairwise_page(request: Request) -> Response:
     """A benchmark's pairwise results; without `benchmark=`, the suite's judged benchmarks."""
     viewer: Viewer = request.app.state.viewer
     suite, benchmark = _suite_and_benchmark(viewer, request)
@@ -222,7 +223,7 @@ def _per_judge(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-async def pair_samples_page(request: Request) -> Response:
+def pair_samples_page(request: Request) -> Response:
     viewer: Viewer = request.app.state.viewer
     run_a, run_b = _pair_runs(viewer, request)
     judge = request.query_params.get("judge") or None
@@ -261,7 +262,7 @@ async def pair_samples_page(request: Request) -> Response:
     )
 
 
-async def pair_sample_page(request: Request) -> Response:
+def pair_sample_page(request: Request) -> Response:
     viewer: Viewer = request.app.state.viewer
     run_a, run_b = _pair_runs(viewer, request)
     sample_id = request.query_params.get("id") or ""
