@@ -27,13 +27,14 @@ N = 16
 
 @dataclass
 class PairwiseStore:
-    db: Path
+    db: str  # a SQLite path or a database URL, as `--db` takes it
+    url: str
     faulty: dict[str, Any]  # `assay pairwise --format json` with each judge alone
     flippy: dict[str, Any]
     panel: dict[str, Any]  # with both judges, aggregated by mean
 
 
-def _json(db: Path, *judges: str) -> dict[str, Any]:
+def _json(db: str, *judges: str) -> dict[str, Any]:
     args = [a for j in judges for a in ("--judge", j)]
     result = run_cli(
         "pairwise", "--suite", SUITE, "--benchmark", "gsm8k", *args, "--db", db,
@@ -44,8 +45,9 @@ def _json(db: Path, *judges: str) -> dict[str, Any]:
     return data
 
 
-def build_pairwise_store(folder: Path, data_dir: Path) -> PairwiseStore:
-    db = folder / "pairwise.db"
+def build_pairwise_store(folder: Path, data_dir: Path, url: str | None = None) -> PairwiseStore:
+    """Into `url` (a database URL), else a SQLite file in `folder`."""
+    db = url or str(folder / "pairwise.db")
     models = [a for m in MODELS for a in ("-m", m)]
     result = run_cli(
         "run", "gsm8k", "-n", N, "--seed", "4", *models, "--suite", SUITE, "--db", db,
@@ -55,4 +57,4 @@ def build_pairwise_store(folder: Path, data_dir: Path) -> PairwiseStore:
     faulty = _json(db, FAULTY)
     flippy = _json(db, FLIPPY)
     panel = _json(db, FAULTY, FLIPPY)
-    return PairwiseStore(db, faulty, flippy, panel)
+    return PairwiseStore(db, url or f"sqlite:///{db}", faulty, flippy, panel)

@@ -35,7 +35,7 @@ def judged(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Pairwise
 
 @pytest.fixture(scope="module")
 def store(judged: PairwiseStore) -> Iterator[Store]:
-    found = Store(f"sqlite:///{judged.db}", readonly=True)
+    found = Store(judged.url, readonly=True)
     yield found
     found.close()
 

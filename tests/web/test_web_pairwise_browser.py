@@ -22,7 +22,7 @@ def test_the_pairwise_pages_open_cleanly(
     from assay.web.app import create_app
 
     judged = build_pairwise_store(tmp_path_factory.mktemp("pairwise-browser"), data_dir)
-    store = Store(f"sqlite:///{judged.db}", readonly=True)
+    store = Store(judged.url, readonly=True)
     try:
         with serve(create_app(store)) as base, chromium() as tab:
             opened = []
