@@ -109,7 +109,7 @@ def assert_section_matches(section: str, cli: dict[str, Any]) -> None:
     for row, pair in zip(rows, cli["pairs"], strict=True):
         names = [unescape(n).strip() for n in re.findall(r'<td class="model">([^<]*)', row)]
         assert names == [pair["model_a"], pair["model_b"]]
-        for cls, key in (("wins-a", "wins_a"), ("ties", "ties"), ("wins-b", "wins_b"), ("n", "n"),
+        for cls, key in (("wins-a", "wins_a"), ("ties", "ties"), ("wins-b", "wins_b"), ("scored", "n"),
                          ("inconsistent", "inconsistent"), ("unparsed", "unparsed"),
                          ("errors", "errors")):  # fmt: skip
             assert cells(row, cls) == str(pair[key]), (key, pair)
