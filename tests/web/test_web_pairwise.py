@@ -109,9 +109,11 @@ def assert_section_matches(section: str, cli: dict[str, Any]) -> None:
     for row, pair in zip(rows, cli["pairs"], strict=True):
         names = [unescape(n).strip() for n in re.findall(r'<td class="model">([^<]*)', row)]
         assert names == [pair["model_a"], pair["model_b"]]
-        for cls, key in (("wins-a", "wins_a"), ("ties", "ties"), ("wins-b", "wins_b"), ("scored", "n"),
-                         ("inconsistent", "inconsistent"), ("unparsed", "unparsed"),
-                         ("errors", "errors")):  # fmt: skip
+        columns = {
+            "wins-a": "wins_a", "ties": "ties", "wins-b": "wins_b", "scored": "n",
+            "inconsistent": "inconsistent", "unparsed": "unparsed", "errors": "errors",
+        }  # fmt: skip
+        for cls, key in columns.items():
             assert cells(row, cls) == str(pair[key]), (key, pair)
         assert ("⚑" in row) == pair["same_family_judge"]
 
