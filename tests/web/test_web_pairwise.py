@@ -317,7 +317,8 @@ def test_the_judged_samples_list_is_paged(client: Any, store: Store) -> None:
 def test_verdicts_written_while_the_viewer_runs_show_up(
     judged: PairwiseStore, tmp_path: Path
 ) -> None:
-    import shutil
+    import sqlite3
+    from contextlib import closing
 
     from starlette.testclient import TestClient
     from tests.conftest import run_cli
@@ -325,7 +326,8 @@ def test_verdicts_written_while_the_viewer_runs_show_up(
     from assay.web.app import create_app
 
     db = tmp_path / "copy.db"
-    shutil.copy(judged.db, db)
+    with closing(sqlite3.connect(judged.db)) as source, closing(sqlite3.connect(db)) as target:
+        source.backup(target)  # the WAL's pages too, which a file copy can miss
     copy = Store(f"sqlite:///{db}", readonly=True)
     try:
         with TestClient(create_app(copy)) as viewer:
