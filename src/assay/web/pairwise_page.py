@@ -14,7 +14,7 @@ import io
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -117,7 +117,7 @@ def _analyse(
     for judge in judges:
         out.views.append(_view(out, judge.key, [judge], per_judge[judge.key]))
     if len(judges) > 1:
-        found = panel_outcomes(per_judge, aggregate)  # type: ignore[arg-type]
+        found = panel_outcomes(per_judge, cast(PanelAggregate, aggregate))
         view = _view(out, PANEL, judges, found)
         view.agreement = {"aggregate": aggregate, "agreement": panel_agreement(per_judge)}
         view.data["panel"] = view.agreement
@@ -212,12 +212,12 @@ def _per_judge(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for row in rows:
         out.setdefault(row["judge_key"], {})[row["order"]] = row
     for found in out.values():
-        verdicts = [
-            stored_verdict(o["status"], o["winner"], o["reason"]) if o else None
-            for o in (found.get("ab"), found.get("ba"))
-        ]
-        if all(v is not None for v in verdicts):
-            found["outcome"] = combine(verdicts[0], verdicts[1])  # type: ignore[arg-type]
+        ab, ba = found.get("ab"), found.get("ba")
+        if ab is not None and ba is not None:
+            found["outcome"] = combine(
+                stored_verdict(ab["status"], ab["winner"], ab["reason"]),
+                stored_verdict(ba["status"], ba["winner"], ba["reason"]),
+            )
         else:
             found["outcome"] = Outcome("unparsed", reason="no verdict for one order")
     return out
