@@ -58,6 +58,9 @@ def store(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterator[
         assert code == 0, name
         ran.append(name)
     assert len(ran) >= 20 and len(offline) <= 3, (ran, offline)
+    # pairwise verdicts, so the crawl opens the pairwise pages too
+    judge = ["--judge", "mock/judge", "--resamples", "50", "--db", str(db)]
+    assert main(["pairwise", "--suite", "everything", "--benchmark", "gsm8k", *judge]) == 0
     if HELM.is_dir():
         assert main(["import-helm", str(HELM), "--db", str(db), "--suite", "helm"]) == 0
     found = Store(f"sqlite:///{db}", readonly=True)
@@ -129,4 +132,4 @@ def test_every_link_from_the_leaderboard_opens(store: Store) -> None:
         assert not fresh  # every shape of page was opened within the cap
         assert opened >= 100  # the crawl reached runs, samples, compare pages, downloads
         kinds = {urlparse(u).path.split("/")[1] for u in seen}
-        assert {"runs", "compare"} <= kinds
+        assert {"runs", "compare", "pairwise"} <= kinds

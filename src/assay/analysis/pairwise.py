@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -63,6 +63,41 @@ class PairwiseResult:
 
 
 Status = Literal["ok", "unparsed", "error"]
+
+
+def stored_verdict(status: str, winner: str | None, reason: str | None) -> Winner | Unparsed:
+    """One stored order's verdict (a row of `pairwise_judgments`): its winner when read, else
+    why not (a judge error's reason starts with "judge error")."""
+    if status == "ok" and winner is not None:
+        return cast(Winner, winner)
+    return Unparsed(reason or status)
+
+
+def report(
+    suite: str,
+    benchmark: str,
+    judges: Sequence[str],
+    flagged: Sequence[str],
+    result: PairwiseResult,
+    panel: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON `assay pairwise --format json` prints (and the viewer's download holds)."""
+    data: dict[str, Any] = {
+        "suite": suite,
+        "benchmark": benchmark,
+        "judges": list(judges),
+        "same_family": list(flagged),
+        "samples": result.samples,
+        "pairs": [p.to_dict() for p in result.pairs],
+        "ratings": [
+            {"model": r.model, "rating": r.rating, "ci_lo": r.lo, "ci_hi": r.hi}
+            for r in result.ratings
+        ],
+        "notes": result.notes,
+    }
+    if panel is not None:
+        data["panel"] = dict(panel)
+    return data
 
 
 def outcomes(

@@ -19,6 +19,8 @@ from assay.analysis.pairwise import (
     outcomes,
     panel_agreement,
     panel_outcomes,
+    report,
+    stored_verdict,
     tally,
 )
 from assay.checks import COUNT_MAX, check_distinct, check_range, check_seed
@@ -121,24 +123,12 @@ def main(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     if args.format == "json":
-        data = {
-            "suite": suite,
-            "benchmark": args.benchmark,
-            "judges": list(per_judge),
-            "same_family": flagged,
-            "samples": result.samples,
-            "pairs": [p.to_dict() for p in result.pairs],
-            "ratings": [
-                {"model": r.model, "rating": r.rating, "ci_lo": r.lo, "ci_hi": r.hi}
-                for r in result.ratings
-            ],
-            "notes": result.notes,
-        }
-        if panel:
-            data["panel"] = {
-                "aggregate": args.panel_aggregate,
-                "agreement": panel_agreement(per_judge),
-            }
+        agreement = (
+            {"aggregate": args.panel_aggregate, "agreement": panel_agreement(per_judge)}
+            if panel
+            else None
+        )
+        data = report(suite, args.benchmark, list(per_judge), flagged, result, agreement)
         text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
         sys.stdout.write(json_visible(text.decode()) + "\n")
         return 0
@@ -148,9 +138,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _verdict(judgment: Judgment) -> Winner | Unparsed:
-    if judgment.status == "ok" and judgment.winner is not None:
-        return judgment.winner
-    return Unparsed(judgment.reason or judgment.status)
+    return stored_verdict(judgment.status, judgment.winner, judgment.reason)
 
 
 def render(

@@ -39,6 +39,13 @@ from assay.web.benchmark_page import benchmark_page
 from assay.web.compare_stats import CompareStats
 from assay.web.metric_groups import METRIC_GROUPS, tab_context
 from assay.web.model_page import model_page
+from assay.web.pairwise_page import (
+    pair_sample_page,
+    pair_samples_page,
+    pairwise_file,
+    pairwise_page,
+)
+from assay.web.pairwise_store import judged_benchmarks, sample_pairs
 from assay.web.run_extras import page_extras
 from assay.web.standings import StandingsCache
 
@@ -193,6 +200,7 @@ class Viewer:
         self._sizes: dict[tuple[Any, ...], int] = {}  # samples of each finished run
         self._progress: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.compare_stats = CompareStats(store)
+        self.pairwise_cache: dict[tuple[Any, ...], Any] = {}  # see web/pairwise_page.py
 
     def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         """A page; `nav_suite` (the suite the menu's links keep) defaults to the page's suite."""
@@ -250,6 +258,7 @@ class Viewer:
             sort=sort,
             desc=desc,
             running=running,
+            pairwise=judged_benchmarks(self.store, runs),
             win_chart=charts.win_rate_bars(
                 [(m, board.win_rates.get(m), intervals.get(m)) for m in models]
             ),
@@ -411,6 +420,7 @@ class Viewer:
             )
             if r["id"] != run["id"]
         ][:20]
+        judged_against = sample_pairs(self.store, run["id"], [r["id"] for r in others], sample_id)
         labels = sample_extras.perturbation_labels(run.get("spec"), len(detail["requests"]))
         code = sample_extras.code_view(run, detail)
         if code is not None:  # the sandbox results have their own section
@@ -432,6 +442,7 @@ class Viewer:
             suite=(run["suites"] or [""])[0],
             s=detail,
             others=others,
+            judged_against=judged_against,
             back=params + page_of,
             prev_url=_neighbour_url(run["id"], params, near[0]),
             next_url=_neighbour_url(run["id"], params, near[1]),
@@ -640,6 +651,10 @@ def create_app(store: Store) -> Starlette:
         Route("/models/{model:path}", model_page),
         Route("/benchmarks/{benchmark:path}", benchmark_page),
         Route("/annotations", annotations_page),
+        Route("/pairwise", pairwise_page),
+        Route("/pairwise/samples", pair_samples_page),
+        Route("/pairwise/sample", pair_sample_page),
+        Route("/pairwise.{fmt}", partial(pairwise_file, viewer)),
         Route("/leaderboard.{fmt}", partial(downloads.leaderboard_file, viewer)),
         Route("/runs/{run_id}/samples.{fmt}", partial(downloads.run_samples_file, viewer)),
         Mount("/static", StaticFiles(packages=[("assay.web", "static")]), name="static"),

@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from assay.store import schema
 from assay.store.queries import latest_suite_runs, suite_names
+from assay.web import pairwise_store
 
 if TYPE_CHECKING:
     from assay.web.app import Viewer
@@ -197,4 +198,5 @@ async def benchmark_page(request: Request) -> Response:
         breakdown=sorted(table.items()),
         capped=len(table) > MAX_GROUPS,
         pending=pending,
+        pairwise=pairwise_store.has_verdicts(viewer.store, [r["id"] for r in runs]),
     )
