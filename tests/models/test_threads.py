@@ -69,3 +69,40 @@ async def test_llamacpp_threads_follow_the_setting_else_the_default(
     assert one.text and one.text == two.text
     await chosen.close()
     await default.close()
+
+
+def test_local_models_created_together_share_the_idle_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    machine(monkeypatch, 4, 0.0)
+    with threads.shared_by(2):
+        assert threads.default_threads() == 2
+        with threads.shared_by(3):
+            assert threads.default_threads() == 1
+    assert threads.default_threads() == 4
+
+
+def test_assay_run_divides_the_idle_cores_among_its_local_models(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`assay run -m llamacpp/... -m hf/... -m mock/...`: the two local models, created side by
+    side, get half the idle cores each by default."""
+    from assay.cli import main
+    from assay.cli import run as run_command
+    from assay.errors import UserError
+
+    machine(monkeypatch, 4, 0.0)
+    seen: dict[str, int] = {}
+
+    def create_model(text: str) -> object:
+        seen[text] = threads.default_threads()
+        if len(seen) == 3:
+            raise UserError("stop here")  # nothing is loaded or run
+        return object()
+
+    monkeypatch.setattr(run_command, "create_model", create_model)
+    models = ["llamacpp/a.gguf", "hf/b", "mock/oracle"]
+    argv = ["run", "boolq", *(w for m in models for w in ("-m", m))]
+    assert main([*argv, "--db", str(tmp_path / "x.db")]) == 2
+    assert seen == {"llamacpp/a.gguf": 2, "hf/b": 2, "mock/oracle": 2}
+    assert threads.default_threads() == 4

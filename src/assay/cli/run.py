@@ -25,8 +25,12 @@ from assay.metrics.registry import is_judged, require_metric_packages
 from assay.models.base import Model
 from assay.models.batch import BatchPending, batch_api
 from assay.models.registry import create_model
+from assay.models.threads import shared_by
 from assay.sandbox import require_sandbox
 from assay.store.db import Store, resolve_url
+
+# providers that compute on this machine's cores (their `threads` default shares them)
+LOCAL_PROVIDERS = frozenset({"llamacpp", "hf"})
 
 
 def main(args: argparse.Namespace) -> int:
@@ -51,9 +55,12 @@ def main(args: argparse.Namespace) -> int:
             f"{', '.join(judged)} {'is' if len(judged) == 1 else 'are'} scored by a judge model: "
             "pass --judge MODEL (e.g. --judge llamacpp/smollm2)"
         )
-    models = [create_model(m) for m in args.models]
     # the first judge scores pointwise judged metrics (panels of several are not built yet)
-    judges = [create_model(j) for j in (args.judges or [])[:1]] if judged else []
+    judge_names = (args.judges or [])[:1] if judged else []
+    local = [m for m in [*args.models, *judge_names] if m.split("/", 1)[0] in LOCAL_PROVIDERS]
+    with shared_by(len(local)):  # local models running side by side share the idle cores
+        models = [create_model(m) for m in args.models]
+        judges = [create_model(j) for j in judge_names]
     store = Store(resolve_url(args.db))
     policy = RetryPolicy(
         max_attempts=args.max_attempts,

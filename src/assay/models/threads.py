@@ -11,6 +11,8 @@ processes, prompts ran about 3x and generation 10x slower than with one (bench/d
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 CAP = 8  # past a handful of cores a small model gains little and the threads' syncing grows
 
@@ -31,5 +33,21 @@ def busy_cores() -> float:
         return 0.0
 
 
+_sharing = 1  # local models about to run side by side in this process
+
+
+@contextmanager
+def shared_by(models: int) -> Iterator[None]:
+    """Local models created inside share the idle cores: two llama.cpp models taking both
+    cores of a two-core machine each would stall each other as a busy machine does."""
+    global _sharing
+    before, _sharing = _sharing, max(1, models)
+    try:
+        yield
+    finally:
+        _sharing = before
+
+
 def default_threads() -> int:
-    return max(1, min(CAP, available_cores() - round(busy_cores())))
+    idle = available_cores() - round(busy_cores())
+    return max(1, min(CAP, idle // _sharing))
