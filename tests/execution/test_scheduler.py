@@ -360,3 +360,28 @@ def test_an_api_providers_limit_holds_across_all_its_models_runs(tmp_path: Path,
         assert len(limits) == 2
         assert all(recorder.most[m.label] <= 3 for m in models)
         assert recorder.most_total > 3
+
+
+def test_many_runs_at_once_write_less_often_each_and_lose_nothing(tmp_path: Path) -> None:
+    """Each run writes its finished samples at least every `flush_seconds`; with many runs at
+    once the scheduler spaces each run's writes so that the store sees a few a second in all
+    (one transaction per run per second blocked the event loop 50 times a second)."""
+    from assay.execution.runner import FLUSH_SECONDS
+    from assay.execution.scheduler import WRITES_PER_SECOND
+
+    store = Store(f"sqlite:///{tmp_path / 'spaced.db'}")
+    models: list[Model] = [mock(f"mock/oracle?latency=0.001&seed={i}") for i in range(3)]
+    tasks = [task(f"t{i}", 7, offset=10 * i) for i in range(4)]
+    many = plan(store, models, tasks)
+    outcomes = asyncio.run(run_all(many))
+    lanes = len(many)  # API-like models: one lane per run
+    assert lanes > WRITES_PER_SECOND
+    assert {r.flush_seconds for r in many} == {FLUSH_SECONDS * lanes / WRITES_PER_SECOND}
+    assert all(o.result is not None and o.result.executed == 7 for o in outcomes)
+    with store.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(schema.samples)).scalar()
+    assert stored == len(many) * 7
+
+    few = plan(Store(f"sqlite:///{tmp_path / 'few.db'}"), models[:1], tasks[:2])
+    asyncio.run(run_all(few))
+    assert {r.flush_seconds for r in few} == {FLUSH_SECONDS}

@@ -32,11 +32,15 @@ from assay.metrics.registry import is_judged, require_metric_packages
 from assay.models.base import Model
 from assay.models.batch import BatchPending, batch_api
 from assay.models.registry import create_model
+from assay.models.threads import shared_by
 from assay.sandbox import require_sandbox
 from assay.store.db import Store, resolve_url
 
 if TYPE_CHECKING:
     from assay.execution.ray_cluster import RayCluster
+
+# providers that compute on this machine's cores (their `threads` default shares them)
+LOCAL_PROVIDERS = frozenset({"llamacpp", "hf"})
 
 
 def main(args: argparse.Namespace) -> int:
@@ -63,8 +67,11 @@ def main(args: argparse.Namespace) -> int:
             f"{', '.join(judged)} {'is' if len(judged) == 1 else 'are'} scored by a judge model: "
             "pass --judge MODEL (e.g. --judge llamacpp/smollm2)"
         )
-    models = [create_model(m) for m in args.models]
-    judges = [create_model(j) for j in args.judges or ()] if judged else []
+    judge_names = list(args.judges or []) if judged else []
+    local = [m for m in [*args.models, *judge_names] if m.split("/", 1)[0] in LOCAL_PROVIDERS]
+    with shared_by(len(local)):  # local models running side by side share the idle cores
+        models = [create_model(m) for m in args.models]
+        judges = [create_model(j) for j in judge_names]
     if judged and args.exclude_same_family_judges:
         for model in models:
             if not panel_for(model, judges, exclude=True):

@@ -119,10 +119,8 @@ class _Buffer:
         self.cache.clear()
         self.last_flush = time.monotonic()
 
-    def due(self) -> bool:
-        return (
-            len(self.samples) >= FLUSH_ROWS or time.monotonic() - self.last_flush >= FLUSH_SECONDS
-        )
+    def due(self, seconds: float = FLUSH_SECONDS) -> bool:
+        return len(self.samples) >= FLUSH_ROWS or time.monotonic() - self.last_flush >= seconds
 
 
 def _prompt_order(item: _Item) -> tuple[str, int]:
@@ -219,6 +217,9 @@ class Runner:
             )
         self.supersedes = self._superseded()
         self._written: list[str] = []  # sample ids written by this invocation
+        # at most this long between writes (the scheduler lengthens it when many runs share
+        # the store, so their writes do not each cost a transaction every second)
+        self.flush_seconds = FLUSH_SECONDS
         self._errors = 0
 
     async def run(self) -> RunResult:
@@ -251,7 +252,7 @@ class Runner:
                 await self._judge(item, responses)  # batch runs: judged here, one at a time
                 self._record(item, responses, buffer)
                 executed += 1
-                if buffer.due():
+                if buffer.due(self.flush_seconds):
                     self._flush(buffer)
             status = "finished"
         except BatchPending:

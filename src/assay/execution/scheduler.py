@@ -22,8 +22,10 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from assay.execution.runner import Runner, RunResult
+from assay.execution.runner import FLUSH_SECONDS, Runner, RunResult
 from assay.models.batch import BatchPending
+
+WRITES_PER_SECOND = 4
 
 
 @dataclass
@@ -47,6 +49,12 @@ async def run_all(
     """
     outcomes = [Outcome(r) for r in runners]
     lanes = [outcomes] if sequential else _lanes(outcomes)
+    # Every run writes its finished samples at least once a second; 50 runs at once made 50
+    # transactions a second, each blocking the event loop (and so every request's timing) for
+    # milliseconds. With many lanes, each writes less often: about WRITES_PER_SECOND in all.
+    spacing = FLUSH_SECONDS * max(1.0, len(lanes) / WRITES_PER_SECOND)
+    for runner in runners:
+        runner.flush_seconds = spacing
 
     async def lane(members: list[Outcome]) -> None:
         for outcome in members:

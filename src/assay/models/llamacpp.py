@@ -7,8 +7,8 @@ a hub repository
 (`llamacpp/hf.co/<org>/<repo>/<file.gguf>`, downloaded once into the Hugging Face cache). Calls
 run one at a time on a worker thread so the event loop stays free; `n>1` samples n completions
 with seeds s, s+1, ....
-Settings: `n_ctx` (default 4096), `threads` (default 1), `chat` (default: when the file has a
-chat template).
+Settings: `n_ctx` (default 4096), `threads` (default: the idle cores available, see
+`threads.py`), `chat` (default: when the file has a chat template).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from assay.errors import ProviderError, UserError
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.packaged import PACKAGED, packaged_path
 from assay.models.registry import check_settings, setting
+from assay.models.threads import default_threads
 from assay.requests import Request, Response
 
 HUB_PREFIX = "hf.co/"
@@ -73,7 +74,7 @@ class LlamaCppModel(Model):
         check_settings(spec, {"n_ctx", "chat", "seed"})
         self.path = resolve_path(spec.name)
         self.n_ctx = setting(spec, "n_ctx", 4096)
-        self.threads = setting(spec, "threads", 1)
+        self.threads = setting(spec, "threads", 0) or default_threads()
         self.seed = setting(spec, "seed", 0)
         self._chat_setting = spec.settings.get("chat")
         self._llama: Any = None

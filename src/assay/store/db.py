@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -243,7 +244,10 @@ def _read_only_session(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
-    dialect = conn.dialect.name
+    return _insert_for(conn.dialect.name, table)
+
+
+def _insert_for(dialect: str, table: sa.Table) -> Any:
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     elif dialect == "postgresql":
@@ -315,14 +319,19 @@ def upsert(
     check_lengths(table, rows)
     if conn.dialect.name == "postgresql":
         rows = [_without_nul(row) for row in rows]
-    stmt = _insert(conn, table)
+    conn.execute(_upsert_statement(conn.dialect.name, table, update), list(rows))
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: sa.Table, update: bool) -> Any:
+    """One statement per dialect, table and mode, built once: building it (the `excluded`
+    columns) and compiling a new one cost milliseconds, which every flush of every run paid."""
+    stmt = _insert_for(dialect, table)
     keys = [c.name for c in table.primary_key.columns]
     if update:
         changing = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changing)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-    conn.execute(stmt, list(rows))
+        return stmt.on_conflict_do_update(index_elements=keys, set_=changing)
+    return stmt.on_conflict_do_nothing(index_elements=keys)
 
 
 def now() -> float:
