@@ -813,33 +813,78 @@ def meta_value_text(value: Any) -> str:
     return str(value)
 
 
+HISTOGRAM_BINS = 10
+
+
 def score_histogram(
-    store: Store, run_id: str, metric: str, bins: int = 10
+    store: Store, run_id: str, metric: str, bins: int = HISTOGRAM_BINS
 ) -> list[tuple[float, float, int]]:
     """Counts of per-sample scores in `bins` equal-width bins between the extremes (the last
-    bin closed). Each bin is a range count on the scores index: entries are counted, no row
-    is read and nothing is computed per score."""
+    bin closed)."""
+    with store.connect() as conn:
+        return histogram_of(conn, run_id, metric, bins)
+
+
+def histogram_of(
+    conn: Connection, run_id: str, metric: str, bins: int = HISTOGRAM_BINS
+) -> list[tuple[float, float, int]]:
+    """`score_histogram` on an open connection. Each bin is a range count on the scores
+    index: entries are counted, no row is read and nothing is computed per score."""
     sc = schema.scores
     where = sa.and_(sc.c.run_id == run_id, sc.c.metric == metric)
-    with store.connect() as conn:
-        lo, hi = conn.execute(
-            sa.select(sa.func.min(sc.c.value), sa.func.max(sc.c.value)).where(where)
-        ).one()
-        if lo is None:
-            return []
-        lo, hi = float(lo), float(hi)
-        if lo >= 0.0 and hi <= 1.0:
-            lo, hi = 0.0, 1.0  # scores in [0, 1]: fixed bins, comparable across runs
-        width = (hi - lo) / bins or 1.0
-        edges = [lo + b * width for b in range(bins + 1)]
+    lo, hi = conn.execute(
+        sa.select(sa.func.min(sc.c.value), sa.func.max(sc.c.value)).where(where)
+    ).one()
+    if lo is None:
+        return []
+    lo, hi = float(lo), float(hi)
+    if lo >= 0.0 and hi <= 1.0:
+        lo, hi = 0.0, 1.0  # scores in [0, 1]: fixed bins, comparable across runs
+    width = (hi - lo) / bins or 1.0
+    edges = [lo + b * width for b in range(bins + 1)]
 
-        def in_bin(b: int) -> Any:
-            upper = sc.c.value < edges[b + 1] if b < bins - 1 else sa.true()
-            counted = sa.select(sa.func.count()).where(where, sc.c.value >= edges[b], upper)
-            return counted.scalar_subquery()
+    def in_bin(b: int) -> Any:
+        upper = sc.c.value < edges[b + 1] if b < bins - 1 else sa.true()
+        counted = sa.select(sa.func.count()).where(where, sc.c.value >= edges[b], upper)
+        return counted.scalar_subquery()
 
-        counts = conn.execute(sa.select(*(in_bin(b) for b in range(bins)))).one()
+    counts = conn.execute(sa.select(*(in_bin(b) for b in range(bins)))).one()
     return [(edges[b], edges[b + 1], int(counts[b])) for b in range(bins)]
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """A run's sample count and main-metric histogram, as the run page shows them."""
+
+    n_samples: int
+    histogram: list[tuple[float, float, int]]
+
+
+def count_run_stats(conn: Connection, run_id: str, metric: str) -> RunStats:
+    """Count a run's stats from its rows: one pass over its samples, one over its scores."""
+    return RunStats(run_size(conn, run_id), histogram_of(conn, run_id, metric))
+
+
+def stored_run_stats(store: Store, run: dict[str, Any]) -> RunStats | None:
+    """The stats written when the run finished (`store.writes`), if they are still the run's:
+    None for a running run, a run counted under another metric or finish, or a store from
+    before the stats table."""
+    if run["status"] == "running" or run.get("finished_at") is None:
+        return None
+    st = schema.run_stats
+    query = sa.select(st.c.finished_at, st.c.metric, st.c.n_samples, st.c.histogram).where(
+        st.c.run_id == run["id"]
+    )
+    with store.connect() as conn:
+        try:
+            row = conn.execute(query).one_or_none()
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+            return None  # an older store read as it is: no stats table
+    if row is None or row.finished_at != run["finished_at"] or row.metric != run["main_metric"]:
+        return None
+    return RunStats(
+        int(row.n_samples), [(float(lo), float(hi), int(n)) for lo, hi, n in row.histogram]
+    )
 
 
 # -- one sample ----------------------------------------------------------------------------------
