@@ -5,6 +5,7 @@ the bins' edges, in a run of samples whose ids sort unlike their dataset positio
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,3 +135,33 @@ def test_the_migration_counts_runs_stopped_before_it(tmp_path: Path) -> None:
     assert ids == {"a"}
     assert browse.stored_run_stats(upgraded, run_of(upgraded, "a")) == want
     upgraded.close()
+
+
+def test_the_run_page_reads_the_counts_or_counts_without_them(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from assay.web.app import create_app
+
+    db = tmp_path / "web.db"
+    writer = Store(f"sqlite:///{db}")
+    writes.begin_run(writer, new_run("w"))
+    fill(writer, "w", 23)
+    finish(writer, "w")
+    writer.close()
+    pages = []
+    for older in (False, True):
+        if older:  # a store from before the table, read as it is
+            with sqlite3.connect(db) as conn:
+                conn.execute("DROP TABLE run_stats")
+        reader = Store(f"sqlite:///{db}", readonly=True)
+        if not older:
+            assert browse.stored_run_stats(reader, run_of(reader, "w")) == counted(reader, "w")
+        else:
+            assert browse.stored_run_stats(reader, run_of(reader, "w")) is None
+        response = TestClient(create_app(reader)).get("/runs/w")
+        assert response.status_code == 200
+        pages.append(response.text)
+        reader.close()
+    assert "23" in pages[0]
+    same = [re.sub(r'nonce-[^\'"]*|nonce="[^"]*"', "", p) for p in pages]
+    assert same[0] == same[1]  # the same page, counts and histogram, either way
