@@ -72,6 +72,7 @@ def test_a_finished_run_has_its_exact_counts_stored(store: Store) -> None:
     stored = browse.stored_run_stats(store, run_of(store, "r1"))
     assert stored is not None and stored == counted(store, "r1")
     assert stored.n_samples == 40
+    assert stored.keyed == {"score": 38, "latency": 40, "tokens": 40}
     values = [VALUES[i % len(VALUES)] for i in range(38)]
     assert [n for _, _, n in stored.histogram] == expected_histogram(values)
     assert stored.histogram[0][0] == -2.0 and stored.histogram[-1][1] == 8.0

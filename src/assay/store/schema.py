@@ -158,6 +158,7 @@ run_stats = sa.Table(
     sa.Column("metric", sa.String(100), nullable=False, comment="the histogram's metric"),
     sa.Column("n_samples", sa.Integer, nullable=False, comment="samples stored"),
     sa.Column("histogram", Json, nullable=False, comment="[[low, high, count], ...]"),
+    sa.Column("keyed", Json, nullable=False, comment="per sort: the samples with a key"),
 )
 
 

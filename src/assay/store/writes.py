@@ -288,6 +288,7 @@ def record_run_stats(conn: Connection, run_id: str) -> None:
         "metric": run.main_metric,
         "n_samples": stats.n_samples,
         "histogram": [list(b) for b in stats.histogram],
+        "keyed": stats.keyed,
     }
     upsert(conn, st, [row])
 

@@ -290,7 +290,8 @@ class Viewer:
         sq = sample_query(request)
         stats = self._stats(run)
         size = stats.n_samples if stats is not None else self._sizes.get(_finished(run))
-        page = browse.sample_page(self.store, run, sq, size=size)
+        keyed = stats.keyed if stats is not None else None
+        page = browse.sample_page(self.store, run, sq, size=size, keyed=keyed)
         if run["status"] != "running":
             _remember(self._sizes, _finished(run), page.run_size)
         summary = run.get("summary") or {}

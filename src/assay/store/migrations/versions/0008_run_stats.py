@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("metric", sa.String(100), nullable=False, comment="the histogram's metric"),
         sa.Column("n_samples", sa.Integer, nullable=False, comment="samples stored"),
         sa.Column("histogram", Json, nullable=False, comment="[[low, high, count], ...]"),
+        sa.Column("keyed", Json, nullable=False, comment="per sort: the samples with a key"),
     )
     runs = sa.table(
         "runs",
@@ -53,6 +54,7 @@ def upgrade() -> None:
             "metric": metric,
             "n_samples": _size(bind, run_id),
             "histogram": _histogram(bind, run_id, metric),
+            "keyed": _keyed(bind, run_id, metric),
         }
         bind.execute(sa.insert(stats), [row])
 
@@ -61,6 +63,30 @@ def _size(bind: sa.Connection, run_id: str) -> int:
     s = sa.table("samples", sa.column("run_id"))
     query = sa.select(sa.func.count()).select_from(s).where(s.c.run_id == run_id)
     return int(bind.execute(query).scalar_one())
+
+
+def _keyed(bind: sa.Connection, run_id: str, metric: str) -> dict[str, int]:
+    """Per sort of the samples list: the run's samples with a key (a score of the main metric,
+    a first request with a latency, with output tokens)."""
+    sc = sa.table("scores", sa.column("run_id"), sa.column("metric"))
+    rq = sa.table(
+        "requests",
+        sa.column("run_id"),
+        sa.column("idx"),
+        sa.column("latency_s"),
+        sa.column("output_tokens"),
+    )
+    first = sa.and_(rq.c.run_id == run_id, rq.c.idx == 0)
+    wheres = {
+        "score": (sc, sa.and_(sc.c.run_id == run_id, sc.c.metric == metric)),
+        "latency": (rq, sa.and_(first, rq.c.latency_s.is_not(None))),
+        "tokens": (rq, sa.and_(first, rq.c.output_tokens.is_not(None))),
+    }
+    out = {}
+    for sort, (table, where) in wheres.items():
+        query = sa.select(sa.func.count()).select_from(table).where(where)
+        out[sort] = int(bind.execute(query).scalar_one())
+    return out
 
 
 def _histogram(bind: sa.Connection, run_id: str, metric: str) -> list[list[float]]:
