@@ -351,3 +351,33 @@ def test_a_sample_and_the_tokens_sort_read_their_own_index_entries_on_sqlite(
     listed = plans(store, lambda: browse.sample_page(store, run, browse.SampleQuery(sort="tokens")))
     main = next(p for s, p in listed if "ORDER BY requests.output_tokens" in s)
     assert "ix_requests_run_tokens" in main and "TEMP B-TREE" not in main
+
+
+@pytest.mark.parametrize("window_size", [50, 46, 230, 229])
+def test_search_and_metadata_blocks_cover_the_runs_samples_once(
+    store: Store, window_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of the run's own samples (positions 5, 42, 79, ...): each block's ranks and
+    positions, and its matches, as a plain reading of the samples gives them; the blocks
+    together find every match once, the last block ends at the run's last sample."""
+    monkeypatch.setattr(browse, "SEARCH_WINDOW", window_size)
+    run = run_of(store, "errors")
+    by_position = sorted(rows_of("errors"), key=lambda r: r.idx)
+    for query, keep in (
+        (browse.SampleQuery(q="question 1"), lambda r: f"question {r.idx}".find("question 1") >= 0),
+        (browse.SampleQuery(meta_key="level", meta_value="2"), lambda r: r.idx % 3 == 2),
+    ):
+        found: list[str] = []
+        for window in range(0, N // window_size + 2):
+            page = browse.sample_page(store, run, query.with_(window=window, per_page=1000))
+            block = by_position[window * window_size : (window + 1) * window_size]
+            if not block:
+                assert page.rows == [] and page.positions is None
+                continue
+            assert page.window == (window * window_size, window * window_size + len(block))
+            assert page.positions == (block[0].idx, block[-1].idx)
+            assert page.window_more == ((window + 1) * window_size < N)
+            want = [r.sample_id for r in block if keep(r)]
+            assert [r["sample_id"] for r in page.rows] == want
+            found += want
+        assert found == [r.sample_id for r in by_position if keep(r)]

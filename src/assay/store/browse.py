@@ -668,17 +668,19 @@ def _window_keys(
         conds.append(_meta_match(conn, sq.meta_key, sq.meta_value))
     first = max(sq.window, 0) * SEARCH_WINDOW
 
-    def position_at(rank: int) -> int | None:
-        found = conn.execute(
-            sa.select(s.c.idx).where(s.c.run_id == run_id).order_by(s.c.idx).offset(rank).limit(1)
-        ).scalar()
-        return None if found is None else int(found)
+    def positions_at(rank: int, n: int) -> list[int]:
+        """The dataset positions of the run's samples of ranks [rank, rank + n)."""
+        query = sa.select(s.c.idx).where(s.c.run_id == run_id).order_by(s.c.idx)
+        return [int(i) for i in conn.execute(query.offset(rank).limit(n)).scalars()]
 
-    lo = position_at(first)
-    if lo is None:  # the block starts past the run's last sample
+    found = positions_at(first, 1)
+    if not found:  # the block starts past the run's last sample
         return [], (first, first), None
-    hi = position_at(first + SEARCH_WINDOW)  # the next block's first position, if any
-    last = position_at(first + SEARCH_WINDOW - 1) if hi is not None else None
+    lo = found[0]
+    # the block's last position and the next block's first, if any: one walk of the index
+    ends = positions_at(first + SEARCH_WINDOW - 1, 2)
+    hi = ends[1] if len(ends) == 2 else None
+    last = ends[0] if hi is not None else None
     conds.append(s.c.idx >= lo)
     if hi is not None:
         conds.append(s.c.idx < hi)
