@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from assay.analysis.stats import mean_ci
 from assay.store import schema
 from assay.store.db import Store, resolve_url
+from assay.store.writes import record_run_stats
 
 WORDS = [
     "apple",
@@ -244,6 +245,7 @@ def _write_run(
             "cache_hits": 0,
         }
         conn.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(summary=summary))
+        record_run_stats(conn, run_id)  # as the runner does when a run finishes
 
 
 STEP = 1_000  # SQLite VM instructions between two calls of the progress handler

@@ -213,6 +213,32 @@ def test_sorted_lists_page_through_every_sample_with_the_keyless_last(
     ).rows
 
 
+@pytest.mark.parametrize("run_id", ["errors", "mixed"])
+@pytest.mark.parametrize("key", ["score", "latency", "tokens"])
+@pytest.mark.parametrize("desc", [False, True])
+def test_sorted_lists_read_from_their_end_by_a_stored_count_give_the_same_pages(
+    store: Store, run_id: str, key: str, desc: bool
+) -> None:
+    """A stopped run's count of samples with a key (store.run_stats) lets a deep page of an
+    unfiltered sorted list be read backwards: every page, each opened straight away, is the
+    page read forwards."""
+    run = run_of(store, run_id)
+    with store.connect() as conn:
+        stats = browse.count_run_stats(conn, run_id, "accuracy")
+    # output tokens are written where a latency is (see write)
+    has_key = [(r.score if key == "score" else r.latency) is not None for r in rows_of(run_id)]
+    assert stats.keyed[key] == sum(has_key) < N
+    forwards = every_page(store, run, browse.SampleQuery(sort=key, desc=desc))
+    assert len(forwards) == N
+    if key != "tokens":
+        assert forwards == expected(rows_of(run_id), key, desc)
+    for page in range(1, 25):
+        sq = browse.SampleQuery(sort=key, desc=desc, page=page, per_page=10)
+        listed = browse.sample_page(store, run, sq, size=N, keyed=stats.keyed)
+        assert [r["sample_id"] for r in listed.rows] == forwards[(page - 1) * 10 : page * 10]
+        assert listed.has_next == (page * 10 < N)
+
+
 @pytest.mark.parametrize("key", ["score", "latency"])
 def test_filtered_sorted_lists_end_with_their_keyless_matches(store: Store, key: str) -> None:
     for run_id in ("errors", "mixed"):
@@ -325,3 +351,33 @@ def test_a_sample_and_the_tokens_sort_read_their_own_index_entries_on_sqlite(
     listed = plans(store, lambda: browse.sample_page(store, run, browse.SampleQuery(sort="tokens")))
     main = next(p for s, p in listed if "ORDER BY requests.output_tokens" in s)
     assert "ix_requests_run_tokens" in main and "TEMP B-TREE" not in main
+
+
+@pytest.mark.parametrize("window_size", [50, 46, 230, 229])
+def test_search_and_metadata_blocks_cover_the_runs_samples_once(
+    store: Store, window_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of the run's own samples (positions 5, 42, 79, ...): each block's ranks and
+    positions, and its matches, as a plain reading of the samples gives them; the blocks
+    together find every match once, the last block ends at the run's last sample."""
+    monkeypatch.setattr(browse, "SEARCH_WINDOW", window_size)
+    run = run_of(store, "errors")
+    by_position = sorted(rows_of("errors"), key=lambda r: r.idx)
+    for query, keep in (
+        (browse.SampleQuery(q="question 1"), lambda r: f"question {r.idx}".find("question 1") >= 0),
+        (browse.SampleQuery(meta_key="level", meta_value="2"), lambda r: r.idx % 3 == 2),
+    ):
+        found: list[str] = []
+        for window in range(0, N // window_size + 2):
+            page = browse.sample_page(store, run, query.with_(window=window, per_page=1000))
+            block = by_position[window * window_size : (window + 1) * window_size]
+            if not block:
+                assert page.rows == [] and page.positions is None
+                continue
+            assert page.window == (window * window_size, window * window_size + len(block))
+            assert page.positions == (block[0].idx, block[-1].idx)
+            assert page.window_more == ((window + 1) * window_size < N)
+            want = [r.sample_id for r in block if keep(r)]
+            assert [r["sample_id"] for r in page.rows] == want
+            found += want
+        assert found == [r.sample_id for r in by_position if keep(r)]

@@ -304,8 +304,13 @@ def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
             sc.c.run_id == run_id, sc.c.sample_id == s.c.sample_id, sc.c.metric == metric
         )
         tail = sa.select(s.c.sample_id).where(*samples_where, unscored).order_by(*by_position)
-        keyed = sa.select(sa.literal(1)).where(sc.c.run_id == run_id, sc.c.metric == metric)
-        return _Plan(main, tail, count, _Keyless(run_id, unscored, keyed))
+        keyed = _keyed_rows(run_id, metric, "score")
+        back = (
+            sa.select(sc.c.sample_id)
+            .where(*scores_where)
+            .order_by(*_flipped(sq.desc, sc.c.value, sc.c.sample_id))
+        )
+        return _Plan(main, tail, count, _Keyless(run_id, unscored, keyed), backwards=back)
     if sq.sort in ("latency", "tokens"):
         col = rq.c.latency_s if sq.sort == "latency" else rq.c.output_tokens
         unordered = sa.select(rq.c.sample_id).where(
@@ -323,13 +328,25 @@ def _plan(conn: Connection, run: dict[str, Any], sq: SampleQuery) -> _Plan:
             col.is_not(None),
         )
         tail = sa.select(s.c.sample_id).where(*samples_where, unmeasured).order_by(*by_position)
-        keyed = sa.select(sa.literal(1)).where(
-            rq.c.run_id == run_id, rq.c.idx == 0, col.is_not(None)
-        )
-        return _Plan(main, tail, count, _Keyless(run_id, unmeasured, keyed))
+        keyed = _keyed_rows(run_id, metric, sq.sort)
+        back = unordered.order_by(*_flipped(sq.desc, col, rq.c.sample_id))
+        return _Plan(main, tail, count, _Keyless(run_id, unmeasured, keyed), backwards=back)
     main = sa.select(s.c.sample_id).where(*samples_where)
     back = main.order_by(*_flipped(sq.desc, s.c.idx))
     return _Plan(main.order_by(*by_position), None, count, backwards=back)
+
+
+SORT_KEYS = ("score", "latency", "tokens")  # the sorts whose samples can lack a key
+
+
+def _keyed_rows(run_id: str, metric: str, sort: str) -> Any:
+    """One row per sample of the run that has a key for `sort` (one of SORT_KEYS)."""
+    if sort == "score":
+        sc = schema.scores
+        return sa.select(sa.literal(1)).where(sc.c.run_id == run_id, sc.c.metric == metric)
+    rq = schema.requests
+    col = rq.c.latency_s if sort == "latency" else rq.c.output_tokens
+    return sa.select(sa.literal(1)).where(rq.c.run_id == run_id, rq.c.idx == 0, col.is_not(None))
 
 
 def _flipped(desc: bool, *cols: Any) -> list[Any]:
@@ -376,26 +393,30 @@ def _page_keys(
     limit: int,
     total: int | None,
     size: int | None = None,
+    keyed: int | None = None,
 ) -> list[str]:
     """Up to `limit` sample ids from position `offset` of the main part, then the tail.
     `total`: how many samples match, when known without counting (no filter); `size`: the
-    run's sample count, when known.
+    run's sample count, when known; `keyed`: the length of the main part of an unfiltered
+    sorted list, when known (a stopped run's, counted when it stopped).
 
     OFFSET steps over every index entry before the page: a page in the second half of a list
-    without a tail whose length is known (no filter) is read backwards from its end, and a page
+    whose main part's length is known (no filter) is read backwards from its end, and a page
     certainly past the main part (by the count of error samples without a key, a few probes)
     skips it, reading its length by a count instead."""
     deep = total is not None and offset > total // 2
     if deep and plan.tail is None and plan.backwards is not None and total is not None:
-        end = total - offset  # the page is the reversed list's [start, end)
-        start = max(end - limit, 0)
-        if end <= 0:
-            return []
-        return list(conn.execute(plan.backwards.limit(end - start).offset(start)).scalars())[::-1]
+        return _backwards(conn, plan.backwards, total, offset, limit)
+    known = total is not None and keyed is not None and plan.tail is not None
+    if known and keyed is not None and plan.backwards is not None and offset > keyed // 2:
+        keys = _backwards(conn, plan.backwards, keyed, offset, limit)
+        if len(keys) >= limit:
+            return keys
+        return keys + _tail_keys(conn, plan, offset, limit - len(keys), keyed, total, size)
     keyless = plan.keyless if plan.tail is not None else None
     errors_lacking = _errors_lacking(conn, keyless) if deep and keyless else None
     main_size: int | None = None
-    keys: list[str] = []
+    keys = []
     if total is not None and errors_lacking is not None and offset >= total - errors_lacking:
         main_size = _main_size(conn, plan)  # at most total - errors_lacking: the page is past it
     else:
@@ -404,9 +425,35 @@ def _page_keys(
         return keys
     if main_size is None:
         main_size = offset + len(keys) if keys else _main_size(conn, plan)
+    more = _tail_keys(conn, plan, offset, limit - len(keys), main_size, total, size, errors_lacking)
+    return keys + more
+
+
+def _backwards(conn: Connection, backwards: Any, length: int, offset: int, limit: int) -> list[str]:
+    """Entries [offset, offset + limit) of a list of `length` entries, read from its end."""
+    end = length - offset  # the page is the reversed list's [start, end)
+    start = max(end - limit, 0)
+    if end <= 0:
+        return []
+    return list(conn.execute(backwards.limit(end - start).offset(start)).scalars())[::-1]
+
+
+def _tail_keys(
+    conn: Connection,
+    plan: _Plan,
+    offset: int,
+    limit: int,
+    main_size: int,
+    total: int | None,
+    size: int | None,
+    errors_lacking: int | None = None,
+) -> list[str]:
+    """Up to `limit` ids of the tail, the page starting at `offset` of the whole list."""
+    assert plan.tail is not None
     if total is not None and total <= main_size:
-        return keys  # nothing in the tail: skip a scan that would find nothing
+        return []  # nothing in the tail: skip a scan that would find nothing
     tail = plan.tail
+    keyless = plan.keyless
     if keyless is not None:
         if errors_lacking is None:
             errors_lacking = _errors_lacking(conn, keyless)
@@ -417,8 +464,8 @@ def _page_keys(
         keyed = main_size if total is not None else _count(conn, keyless.keyed)
         if size - keyed == errors_lacking:
             tail = tail.where(schema.samples.c.status == "error")
-    more = conn.execute(tail.limit(limit - len(keys)).offset(max(offset - main_size, 0)))
-    return keys + list(more.scalars())
+    more = conn.execute(tail.limit(limit).offset(max(offset - main_size, 0)))
+    return list(more.scalars())
 
 
 def _main_size(conn: Connection, plan: _Plan) -> int:
@@ -455,9 +502,16 @@ class _Keys:
     positions: tuple[int, int] | None = None
 
 
-def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int | None) -> _Keys:
+def _keys(
+    conn: Connection,
+    run: dict[str, Any],
+    sq: SampleQuery,
+    size: int | None,
+    keyed: dict[str, int] | None = None,
+) -> _Keys:
     """The sample ids of one page of a samples query, and how many samples match (`size`:
-    the run's sample count, None when the caller needs no count)."""
+    the run's sample count, None when the caller needs no count; `keyed`: the run's count of
+    samples with a key per sort of SORT_KEYS, when known)."""
     offset = (max(sq.page, 1) - 1) * sq.per_page
     if sq.windowed:
         keys, window, positions = _window_keys(conn, run, sq)
@@ -470,7 +524,9 @@ def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int | No
         )
     # the page's ids come from an index in page order; its rows are then read by key
     plan = _plan(conn, run, sq)
-    wanted = _page_keys(conn, plan, offset, sq.per_page + 1, None if sq.filtered else size, size)
+    total_known = None if sq.filtered else size
+    main_known = None if sq.filtered or keyed is None else keyed.get(sq.sort)
+    wanted = _page_keys(conn, plan, offset, sq.per_page + 1, total_known, size, main_known)
     if size is None:
         total = 0
     elif not sq.filtered:
@@ -482,10 +538,15 @@ def _keys(conn: Connection, run: dict[str, Any], sq: SampleQuery, size: int | No
 
 
 def sample_page(
-    store: Store, run: dict[str, Any], sq: SampleQuery, *, size: int | None = None
+    store: Store,
+    run: dict[str, Any],
+    sq: SampleQuery,
+    *,
+    size: int | None = None,
+    keyed: dict[str, int] | None = None,
 ) -> SamplePage:
     """One page of a run's samples list; `size`: the run's sample count when the caller knows
-    it (a finished run's never changes), else it is counted."""
+    it (a finished run's never changes), else it is counted; `keyed`: `RunStats.keyed`."""
     s = schema.samples
     run_id = run["id"]
     higher = bool(run["higher_is_better"])
@@ -508,7 +569,7 @@ def sample_page(
     with store.connect() as conn:
         if size is None:
             size = run_size(conn, run_id)
-        keys = _keys(conn, run, sq, size)
+        keys = _keys(conn, run, sq, size, keyed)
         found = {
             m["sample_id"]: dict(m)
             for m in conn.execute(
@@ -607,17 +668,19 @@ def _window_keys(
         conds.append(_meta_match(conn, sq.meta_key, sq.meta_value))
     first = max(sq.window, 0) * SEARCH_WINDOW
 
-    def position_at(rank: int) -> int | None:
-        found = conn.execute(
-            sa.select(s.c.idx).where(s.c.run_id == run_id).order_by(s.c.idx).offset(rank).limit(1)
-        ).scalar()
-        return None if found is None else int(found)
+    def positions_at(rank: int, n: int) -> list[int]:
+        """The dataset positions of the run's samples of ranks [rank, rank + n)."""
+        query = sa.select(s.c.idx).where(s.c.run_id == run_id).order_by(s.c.idx)
+        return [int(i) for i in conn.execute(query.offset(rank).limit(n)).scalars()]
 
-    lo = position_at(first)
-    if lo is None:  # the block starts past the run's last sample
+    found = positions_at(first, 1)
+    if not found:  # the block starts past the run's last sample
         return [], (first, first), None
-    hi = position_at(first + SEARCH_WINDOW)  # the next block's first position, if any
-    last = position_at(first + SEARCH_WINDOW - 1) if hi is not None else None
+    lo = found[0]
+    # the block's last position and the next block's first, if any: one walk of the index
+    ends = positions_at(first + SEARCH_WINDOW - 1, 2)
+    hi = ends[1] if len(ends) == 2 else None
+    last = ends[0] if hi is not None else None
     conds.append(s.c.idx >= lo)
     if hi is not None:
         conds.append(s.c.idx < hi)
@@ -813,33 +876,81 @@ def meta_value_text(value: Any) -> str:
     return str(value)
 
 
+HISTOGRAM_BINS = 10
+
+
 def score_histogram(
-    store: Store, run_id: str, metric: str, bins: int = 10
+    store: Store, run_id: str, metric: str, bins: int = HISTOGRAM_BINS
 ) -> list[tuple[float, float, int]]:
     """Counts of per-sample scores in `bins` equal-width bins between the extremes (the last
-    bin closed). Each bin is a range count on the scores index: entries are counted, no row
-    is read and nothing is computed per score."""
+    bin closed)."""
+    with store.connect() as conn:
+        return histogram_of(conn, run_id, metric, bins)
+
+
+def histogram_of(
+    conn: Connection, run_id: str, metric: str, bins: int = HISTOGRAM_BINS
+) -> list[tuple[float, float, int]]:
+    """`score_histogram` on an open connection. Each bin is a range count on the scores
+    index: entries are counted, no row is read and nothing is computed per score."""
     sc = schema.scores
     where = sa.and_(sc.c.run_id == run_id, sc.c.metric == metric)
-    with store.connect() as conn:
-        lo, hi = conn.execute(
-            sa.select(sa.func.min(sc.c.value), sa.func.max(sc.c.value)).where(where)
-        ).one()
-        if lo is None:
-            return []
-        lo, hi = float(lo), float(hi)
-        if lo >= 0.0 and hi <= 1.0:
-            lo, hi = 0.0, 1.0  # scores in [0, 1]: fixed bins, comparable across runs
-        width = (hi - lo) / bins or 1.0
-        edges = [lo + b * width for b in range(bins + 1)]
+    lo, hi = conn.execute(
+        sa.select(sa.func.min(sc.c.value), sa.func.max(sc.c.value)).where(where)
+    ).one()
+    if lo is None:
+        return []
+    lo, hi = float(lo), float(hi)
+    if lo >= 0.0 and hi <= 1.0:
+        lo, hi = 0.0, 1.0  # scores in [0, 1]: fixed bins, comparable across runs
+    width = (hi - lo) / bins or 1.0
+    edges = [lo + b * width for b in range(bins + 1)]
 
-        def in_bin(b: int) -> Any:
-            upper = sc.c.value < edges[b + 1] if b < bins - 1 else sa.true()
-            counted = sa.select(sa.func.count()).where(where, sc.c.value >= edges[b], upper)
-            return counted.scalar_subquery()
+    def in_bin(b: int) -> Any:
+        upper = sc.c.value < edges[b + 1] if b < bins - 1 else sa.true()
+        counted = sa.select(sa.func.count()).where(where, sc.c.value >= edges[b], upper)
+        return counted.scalar_subquery()
 
-        counts = conn.execute(sa.select(*(in_bin(b) for b in range(bins)))).one()
+    counts = conn.execute(sa.select(*(in_bin(b) for b in range(bins)))).one()
     return [(edges[b], edges[b + 1], int(counts[b])) for b in range(bins)]
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """A run's sample count and main-metric histogram, as the run page shows them."""
+
+    n_samples: int
+    histogram: list[tuple[float, float, int]]
+    keyed: dict[str, int]  # per sort of SORT_KEYS: the samples with a key (the list's head)
+
+
+def count_run_stats(conn: Connection, run_id: str, metric: str) -> RunStats:
+    """Count a run's stats from its rows: a pass over its samples, its scores and its
+    first requests."""
+    keyed = {sort: _count(conn, _keyed_rows(run_id, metric, sort)) for sort in SORT_KEYS}
+    return RunStats(run_size(conn, run_id), histogram_of(conn, run_id, metric), keyed)
+
+
+def stored_run_stats(store: Store, run: dict[str, Any]) -> RunStats | None:
+    """The stats written when the run finished (`store.writes`), if they are still the run's:
+    None for a running run, a run counted under another metric or finish, or a store from
+    before the stats table."""
+    if run["status"] == "running" or run.get("finished_at") is None:
+        return None
+    st = schema.run_stats
+    query = sa.select(
+        st.c.finished_at, st.c.metric, st.c.n_samples, st.c.histogram, st.c.keyed
+    ).where(st.c.run_id == run["id"])
+    with store.connect() as conn:
+        try:
+            row = conn.execute(query).one_or_none()
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+            return None  # an older store read as it is: no stats table
+    if row is None or row.finished_at != run["finished_at"] or row.metric != run["main_metric"]:
+        return None
+    keyed = {str(k): int(v) for k, v in (row.keyed or {}).items()}
+    histogram = [(float(lo), float(hi), int(n)) for lo, hi, n in row.histogram]
+    return RunStats(int(row.n_samples), histogram, keyed)
 
 
 # -- one sample ----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from assay.errors import UserError
 from assay.store import schema
 from assay.store.db import Store, check_lengths, now, upsert
 from assay.store.payloads import share_predictions
-from assay.store.writes import RequestRow, SampleRow, ScoreRow
+from assay.store.writes import RequestRow, SampleRow, ScoreRow, record_run_stats
 
 BATCH = 5_000  # rows per table per statement: fewer, larger statements
 SAMPLE_ID_LIMIT = 200  # schema.samples.sample_id
@@ -255,13 +255,20 @@ class RunWriter:
         kept = {"assay_version": __version__, **provenance}
         row = {"run_id": run_id, "provenance": kept, "recorded_at": now()}
         upsert(self.conn, schema.run_provenance, [row])
+        record_run_stats(self.conn, run_id)
         self.run.main_metric = main_metric
         return self.run
 
 
 def _delete_run(conn: Connection, run_id: str) -> None:
     """Remove an earlier import of the same run, children first."""
-    for table in (schema.scores, schema.requests, schema.samples, schema.run_provenance):
+    for table in (
+        schema.scores,
+        schema.requests,
+        schema.samples,
+        schema.run_provenance,
+        schema.run_stats,
+    ):
         conn.execute(table.delete().where(table.c.run_id == run_id))
     conn.execute(schema.suite_runs.delete().where(schema.suite_runs.c.run_id == run_id))
     conn.execute(schema.runs.delete().where(schema.runs.c.id == run_id))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions (a test keeps the two in step): a store already
 # there is opened without loading Alembic's scripts.
-HEAD = "0007_prediction_span"
+HEAD = "0008_run_stats"
 BASELINE = "0001_baseline"
 # pg_advisory_xact_lock key: "assay" in ASCII, any fixed number shared by every assay process
 _PG_LOCK = 0x6173736179

@@ -147,6 +147,20 @@ run_provenance = sa.Table(
     sa.Column("recorded_at", sa.Float, nullable=False),
 )
 
+# What the viewer's run page counts once per finished run (its sample count and the score
+# histogram of its main metric): written with the run's status, valid while `finished_at` and
+# `metric` match the run's, so a run begun again or rescored is counted afresh.
+run_stats = sa.Table(
+    "run_stats",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("finished_at", sa.Float, nullable=False, comment="the run's when counted"),
+    sa.Column("metric", sa.String(100), nullable=False, comment="the histogram's metric"),
+    sa.Column("n_samples", sa.Integer, nullable=False, comment="samples stored"),
+    sa.Column("histogram", Json, nullable=False, comment="[[low, high, count], ...]"),
+    sa.Column("keyed", Json, nullable=False, comment="per sort: the samples with a key"),
+)
+
 
 provider_batches = sa.Table(
     "provider_batches",

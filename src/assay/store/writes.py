@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assay.store import schema
+from assay.store.browse import count_run_stats
 from assay.store.db import Store, check_lengths, insert_if_absent, now, upsert
 from assay.store.payloads import expand, share_predictions
 
@@ -177,7 +178,7 @@ def discard_run(store: Store, run_id: str) -> None:
     """Remove a run that stored no sample (it failed before any): its suite membership and
     provenance with it."""
     with store.begin() as conn:
-        for table in (schema.suite_runs, schema.run_provenance):
+        for table in (schema.suite_runs, schema.run_provenance, schema.run_stats):
             conn.execute(table.delete().where(table.c.run_id == run_id))
         conn.execute(schema.runs.delete().where(schema.runs.c.id == run_id))
 
@@ -214,6 +215,8 @@ def record_samples(
         upsert(conn, schema.requests, requests)
         upsert(conn, schema.scores, scores)
         upsert(conn, schema.cache, cache, update=False)
+        touched = {r["run_id"] for rows in (samples, requests, scores) for r in rows}
+        _forget_run_stats(conn, touched)
 
 
 def forget_samples(store: Store, run_id: str, sample_ids: Sequence[str]) -> None:
@@ -225,6 +228,14 @@ def forget_samples(store: Store, run_id: str, sample_ids: Sequence[str]) -> None
                 conn.execute(
                     table.delete().where(table.c.run_id == run_id, table.c.sample_id.in_(part))
                 )
+        _forget_run_stats(conn, {run_id})
+
+
+def _forget_run_stats(conn: Connection, run_ids: set[str]) -> None:
+    """A run's samples changed: its counts are made again when it next stops."""
+    st = schema.run_stats
+    for run_id in sorted(run_ids):
+        conn.execute(st.delete().where(st.c.run_id == run_id))
 
 
 def finish_run(
@@ -256,7 +267,30 @@ def finish_run(
         if n_samples is not None:
             values["n_samples"] = n_samples
         conn.execute(schema.runs.update().where(schema.runs.c.id == run_id).values(**values))
+        record_run_stats(conn, run_id)
     return summary
+
+
+def record_run_stats(conn: Connection, run_id: str) -> None:
+    """Count what the viewer's run page shows of a run that just stopped (its sample count,
+    its main metric's histogram) in the transaction that sets its status, stamped with that
+    finish so a later change to the run is never read from a stale count."""
+    r, st = schema.runs, schema.run_stats
+    run = conn.execute(
+        sa.select(r.c.main_metric, r.c.finished_at).where(r.c.id == run_id)
+    ).one_or_none()
+    if run is None or run.finished_at is None:
+        return
+    stats = count_run_stats(conn, run_id, run.main_metric)
+    row = {
+        "run_id": run_id,
+        "finished_at": run.finished_at,
+        "metric": run.main_metric,
+        "n_samples": stats.n_samples,
+        "histogram": [list(b) for b in stats.histogram],
+        "keyed": stats.keyed,
+    }
+    upsert(conn, st, [row])
 
 
 def fail_run(

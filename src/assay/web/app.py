@@ -297,11 +297,14 @@ class Viewer:
     def run_page(self, request: Request) -> Response:
         run = self._run(request.path_params["run_id"])
         sq = sample_query(request)
-        page = browse.sample_page(self.store, run, sq, size=self._sizes.get(_finished(run)))
+        stats = self._stats(run)
+        size = stats.n_samples if stats is not None else self._sizes.get(_finished(run))
+        keyed = stats.keyed if stats is not None else None
+        page = browse.sample_page(self.store, run, sq, size=size, keyed=keyed)
         if run["status"] != "running":
             _remember(self._sizes, _finished(run), page.run_size)
         summary = run.get("summary") or {}
-        hist = self._histogram(run)
+        hist = stats.histogram if stats is not None else self._histogram(run)
         meta = self._metadata(run, page.run_size)
         return self.render(
             "run.html",
@@ -329,6 +332,13 @@ class Viewer:
                 if r["id"] != run["id"]
             ][:20],
         )
+
+    def _stats(self, run: dict[str, Any]) -> browse.RunStats | None:
+        """A stopped run's sample count and histogram as counted when it stopped (one key
+        lookup); None for a running run or one without them (counted by the fallbacks)."""
+        if run["status"] == "running":
+            return None
+        return browse.stored_run_stats(self.store, run)
 
     def _histogram(self, run: dict[str, Any]) -> list[tuple[float, float, int]]:
         """A finished run's scores never change: its histogram is computed once."""
