@@ -198,6 +198,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str,
     }
 
 
+@pytest.mark.slow  # runs lm-eval itself over whole tasks (10-25 s each on 2 cores)
 def test_per_sample_values_and_means_equal_lmeval(
     cli: Any, tmp_path: Path, setup: dict[str, Any]
 ) -> None:
@@ -336,6 +337,7 @@ metadata:
     return {TQA1: folder / "tqa_mc1.yaml", TQA2: folder / "tqa_mc2.yaml", PPL: folder / "ppl.yaml"}
 
 
+@pytest.mark.slow  # runs lm-eval itself over whole tasks (10-25 s each on 2 cores)
 def test_function_hooks_include_and_perplexity_equal_lmeval(
     cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
 ) -> None:
@@ -421,6 +423,7 @@ num_fewshot: 2
     return {UP_MMLU: folder / "mmlu.yaml", UP_GSM8K: folder / "gsm8k.yaml"}
 
 
+@pytest.mark.slow  # runs lm-eval itself over whole tasks (10-25 s each on 2 cores)
 def test_lmevals_own_mmlu_and_gsm8k_equal_lmeval(
     cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
 ) -> None:
@@ -491,6 +494,7 @@ def _hellaswag_shaped(data_dir: Path, folder: Path) -> None:
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
+@pytest.mark.slow  # runs lm-eval itself over whole tasks (10-25 s each on 2 cores)
 def test_hellaswag_style_multiple_choice_equals_lmeval(
     cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
 ) -> None:
@@ -617,6 +621,7 @@ IFEVAL = "assay_t_ifeval"
 NEEDS_PUNKT = ("length_constraints:number_sentences", "change_case:capital_word_frequency")
 
 
+@pytest.mark.slow  # runs lm-eval itself over whole tasks (10-25 s each on 2 cores)
 def test_ifeval_through_lmevals_own_yaml(
     cli: Any, tmp_path: Path, setup: dict[str, Any], data_dir: Path
 ) -> None:
@@ -661,6 +666,7 @@ dataset_kwargs:
         assert math.isclose(run["summary"]["run_metrics"][f"lmeval/{key}"], value), key
 
 
+@pytest.mark.slow  # runs lm-eval itself over whole tasks (10-25 s each on 2 cores)
 def test_registered_tasks_resolve_without_their_data(cli: Any, tmp_path: Path) -> None:
     """`lmeval:a,b` names lm-eval's own tasks: metric names as lm-eval reports them, the YAML's
     version and a config hash that is stable (the run id); data loads only when run, and an
