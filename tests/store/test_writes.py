@@ -406,3 +406,60 @@ def test_a_run_discarded_mid_import_leaves_nothing_and_others_stay(store: Store)
     assert {r["run_id"] for r in rows(store, schema.samples, "sample_id")} == {"kept"}
     assert {r["run_id"] for r in rows(store, schema.scores, "sample_id")} == {"kept"}
     assert [r["run_id"] for r in rows(store, schema.suite_runs, "run_id")] == ["kept"]
+
+
+def _raw_rows(path: Path, table: str) -> list[tuple[Any, ...]]:
+    """A table's rows as SQLite holds them (JSON as its stored text, NULL apart from 'null')."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return sorted(conn.execute(f"SELECT * FROM {table}"), key=repr)
+
+
+def test_sqlite_writes_store_exactly_what_sqlalchemy_would(tmp_path: Path) -> None:
+    """On SQLite, `upsert` hands the driver tuples made by each column's own bind processor
+    (SQLAlchemy's per-row parameter handling made most of a flush's cost): every kind of value
+    (JSON null vs SQL NULL, nested and non-ASCII JSON, booleans, floats, an odd sample id) is
+    stored byte for byte as SQLAlchemy's own statement stores it, insert and replace alike."""
+    from assay.store.db import _upsert_statement, upsert
+
+    odd = sample("run1", "ünï/☃ 'x'", 2, "unparsed", nested={"a": [1, None, 2.5]}, flag=True)
+    odd["choices"] = ["ä", "b"]
+    odd["correct"] = 0
+    odd["confidence"] = 0.25
+    samples = [sample("run1", "s1", 0), sample("run1", "s2", 1, "error"), odd]
+    requests = [request_row("run1", "s1", "k1"), request_row("run1", "s2", "k2", None)]
+    requests[0]["cached"] = True
+    scores = [
+        score("run1", "s1", 1.0),
+        score("run1", "s2", 0.0),
+        score("run1", odd["sample_id"], 0.5),
+    ]
+    caches = [cache_row("k1", "4"), {**cache_row("k2", "ü"), "response": {"text": None, "x": []}}]
+    tables = [
+        (schema.samples, samples),
+        (schema.requests, requests),
+        (schema.scores, scores),
+        (schema.cache, caches),
+    ]
+    paths = {"fast": tmp_path / "fast.db", "sqlalchemy": tmp_path / "sqlalchemy.db"}
+    for way, path in paths.items():
+        store = Store(f"sqlite:///{path}")
+        writes.begin_run(store, new_run())
+        for update in (True, True, False):  # insert, replace, keep
+            with store.begin() as conn:
+                for table, table_rows in tables:
+                    if way == "fast":
+                        upsert(conn, table, table_rows, update=update)
+                    else:
+                        statement = _upsert_statement("sqlite", table, update)
+                        conn.execute(statement, table_rows)
+        store.close()
+    for table, table_rows in tables:
+        fast = _raw_rows(paths["fast"], table.name)
+        assert len(fast) == len(table_rows)
+        assert fast == _raw_rows(paths["sqlalchemy"], table.name), table.name
+    with Store(f"sqlite:///{paths['fast']}", readonly=True).connect() as conn:
+        back = conn.execute(sa.select(schema.samples).where(schema.samples.c.idx == 2)).one()
+    assert back.metadata["nested"] == {"a": [1, None, 2.5]} and back.choices == ["ä", "b"]
+    assert back.sample_id == odd["sample_id"] and back.confidence == 0.25

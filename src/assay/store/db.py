@@ -293,11 +293,9 @@ def check_lengths(table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     PostgreSQL refuses such a write and SQLite would store it silently: checking first makes
     both behave the same, before anything is written.
     """
-    limited = [
-        (c.name, c.type.length)
-        for c in table.columns
-        if isinstance(c.type, sa.String) and c.type.length is not None
-    ]
+    limited = _limited_columns(table)
+    if not limited:
+        return
     for row in rows:
         for name, length in limited:
             value = row.get(name)
@@ -310,6 +308,16 @@ def check_lengths(table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
                 )
 
 
+@functools.cache
+def _limited_columns(table: sa.Table) -> tuple[tuple[str, int], ...]:
+    """The table's string columns with a length limit (looked up once per table)."""
+    return tuple(
+        (c.name, c.type.length)
+        for c in table.columns
+        if isinstance(c.type, sa.String) and c.type.length is not None
+    )
+
+
 def upsert(
     conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *, update: bool = True
 ) -> None:
@@ -317,9 +325,38 @@ def upsert(
     if not rows:
         return
     check_lengths(table, rows)
+    if conn.dialect.name == "sqlite":
+        fast = _sqlite_upsert(conn.dialect, table, update, tuple(rows[0]))
+        if fast is not None:
+            sql, columns = fast
+            conn.exec_driver_sql(
+                sql,
+                [tuple(row[n] if f is None else f(row[n]) for n, f in columns) for row in rows],
+            )
+            return
     if conn.dialect.name == "postgresql":
         rows = [_without_nul(row) for row in rows]
     conn.execute(_upsert_statement(conn.dialect.name, table, update), list(rows))
+
+
+@functools.cache
+def _sqlite_upsert(
+    dialect: sa.Dialect, table: sa.Table, update: bool, keys: tuple[str, ...]
+) -> tuple[str, tuple[tuple[str, Any], ...]] | None:
+    """The upsert compiled once for these columns, with each column's own bind processor (JSON
+    encoding, none_as_null): the rows then go to the driver as tuples. SQLAlchemy's executemany
+    processed each row's parameters in Python, which made most of a flush's cost. None when
+    the statement needs more than the rows give (a Python-side default): the general path."""
+    compiled = _upsert_statement("sqlite", table, update).compile(
+        dialect=dialect, column_keys=list(keys)
+    )
+    names = compiled.positiontup or []
+    if not set(names) <= set(keys):
+        return None
+    columns = tuple(
+        (n, table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names
+    )
+    return str(compiled), columns
 
 
 @functools.cache
