@@ -55,6 +55,7 @@ class Executor:
         """`limits`: the invocation's shared limits (one per provider for API models); without
         them the executor has a limit of its own."""
         self.model = model
+        self.label = model.label  # written into every cache row: computed once
         self.identity = model.identity()
         shared = limits if limits is not None else ConcurrencyLimits(concurrency)
         self.limit = shared.for_model(model)
@@ -84,7 +85,10 @@ class Executor:
             outcome: dict[str, Any] = {"succeeded": False}
             try:
                 self.stats.calls += 1
-                response = await asyncio.wait_for(self.model.generate(request), self.policy.timeout)
+                # a timeout scope, not `wait_for`: on Python 3.11 that wraps every call in a task
+                # of its own, which at thousands of calls a second kept the event loop busy
+                async with asyncio.timeout(self.policy.timeout):
+                    response = await self.model.generate(request)
                 outcome["succeeded"] = True
                 if not response.latency_s:
                     response.latency_s = time.perf_counter() - started
