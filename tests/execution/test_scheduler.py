@@ -385,3 +385,72 @@ def test_many_runs_at_once_write_less_often_each_and_lose_nothing(tmp_path: Path
     few = plan(Store(f"sqlite:///{tmp_path / 'few.db'}"), models[:1], tasks[:2])
     asyncio.run(run_all(few))
     assert {r.flush_seconds for r in few} == {FLUSH_SECONDS}
+
+
+def test_every_model_has_requests_under_way_before_the_later_runs_set_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs start one after another, each once the one before it has requests under way, models
+    taken in turn: a run's setup (its prompts, cache keys and first store reads) blocks the
+    event loop, and starting 50 at once left every model idle for a second. A run in the
+    same lane order as given would start model B after all of model A's runs."""
+    store = Store(f"sqlite:///{tmp_path / 'stagger.db'}")
+    events: list[tuple[str, str]] = []
+    begin = Runner._begin
+
+    def logged_begin(self: Runner) -> bool:
+        events.append(("begin", self.model.label))
+        return begin(self)
+
+    monkeypatch.setattr(Runner, "_begin", logged_begin)
+    models = [mock(f"mock/oracle?latency=0.005&seed={i}") for i in range(3)]
+    for model in models:
+        inner = model.generate
+
+        async def generate(request: Request, inner: Any = inner, label: str = model.label) -> Any:
+            events.append(("call", label))
+            return await inner(request)
+
+        model.generate = generate  # type: ignore[method-assign]
+    runners = plan(store, list(models), [task(f"t{i}", 20, offset=100 * i) for i in range(4)])
+    outcomes = asyncio.run(run_all(runners))
+    assert all(o.result is not None and o.result.executed == 20 for o in outcomes)
+    begins = [label for kind, label in events if kind == "begin"]
+    assert begins[:3] == [m.label for m in models]  # one run of each model first
+    fourth_begin = [i for i, e in enumerate(events) if e[0] == "begin"][3]
+    for model in models:  # every model called before the fourth run began
+        assert events.index(("call", model.label)) < fourth_begin
+    # a run begins only once the run before it has a call out
+    for i, (kind, _) in enumerate(events):
+        if kind == "begin" and i > 0:
+            assert any(k == "call" for k, _ in events[:i])
+
+
+def test_a_write_refused_on_the_writer_thread_fails_the_run_and_keeps_what_was_written(
+    tmp_path: Path,
+) -> None:
+    """The scheduler's runs write on a thread beside the event loop; a write the store refuses
+    there (a sample id longer than its column, met only at sample 150) fails that run in one
+    line like a write made in the loop: the samples written before it stay, nothing is left
+    running, and the other runs are stopped cleanly."""
+    store = Store(f"sqlite:///{tmp_path / 'refused.db'}")
+    samples = [
+        Sample(id="x" * 250 if i == 150 else f"s{i}", input=f"long: question {i}", references=["A"])
+        for i in range(300)
+    ]
+    long_ids = Task(
+        load=lambda d: Loaded(samples), prompt=Generate(), metrics=["exact_match"], name="long"
+    )
+    model = mock("mock/constant?text=A&latency=0.001&concurrency=1")
+    runners = plan(store, [model], [long_ids, task("other", 2000)])
+    with pytest.raises(UserError, match=r"sample id .* at most 200"):
+        asyncio.run(run_all(runners))
+    found = statuses(store)
+    assert found[(model.label, "long")] == "failed"
+    assert found[(model.label, "other")] == "interrupted"
+    with store.connect() as conn:
+        s = schema.samples
+        kept = conn.execute(
+            sa.select(sa.func.count()).where(s.c.run_id == runners[0].run_id)
+        ).scalar_one()
+    assert 100 <= kept < 300  # the first flush (100 samples) stayed; the refused one did not

@@ -23,6 +23,7 @@ from assay.errors import UserError
 from assay.execution.executor import Executor
 from assay.execution.identity import Fingerprints, run_spec
 from assay.execution.overrides import Overrides
+from assay.execution.store_writer import StoreWriter
 from assay.execution.summary import summarise
 from assay.hashing import content_hash
 from assay.metrics.calibration import calibration_run_metrics
@@ -40,8 +41,11 @@ from assay.store.db import Store, now
 from assay.store.payloads import compact, is_large
 from assay.store.queries import superseded_runs
 
-CHUNK = 256
-FLUSH_ROWS = 500
+# Samples whose prompts and cache keys are built (and cached answers looked up) at a time.
+CHUNK = 64
+# A run writes its finished samples every FLUSH_ROWS samples or FLUSH_SECONDS, whichever is
+# first (measured with bench/suite.py: 50 and 250 rows were slower, 500 slowest).
+FLUSH_ROWS = 100
 FLUSH_SECONDS = 1.0
 
 
@@ -111,6 +115,12 @@ class _Buffer:
     scores: list[writes.ScoreRow] = field(default_factory=list)
     cache: list[writes.CacheRow] = field(default_factory=list)
     last_flush: float = field(default_factory=time.monotonic)
+
+    def take(self) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+        """The rows held, handed over (the buffer starts new lists)."""
+        rows = (self.samples, self.requests, self.scores, self.cache)
+        self.samples, self.requests, self.scores, self.cache = [], [], [], []
+        return rows
 
     def clear(self) -> None:
         self.samples.clear()
@@ -220,7 +230,13 @@ class Runner:
         # at most this long between writes (the scheduler lengthens it when many runs share
         # the store, so their writes do not each cost a transaction every second)
         self.flush_seconds = FLUSH_SECONDS
+        # set by the scheduler: finished samples are written on its thread (`_writes` pending)
+        self.writer: StoreWriter | None = None
+        self._writes: list[asyncio.Future[None]] = []
         self._errors = 0
+        # set once the run has its first requests under way (or has stopped): the scheduler
+        # starts the next run then, so each run's setup overlaps the others' model calls
+        self.sending = asyncio.Event()
 
     async def run(self) -> RunResult:
         try:
@@ -229,6 +245,8 @@ class Runner:
             if self.store.is_sqlite:
                 raise  # the command line explains SQLite's own errors (busy, full, read-only)
             raise self.store.failure(exc) from None
+        finally:
+            self.sending.set()
 
     async def _run(self) -> RunResult:
         started = time.monotonic()
@@ -254,6 +272,7 @@ class Runner:
                 executed += 1
                 if buffer.due(self.flush_seconds):
                     self._flush(buffer)
+                    self._check_writes()
             status = "finished"
         except BatchPending:
             status = "waiting"  # the provider is still working; the same command resumes it
@@ -269,6 +288,7 @@ class Runner:
             self.progress.finish()
             if not store_lost:  # else nothing more can be written
                 self._flush(buffer)
+                await self._writes_done()
                 if failure is not None and created and not done and not executed:
                     self._discard()  # nothing of it was stored: leave no run behind
                 else:
@@ -350,6 +370,12 @@ class Runner:
     def _flush(self, buffer: _Buffer) -> None:
         """Write the buffer in one transaction. It is emptied even when the write fails (a value
         the store refuses): the run then ends, and the samples it held are redone on resume."""
+        if self.writer is not None:
+            if buffer.samples or buffer.cache:
+                rows = buffer.take()
+                self._writes.append(self.writer.submit(writes.record_samples, self.store, *rows))
+            buffer.clear()
+            return
         try:
             if buffer.samples or buffer.cache:
                 writes.record_samples(
@@ -357,6 +383,19 @@ class Runner:
                 )
         finally:
             buffer.clear()
+
+    def _check_writes(self) -> None:
+        """Raise the failure of a write made on the writer's thread, if one has failed."""
+        while self._writes and self._writes[0].done():
+            self._writes.pop(0).result()
+
+    async def _writes_done(self) -> None:
+        """Wait for this run's writes on the writer's thread (the first failure raised)."""
+        pending, self._writes = self._writes, []
+        outcomes = await asyncio.gather(*pending, return_exceptions=True)
+        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failed is not None:
+            raise failed
 
     def _finish(
         self,
@@ -445,25 +484,35 @@ class Runner:
             await self._judge(item, responses)
             return item, responses
 
-        pending: set[asyncio.Task[tuple[_Item, list[Response]]]] = set()
+        # Finished tasks arrive on a queue from their done callbacks: `asyncio.wait` over the
+        # window instead re-registered a callback on every pending task at each completion.
+        Done = asyncio.Task[tuple[_Item, list[Response]]]
+        started: set[Done] = set()
+        finished: asyncio.Queue[Done] = asyncio.Queue()
+        unread = 0  # started and not yet yielded
         try:
             for item in items:
-                pending.add(asyncio.ensure_future(work(item)))
-                if len(pending) >= window:
-                    finished, pending = await asyncio.wait(
-                        pending, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    for task in finished:
-                        yield task.result()
-            while pending:
-                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in finished:
+                task = asyncio.ensure_future(work(item))
+                started.add(task)
+                task.add_done_callback(finished.put_nowait)
+                unread += 1
+                while unread >= window or (unread and not finished.empty()):
+                    self.sending.set()
+                    task = await finished.get()
+                    started.discard(task)
+                    unread -= 1
                     yield task.result()
+            self.sending.set()
+            while unread:
+                task = await finished.get()
+                started.discard(task)
+                unread -= 1
+                yield task.result()
         finally:
-            for task in pending:
+            for task in started:
                 task.cancel()
             # let them unwind (release their slots) before the caller moves on
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*started, return_exceptions=True)
 
     async def _batched(self, items: Iterator[_Item]) -> Any:
         """Send every uncached request as one provider batch; yield samples once it is done."""
@@ -691,7 +740,7 @@ class Runner:
             buffer.cache.append(
                 {
                     "key": key,
-                    "model": executor.model.label,
+                    "model": executor.label,
                     "response": payload,
                     "created_at": stamp,
                 }

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assay.execution.runner import FLUSH_SECONDS, Runner, RunResult
+from assay.execution.store_writer import StoreWriter
 from assay.models.batch import BatchPending
 
 WRITES_PER_SECOND = 4
@@ -53,10 +54,18 @@ async def run_all(
     # transactions a second, each blocking the event loop (and so every request's timing) for
     # milliseconds. With many lanes, each writes less often: about WRITES_PER_SECOND in all.
     spacing = FLUSH_SECONDS * max(1.0, len(lanes) / WRITES_PER_SECOND)
+    writer = StoreWriter()
     for runner in runners:
         runner.flush_seconds = spacing
+        runner.writer = writer
 
-    async def lane(members: list[Outcome]) -> None:
+    async def lane(members: list[Outcome], after: Runner | None) -> None:
+        if after is not None:
+            await after.sending.wait()
+            # then one turn of the loop, so that run's first calls (tasks it has just made) go
+            # out before this run's setup holds the loop: a lane reaching an event already set
+            # would not have waited at all
+            await asyncio.sleep(0)
         for outcome in members:
             try:
                 outcome.result = await outcome.runner.run()
@@ -68,7 +77,14 @@ async def run_all(
                 if _last_of_task(outcome, outcomes):
                     outcome.runner.fingerprints.release(outcome.runner.task, outcome.runner.data)
 
-    tasks = [asyncio.ensure_future(lane(members)) for members in lanes]
+    # Each lane starts once the one before it has requests under way: a run's setup (its
+    # samples' prompts and cache keys, its first store reads) blocks the event loop, and 50
+    # setups back to back held every model idle for a second before its first call.
+    firsts = [None, *(members[0].runner for members in lanes[:-1])]
+    tasks = [
+        asyncio.ensure_future(lane(members, after))
+        for members, after in zip(lanes, firsts, strict=True)
+    ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
@@ -80,6 +96,7 @@ async def run_all(
             task.cancel()
         # every runner's own `finally` marks its run before we return
         await asyncio.gather(*tasks, return_exceptions=True)
+        writer.close()
     return outcomes
 
 
@@ -95,7 +112,15 @@ def _lanes(outcomes: list[Outcome]) -> list[list[Outcome]]:
             else ("run", runner.run_id)
         )
         lanes.setdefault(key, []).append(outcome)
-    return list(lanes.values())
+    # round-robin over models (each model's first run, then each one's second, ...): with
+    # staggered starts, every model has requests under way after as many setups as models
+    turn: dict[int, int] = {}
+    order: list[tuple[int, int, list[Outcome]]] = []
+    for members in lanes.values():
+        model = id(members[0].runner.model)
+        turn[model] = turn.get(model, 0) + 1
+        order.append((turn[model], len(order), members))
+    return [members for _, _, members in sorted(order, key=lambda o: o[:2])]
 
 
 def _last_of_task(outcome: Outcome, outcomes: list[Outcome]) -> bool:
