@@ -454,3 +454,49 @@ def test_a_write_refused_on_the_writer_thread_fails_the_run_and_keeps_what_was_w
             sa.select(sa.func.count()).where(s.c.run_id == runners[0].run_id)
         ).scalar_one()
     assert 100 <= kept < 300  # the first flush (100 samples) stayed; the refused one did not
+
+
+def test_a_run_outpacing_the_writer_thread_writes_itself_and_holds_little(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a model answering at once the event loop is busy and the writer's thread falls
+    behind: a run then queues at most WRITES_AHEAD writes there and writes the rest itself,
+    FLUSH_ROWS_INLINE samples at a time, so nothing piles up in memory and nothing is lost."""
+    import threading
+
+    from assay.execution import runner as runner_module
+    from assay.execution.store_writer import StoreWriter
+    from assay.store import writes
+
+    queued: list[int] = []
+    on_thread: list[int] = []
+    inline: list[int] = []
+    record = writes.record_samples
+
+    def slow_record(store: Store, samples: Any, *rest: Any) -> None:
+        if threading.current_thread() is threading.main_thread():
+            inline.append(len(samples))
+        else:
+            on_thread.append(len(samples))
+            threading.Event().wait(0.05)  # a writer thread starved of the GIL
+        record(store, samples, *rest)
+
+    monkeypatch.setattr(runner_module.writes, "record_samples", slow_record)
+    submit = StoreWriter.submit
+
+    def counted(self: StoreWriter, *args: Any) -> Any:
+        future = submit(self, *args)
+        queued.append(sum(not w.done() for w in runner._writes) + 1)
+        return future
+
+    monkeypatch.setattr(StoreWriter, "submit", counted)
+    store = Store(f"sqlite:///{tmp_path / 'outpaced.db'}")
+    (runner,) = plan(store, [mock("mock/oracle")], [task("fast", 3000)])
+    (outcome,) = asyncio.run(run_all([runner]))
+    assert outcome.result is not None and outcome.result.executed == 3000
+    assert max(queued[:-1]) <= runner_module.WRITES_AHEAD  # the last write may join them
+    assert inline and all(n >= runner_module.FLUSH_ROWS_INLINE for n in inline)
+    assert sum(inline) + sum(on_thread) == 3000
+    with store.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(schema.samples)).scalar()
+    assert stored == 3000

@@ -44,9 +44,14 @@ from assay.store.queries import superseded_runs
 # Samples whose prompts and cache keys are built (and cached answers looked up) at a time.
 CHUNK = 64
 # A run writes its finished samples every FLUSH_ROWS samples or FLUSH_SECONDS, whichever is
-# first (measured with bench/suite.py: 50 and 250 rows were slower, 500 slowest).
+# first. In the scheduler the writes go to a thread beside the event loop, at most WRITES_AHEAD
+# queued per run. A run whose writes are queued that deep has a busy loop (a model answering
+# at once): that thread then gets Python's lock rarely, so the run writes FLUSH_ROWS_INLINE
+# samples at a time itself (bench/suite.py and bench/overhead.py chose these numbers).
 FLUSH_ROWS = 100
+FLUSH_ROWS_INLINE = 500
 FLUSH_SECONDS = 1.0
+WRITES_AHEAD = 2
 
 
 class Progress(Protocol):
@@ -129,8 +134,8 @@ class _Buffer:
         self.cache.clear()
         self.last_flush = time.monotonic()
 
-    def due(self, seconds: float = FLUSH_SECONDS) -> bool:
-        return len(self.samples) >= FLUSH_ROWS or time.monotonic() - self.last_flush >= seconds
+    def due(self, seconds: float = FLUSH_SECONDS, rows: int = FLUSH_ROWS) -> bool:
+        return len(self.samples) >= rows or time.monotonic() - self.last_flush >= seconds
 
 
 def _prompt_order(item: _Item) -> tuple[str, int]:
@@ -271,8 +276,7 @@ class Runner:
                 self._record(item, responses, buffer)
                 executed += 1
                 if buffer.due(self.flush_seconds):
-                    self._flush(buffer)
-                    self._check_writes()
+                    self._write_due(buffer)
             status = "finished"
         except BatchPending:
             status = "waiting"  # the provider is still working; the same command resumes it
@@ -287,7 +291,7 @@ class Runner:
             await answered.aclose()
             self.progress.finish()
             if not store_lost:  # else nothing more can be written
-                self._flush(buffer)
+                self._flush(buffer, inline=False)
                 await self._writes_done()
                 if failure is not None and created and not done and not executed:
                     self._discard()  # nothing of it was stored: leave no run behind
@@ -367,10 +371,22 @@ class Runner:
     def _prefetch(self, keys: Sequence[str]) -> None:
         self.executor.cache.prefetch(self.store, keys)
 
-    def _flush(self, buffer: _Buffer) -> None:
-        """Write the buffer in one transaction. It is emptied even when the write fails (a value
-        the store refuses): the run then ends, and the samples it held are redone on resume."""
-        if self.writer is not None:
+    def _write_due(self, buffer: _Buffer) -> None:
+        """A write is due: hand it to the writer's thread, or (no writer, or this run's writes
+        queued WRITES_AHEAD deep there) write it here once FLUSH_ROWS_INLINE samples are held.
+        Raises the failure of a write the thread has made."""
+        while self._writes and self._writes[0].done():
+            self._writes.pop(0).result()
+        if self.writer is not None and len(self._writes) < WRITES_AHEAD:
+            self._flush(buffer, inline=False)
+        elif self.writer is None or buffer.due(self.flush_seconds, FLUSH_ROWS_INLINE):
+            self._flush(buffer)
+
+    def _flush(self, buffer: _Buffer, *, inline: bool = True) -> None:
+        """Write the buffer in one transaction: here, or (`inline` False) on the writer's thread.
+        It is emptied even when the write fails (a value the store refuses): the run then ends,
+        and the samples it held are redone on resume."""
+        if not inline and self.writer is not None:
             if buffer.samples or buffer.cache:
                 rows = buffer.take()
                 self._writes.append(self.writer.submit(writes.record_samples, self.store, *rows))
@@ -383,11 +399,6 @@ class Runner:
                 )
         finally:
             buffer.clear()
-
-    def _check_writes(self) -> None:
-        """Raise the failure of a write made on the writer's thread, if one has failed."""
-        while self._writes and self._writes[0].done():
-            self._writes.pop(0).result()
 
     async def _writes_done(self) -> None:
         """Wait for this run's writes on the writer's thread (the first failure raised)."""
