@@ -1,7 +1,8 @@
 """One run end to end: load, select, prompt, call, score, store, summarise.
 
 Results are written in small transactions as they arrive, through the store's write API
-(`assay.store.writes`; the runner writes no SQL). A sample's row, requests and scores are
+(`assay.store.writes`; the runner writes no SQL), on the scheduler's writer thread when it has
+one. A sample's row, requests and scores are
 written together, so a run killed at any moment and started again skips the samples already
 finished and redoes the rest (errored samples included), with nothing lost or duplicated.
 """
