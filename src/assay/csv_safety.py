@@ -7,6 +7,10 @@ cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return as a formul
 here put a single quote before such a text cell, as OWASP advises, so it reads as text. Numbers
 written as numbers (a score of -0.5) are left alone: only strings are changed.
 
+A line break inside a cell is always quoted too: Python 3.11's writer quotes only the
+characters of its own `lineterminator`, so with `"\n"` a bare carriage return would end the
+row there and start the next one with whatever follows it (`\r=1` becomes a row `=1`).
+
 A text that already starts with quotes and then a trigger (`'=x`) gets one more quote too, so
 `restore` (which takes one quote off wherever the writer could have added it) gives back
 exactly what was written: annotation sheets come back from raters with their text intact.
@@ -45,9 +49,13 @@ class Writer:
 
     def __init__(self, out: _Sink, **options: Any) -> None:
         self._writer = csv.writer(out, **options)
+        # for rows with a line break in a cell: every text cell quoted, numbers still bare
+        self._quoting = csv.writer(out, **{**options, "quoting": csv.QUOTE_NONNUMERIC})
 
     def writerow(self, row: Iterable[Any]) -> None:
-        self._writer.writerow([neutralise(v) for v in row])
+        cells = [neutralise(v) for v in row]
+        breaks = any(isinstance(v, str) and ("\r" in v or "\n" in v) for v in cells)
+        (self._quoting if breaks else self._writer).writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:

@@ -107,7 +107,8 @@ class Imported:
 def _read(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) for each row of the file."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark too
+        # a spreadsheet's byte-order mark too; carriage returns inside cells kept as they are
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise UserError(f"{str(path)!r} does not exist") from None
     except IsADirectoryError:
