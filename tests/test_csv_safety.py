@@ -3,8 +3,9 @@ carriage return (a spreadsheet would run it as a formula), numbers stay numbers,
 annotation sheet read back gives the exact text that was exported.
 
 The store holds a benchmark whose inputs and references are formula payloads, answered by the
-oracle (so the responses and predictions are payloads too), scores made negative, and one
-run's model renamed to a payload, as a log imported from another tool could name it."""
+oracle (so the responses and predictions are payloads too), scores made negative, one run's
+model renamed to a payload, as a log imported from another tool could name it, and the two
+runs judged pairwise."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ PAYLOADS = [
 ]
 HOSTILE_MODEL = '=HYPERLINK("http://evil","model")'
 NEGATIVE = -0.5
+JUDGE = ["--judge", "mock/judge"]
 TRIGGERS = tuple(csv_safety.TRIGGERS)
 
 
@@ -128,6 +130,8 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
             conn.commit()
     finally:
         store.close()
+    judged = run_cli("pairwise", "--suite", SUITE, "--benchmark", "payloads", *JUDGE, "--db", db)
+    assert judged.code == 0, judged.err
     with sqlite3.connect(db) as raw:  # everything in the file: tests copy it
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return db
@@ -185,6 +189,19 @@ def test_the_viewers_leaderboard_csv_quotes_a_hostile_model_name(client: Any, vi
     assert_no_formulas(response.text)
     rows = list(csv.DictReader(io.StringIO(response.text, newline="")))
     assert {csv_safety.restore(r["model"]) for r in rows} == {"mock/oracle", HOSTILE_MODEL}
+
+
+@pytest.mark.parametrize("table", ["pairs", "ratings"])
+def test_the_viewers_pairwise_csv_quotes_a_hostile_model_name(client: Any, table: str) -> None:
+    params = {"suite": SUITE, "benchmark": "payloads", "table": table}
+    response = client.get("/pairwise.csv", params=params)
+    assert response.status_code == 200
+    assert_no_formulas(response.text)
+    rows = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    columns = ["model_a", "model_b"] if table == "pairs" else ["model"]
+    assert HOSTILE_MODEL in {csv_safety.restore(r[c]) for r in rows for c in columns}
+    numbers = ["wins_a", "n"] if table == "pairs" else ["rank", "rating", "ci_lo"]
+    assert all(number(r[c]) for r in rows for c in numbers)
 
 
 @pytest.mark.parametrize("command", ["export", "leaderboard"])
