@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from assay import csv_safety
 from assay.annotation.items import ANNOTATOR, Item, by_run
 from assay.annotation.rubrics import PAIRWISE, RUBRICS
 from assay.errors import UserError
@@ -89,7 +90,7 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
         return "".join(orjson.dumps(r).decode() + "\n" for r in rows)
     out = io.StringIO()
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer = csv_safety.DictWriter(out, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
@@ -106,7 +107,8 @@ class Imported:
 def _read(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) for each row of the file."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark too
+        # a spreadsheet's byte-order mark too; carriage returns inside cells kept as they are
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise UserError(f"{str(path)!r} does not exist") from None
     except IsADirectoryError:
@@ -140,7 +142,11 @@ def _read(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
         for row in reader:
             if None in row:
                 raise UserError(f"{path}:{reader.line_num}: more cells than the header has columns")
-            yield reader.line_num, row
+            # undo the quote the export put before text a spreadsheet would run as a formula
+            yield (
+                reader.line_num,
+                {k: v if v is None else csv_safety.restore(v) for k, v in row.items()},
+            )
     except csv.Error as exc:
         raise UserError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import shutil
 import sys
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from assay import csv_safety
 from assay.analysis.leaderboard import Leaderboard
 from assay.analysis.views import TableData, data_table, display_table
 from assay.display import json_visible, visible
@@ -70,7 +70,7 @@ def table_width(columns: int) -> int:
 
 def to_csv(data: TableData) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_safety.Writer(buffer, lineterminator="\n")
     writer.writerow(data.headers)
     for row in data.rows:
         writer.writerow(["" if v is None else v for v in row])

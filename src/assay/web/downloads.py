@@ -7,7 +7,6 @@ page's filter, sort and search select, with the columns the samples table shows.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from assay import csv_safety
 from assay.analysis.leaderboard import leaderboard_from_store
 from assay.cli.render import render
 from assay.store import browse
@@ -106,7 +106,7 @@ def _query_items(sq: browse.SampleQuery) -> Iterator[tuple[str, Any]]:
 
 def _csv(rows: list[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_safety.Writer(buffer)
     writer.writerow(SAMPLE_COLUMNS)
     for i, row in enumerate(rows):
         writer.writerow(["" if row.get(k) is None else row.get(k) for k in SAMPLE_COLUMNS])

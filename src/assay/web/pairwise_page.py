@@ -9,7 +9,6 @@ list, and a sample's page shows both answers and each order's raw judge request 
 
 from __future__ import annotations
 
-import csv
 import io
 import threading
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from assay import csv_safety
 from assay.analysis.bradley_terry import DEFAULT_PRIOR, DEFAULT_RESAMPLES
 from assay.analysis.pairwise import (
     Key,
@@ -323,7 +323,7 @@ def pairwise_file(viewer: Viewer, request: Request) -> Response:
     if table not in ("pairs", "ratings"):
         raise HTTPException(400, f"table must be pairs or ratings, not {table!r}")
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_safety.Writer(buffer)
     writer.writerow(PAIR_COLUMNS if table == "pairs" else RATING_COLUMNS)
     for view in found.views:
         who = PANEL if view.key == PANEL else view.judges[0].label
