@@ -273,3 +273,19 @@ def test_an_imported_pairwise_pick_is_stored_by_run(cli: Any, db: Path, tmp_path
         side = {"1": 1.0, "2": 0.0, "tie": 0.5}[pick]
         assert stored[item_id] == (side if left_is_first else 1.0 - side)
     assert 0 < flipped < 40  # both orders occur
+
+
+def test_jsonl_rows_split_only_at_newlines(tmp_path: Path) -> None:
+    """orjson (the exporter) leaves U+2028, U+2029 and U+0085 unescaped inside strings, and
+    str.splitlines splits at each of them: a model answer holding one broke its row in two on
+    import. (Control characters such as U+001C are escaped, so they are safe either way.)"""
+    import orjson
+
+    from assay.annotation import exchange
+
+    odd = "a\u2028b\u2029c\x85d\x1ce\x1df\x1eg\x0bh\x0ci"
+    rows = [{"id": "x1", "response": odd, "rating": "4"}, {"id": "x2", "response": "plain"}]
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\r\n")
+    assert "a\u2028b\u2029c\x85d" in path.read_text()  # written raw, not escaped
+    assert [row for _, row in exchange._read(path, "jsonl")] == rows

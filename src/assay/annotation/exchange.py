@@ -118,7 +118,9 @@ def _read(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     except OSError as exc:
         raise UserError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     if fmt == "jsonl":
-        for number, line in enumerate(text.splitlines(), 1):
+        # records end at "\n" only: str.splitlines also splits at U+2028, U+0085 and other
+        # separators that JSON strings (and so model answers) carry unescaped
+        for number, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:

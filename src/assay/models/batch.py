@@ -229,7 +229,7 @@ class OpenAIBatches:
             for file_id in (batch.output_file_id, batch.error_file_id):
                 if file_id:
                     content = await self.client.files.content(file_id)
-                    lines.extend(content.text.splitlines())
+                    lines.extend(content.text.split("\n"))  # not at U+2028 inside a string
         except Exception as exc:
             raise self._convert(exc) from exc
         out: dict[str, Response] = {}
