@@ -378,7 +378,7 @@ def test_postgresql_both_ways(exported: dict[str, Path], tmp_path: Path, postgre
     for row in original["rows"]:
         mine = next(r for r in again["rows"] if r["model"] == row["model"])
         for benchmark, cell in row["cells"].items():
-            cell_again = mine["cells"][f"eee/eee/{benchmark}"]
+            cell_again = mine["cells"][f"eee/{benchmark}"]
             assert (cell_again["mean"], cell_again["n"]) == pytest.approx((cell["mean"], cell["n"]))
     _, _, samples = _copy(exported, tmp_path / "bad")
     _cut_mid_line(samples)
