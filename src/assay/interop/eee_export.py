@@ -511,8 +511,11 @@ def _sample_lines(
     tokens_in = [r["input_tokens"] for r in requests if r["input_tokens"] is not None]
     tokens_out = [r["output_tokens"] for r in requests if r["output_tokens"] is not None]
     latency = [r["latency_s"] for r in requests if r["latency_s"] is not None]
+    # idx is the sample's place in this store (an import numbers its samples afresh, in the
+    # same order): carried, it would make every round trip's rows differ
+    kept = {k: v for k, v in sample.items() if k not in ("run_id", "updated_at", "idx")}
     payload = {
-        SAMPLE_KEY: _text({k: v for k, v in sample.items() if k not in ("run_id", "updated_at")}),
+        SAMPLE_KEY: _text(kept),
         REQUESTS_KEY: _text(
             [{k: v for k, v in r.items() if k not in ("run_id", "created_at")} for r in requests]
         ),
@@ -596,10 +599,10 @@ def _formatted(request: dict[str, Any]) -> str | None:
 
 def _flat(metadata: Any) -> dict[str, str]:
     """Sample metadata as the schema wants it (string values): scalars as text, the rest as
-    JSON."""
+    JSON; keys sorted, as a round trip through `assay_sample` (sorted JSON) brings them back."""
     if not isinstance(metadata, dict):
         return {}
-    return {str(k): v if isinstance(v, str) else _text(v) for k, v in metadata.items()}
+    return {str(k): v if isinstance(v, str) else _text(v) for k, v in sorted(metadata.items())}
 
 
 def _plain_keys(row: Any) -> dict[str, Any]:
