@@ -389,6 +389,23 @@ def test_files_the_packages_own_lmeval_converter_wrote(
     assert {r["model"] for r in runs} == {"assay-test/scripted-a"}
     assert {r["spec"]["source"] for r in runs} == {"eee"}
     _browsable(db)
+    # exported again under their own names, library and source; from then on round trips
+    # write the same records (the aggregate with two evaluations becomes one file each)
+    exports = []
+    for trip in (1, 2):
+        out = tmp_path / f"trip{trip}" / "data"
+        out.parent.mkdir()
+        result = run_cli("export", "--format", "eee", "--suite", "foreign", "-o", out, "--db", db)
+        assert result.code == 0, result.err
+        exports.append(_records(out))
+        db = tmp_path / f"trip{trip}.db"
+        assert run_cli("import-eee", out, "--suite", "foreign", "--db", db).code == 0
+        assert set(_board(db, "foreign")["rows"][0]["cells"]) == set(cells)
+    assert exports[0] == exports[1]
+    (log, *_) = [r["log"] for r in exports[0].values()]
+    original = json.loads(next(data.rglob("*.json")).read_text())
+    assert log["eval_library"]["name"] == original["eval_library"]["name"] != "assay"
+    assert log["source_metadata"] == original["source_metadata"]
 
 
 def _browsable(db: Path) -> None:
