@@ -201,6 +201,51 @@ def test_reimport_replaces_and_export_is_stable(exported: dict[str, Path], tmp_p
     )
 
 
+def _records(data: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each exported run's files by (evaluation name, model): where they lie, the aggregate
+    without when it was retrieved (the one field that is the export's own), and its rows."""
+    records = {}
+    for path in data.rglob("*.json"):
+        log = json.loads(path.read_text())
+        del log["retrieved_timestamp"]
+        rows = [json.loads(x) for x in path.with_name(path.stem + "_samples.jsonl").open()]
+        key = (log["evaluation_results"][0]["evaluation_name"], log["model_info"]["name"])
+        records[key] = {"path": path.relative_to(data), "log": log, "rows": rows}
+    return records
+
+
+def test_round_trips_through_eee_are_stable(exported: dict[str, Path], tmp_path: Path) -> None:
+    """Export -> import -> export -> import ...: each import names the benchmarks as the first
+    did (never `eee/eee/...`) with the same models, scores and sample counts, and each export
+    writes the same records, in the same files, as the first."""
+    original = _board(exported["db"], SUITE)
+    first = _records(exported["data"])
+    assert len(first) == 2 * len(MODELS)
+    data = exported["data"]
+    for trip in (1, 2, 3):
+        db, suite = tmp_path / f"trip{trip}.db", f"trip-{trip}"
+        result = run_cli("import-eee", data, "--suite", suite, "--db", db)
+        assert result.code == 0, result.err
+        board = _board(db, suite)
+        assert {r["model"] for r in board["rows"]} == {r["model"] for r in original["rows"]}
+        for row in original["rows"]:
+            mine = next(r for r in board["rows"] if r["model"] == row["model"])
+            assert set(mine["cells"]) == {f"eee/{b}" for b in row["cells"]}, trip
+            for benchmark, cell in row["cells"].items():
+                again = mine["cells"][f"eee/{benchmark}"]
+                for key in ("mean", "ci_lo", "ci_hi", "n", "errors"):
+                    assert again[key] == pytest.approx(cell[key]), (trip, benchmark, key)
+        assert not any("eee/eee/" in r["benchmark"] for r in _rows(db, schema.runs))
+        data = tmp_path / f"trip{trip}" / "data"
+        data.parent.mkdir()
+        result = run_cli("export", "--format", "eee", "--suite", suite, "-o", data, "--db", db)
+        assert result.code == 0, result.err
+        records = _records(data)
+        assert set(records) == set(first), trip
+        for key, record in records.items():
+            assert record == first[key], (trip, key)
+
+
 def _copy(exported: dict[str, Path], tmp_path: Path) -> tuple[Path, Path, Path]:
     """A copy of the export, and one of its aggregates with its samples file."""
     data = tmp_path / "data"
@@ -344,6 +389,23 @@ def test_files_the_packages_own_lmeval_converter_wrote(
     assert {r["model"] for r in runs} == {"assay-test/scripted-a"}
     assert {r["spec"]["source"] for r in runs} == {"eee"}
     _browsable(db)
+    # exported again under their own names, library and source; from then on round trips
+    # write the same records (the aggregate with two evaluations becomes one file each)
+    exports = []
+    for trip in (1, 2):
+        out = tmp_path / f"trip{trip}" / "data"
+        out.parent.mkdir()
+        result = run_cli("export", "--format", "eee", "--suite", "foreign", "-o", out, "--db", db)
+        assert result.code == 0, result.err
+        exports.append(_records(out))
+        db = tmp_path / f"trip{trip}.db"
+        assert run_cli("import-eee", out, "--suite", "foreign", "--db", db).code == 0
+        assert set(_board(db, "foreign")["rows"][0]["cells"]) == set(cells)
+    assert exports[0] == exports[1]
+    (log, *_) = [r["log"] for r in exports[0].values()]
+    original = json.loads(next(data.rglob("*.json")).read_text())
+    assert log["eval_library"]["name"] == original["eval_library"]["name"] != "assay"
+    assert log["source_metadata"] == original["source_metadata"]
 
 
 def _browsable(db: Path) -> None:
@@ -378,7 +440,7 @@ def test_postgresql_both_ways(exported: dict[str, Path], tmp_path: Path, postgre
     for row in original["rows"]:
         mine = next(r for r in again["rows"] if r["model"] == row["model"])
         for benchmark, cell in row["cells"].items():
-            cell_again = mine["cells"][f"eee/eee/{benchmark}"]
+            cell_again = mine["cells"][f"eee/{benchmark}"]
             assert (cell_again["mean"], cell_again["n"]) == pytest.approx((cell["mean"], cell["n"]))
     _, _, samples = _copy(exported, tmp_path / "bad")
     _cut_mid_line(samples)

@@ -13,6 +13,10 @@ Each run (one benchmark variant x one model) becomes, under the output folder (t
   sample and its raw requests and responses as assay stored them (`assay_sample`,
   `assay_requests`), so `assay import-eee` restores the run exactly.
 
+A run imported from EEE is written as the evaluation it came from (its original name, id, source,
+library and model, kept at import), so export -> import round trips repeat the same records
+instead of adding an `eee/` prefix each time.
+
 A sample whose model call failed is never scored by assay: its rows carry the `error`, score 0
 (the schema needs a number) and are left out of the aggregate means, as in assay.
 
@@ -28,6 +32,7 @@ import hashlib
 import math
 import os
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +43,15 @@ import sqlalchemy as sa
 
 from assay.analysis.stats import DEFAULT_RESAMPLES
 from assay.errors import UserError
-from assay.interop.eee import LIBRARY, REQUESTS_KEY, SAMPLE_KEY, Eee, file_uuid, model_id
+from assay.interop.eee import (
+    LIBRARY,
+    REQUESTS_KEY,
+    SAMPLE_KEY,
+    SOURCE,
+    Eee,
+    file_uuid,
+    model_id,
+)
 from assay.metrics.metric import Direction, Values
 from assay.metrics.registry import METRICS
 from assay.store import schema
@@ -118,21 +131,21 @@ def _export_run(
         )
     ).scalar()
     summary = run["summary"] or {}
-    ident = model_id(run["model"])
-    collection = run["benchmark_name"]
-    evaluation_id = f"{run['benchmark']}/{ident}/{int(run['finished_at'] or run['created_at'])}"
-    name = file_uuid(run_id, run["finished_at"])
+    origin = _origin(run, provenance if isinstance(provenance, dict) else {}, suite)
+    # an imported run's own model id (its files lie where the datastore puts that model)
+    ident, developer = str(origin.model_info["id"]), origin.model_info.get("developer")
+    name = origin.file
     try:
-        folder = eee.io.datastore_output_dir(out, collection, ident)
+        folder = eee.io.datastore_output_dir(out, origin.collection, ident, developer)
         repo_path = eee.io.datastore_repo_file_path(
-            collection, ident, None, f"{name}_samples.jsonl"
+            origin.collection, ident, developer, f"{name}_samples.jsonl"
         )
     except ValueError as exc:
         raise UserError(f"run {run_id} ({run['benchmark']} · {run['model']}): {exc}") from None
     metrics = _metric_order(run, summary)
     observed = _observed(conn, run_id)
-    results = [_result(eee, run, m, summary, observed.get(m)) for m in metrics]
-    results += _run_level_results(eee, run, summary)
+    results = [_result(eee, run, origin, m, summary, observed.get(m)) for m in metrics]
+    results += _run_level_results(eee, run, origin, summary)
     if not results:
         raise UserError(f"run {run_id} ({run['benchmark']} · {run['model']}) has no scores")
     samples_path = folder / f"{name}_samples.jsonl"
@@ -140,43 +153,19 @@ def _export_run(
     digest = hashlib.sha256()
     rows = 0
     with handle:
-        context = _RowContext(eee, run, evaluation_id, ident, metrics)
+        context = _RowContext(eee, run, origin, ident, metrics)
         for line in _instance_lines(conn, context):
             handle.write(line)
             digest.update(line)
             rows += 1
     log = eee.types.EvaluationLog(
         schema_version=eee.schema_version,
-        evaluation_id=evaluation_id,
-        evaluation_timestamp=str(int(run["finished_at"] or run["created_at"])),
+        evaluation_id=origin.evaluation_id,
+        evaluation_timestamp=origin.timestamp,
         retrieved_timestamp=str(int(time.time())),
-        source_metadata=eee.types.SourceMetadata(
-            source_name=LIBRARY,
-            source_type="evaluation_run",
-            source_organization_name="unknown",
-            evaluator_relationship="third_party",
-            additional_details={
-                "assay_suite": suite,
-                "assay_run_id": run_id,
-                "assay_source": str((run["spec"] or {}).get("source") or LIBRARY),
-            },
-        ),
-        eval_library=eee.types.EvalLibrary(
-            name=LIBRARY,
-            version=str(run["assay_version"]),
-            additional_details={
-                "run_spec": _text(run["spec"]),
-                "provenance": _text(provenance or {}),
-                "main_metric": str(run["main_metric"]),
-            },
-        ),
-        model_info=eee.types.ModelInfo(
-            name=run["model"],
-            id=ident,
-            developer=ident.split("/")[0],
-            inference_platform=run["model"].split("/")[0],
-            additional_details={"assay_model": run["model"]},
-        ),
+        source_metadata=eee.types.SourceMetadata.model_validate(origin.source_metadata),
+        eval_library=eee.types.EvalLibrary.model_validate(origin.eval_library),
+        model_info=eee.types.ModelInfo.model_validate(origin.model_info),
         evaluation_results=results,
         detailed_evaluation_results=eee.types.DetailedEvaluationResults(
             format="jsonl",
@@ -192,6 +181,121 @@ def _export_run(
         document = log.model_dump(mode="json", exclude_none=True)
         handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return Exported(run_id, run["benchmark"], run["model"], aggregate_path, samples_path, rows)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """What names a run's EEE records. A native run is named from the store; a run imported
+    from EEE keeps the names and descriptions it came with (kept at import in its spec and
+    provenance), so exporting it writes the records it was imported from again rather than
+    wrapping them once more (`eee/eee/<name>`, an id with the import's time, a run spec that
+    nests the previous one)."""
+
+    name: str  # evaluation_name
+    collection: str  # the datastore folder: the benchmark, without its variant
+    evaluation_id: str
+    timestamp: str  # evaluation_timestamp
+    file: str  # the UUID the two files are named by
+    spec: dict[str, Any]  # the assay run spec that says how the model was prompted
+    source_metadata: dict[str, Any]
+    eval_library: dict[str, Any]
+    model_info: dict[str, Any]
+
+
+def _origin(run: dict[str, Any], provenance: dict[str, Any], suite: str) -> _Origin:
+    spec = run["spec"] or {}
+    label = run["model"]
+    ident = model_id(label)
+    finished = int(run["finished_at"] or run["created_at"])
+    model_info = {
+        "name": label,
+        "id": ident,
+        "developer": ident.split("/")[0],
+        "inference_platform": label.split("/")[0],
+        "additional_details": {"assay_model": label},
+    }
+    if spec.get("source") == SOURCE and spec.get("evaluation_name") and spec.get("evaluation_id"):
+        return _imported_origin(run, spec, provenance, model_info, finished)
+    return _Origin(
+        name=run["benchmark"],
+        collection=run["benchmark_name"],
+        evaluation_id=f"{run['benchmark']}/{ident}/{finished}",
+        timestamp=str(finished),
+        file=file_uuid(run["id"], run["finished_at"]),
+        spec=spec,
+        source_metadata={
+            "source_name": LIBRARY,
+            "source_type": "evaluation_run",
+            "source_organization_name": "unknown",
+            "evaluator_relationship": "third_party",
+            "additional_details": {
+                "assay_suite": suite,
+                "assay_run_id": run["id"],
+                "assay_source": str(spec.get("source") or LIBRARY),
+            },
+        },
+        eval_library={
+            "name": LIBRARY,
+            "version": str(run["assay_version"]),
+            "additional_details": {
+                "run_spec": _text(spec),
+                "provenance": _text(provenance),
+                "main_metric": str(run["main_metric"]),
+            },
+        },
+        model_info=model_info,
+    )
+
+
+def _imported_origin(
+    run: dict[str, Any],
+    spec: dict[str, Any],
+    provenance: dict[str, Any],
+    model_info: dict[str, Any],
+    finished: int,
+) -> _Origin:
+    """A run `assay import-eee` wrote, named as the aggregate it came from. Runs imported
+    before the import kept everything needed fall back to the store's names, the import's
+    `eee/` prefix removed."""
+    name = str(spec["evaluation_name"])
+    reported = (run["summary"] or {}).get("eee_results") or [{}]
+    dataset = (reported[0].get("source_data") or {}).get("dataset_name")
+    library = spec.get("eval_library") or {}
+    run_spec = _json_dict((library.get("additional_details") or {}).get("run_spec"))
+    original = provenance.get("model_info")
+    if isinstance(original, dict) and original.get("id"):
+        details = {**(original.get("additional_details") or {}), "assay_model": run["model"]}
+        model_info = {**original, "additional_details": details}
+    path = Path(str(provenance.get("path") or ""))
+    file = file_uuid(run["id"], spec["evaluation_id"])
+    if provenance.get("evaluation_names") == 1 and _is_uuid(path.stem):
+        file = path.stem  # the aggregate held this run alone: the same files again
+    return _Origin(
+        name=name,
+        collection=str(dataset or name.split(":")[0]),
+        evaluation_id=str(spec["evaluation_id"]),
+        timestamp=str(provenance.get("evaluation_timestamp") or finished),
+        file=file,
+        spec=run_spec if library.get("name") == LIBRARY and run_spec else spec,
+        source_metadata=spec.get("source_metadata") or {},
+        eval_library=library,
+        model_info=model_info,
+    )
+
+
+def _json_dict(value: Any) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(value) if isinstance(value, str) else None
+    except orjson.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 def _metric_order(run: dict[str, Any], summary: dict[str, Any]) -> list[str]:
@@ -216,6 +320,7 @@ def _observed(conn: sa.Connection, run_id: str) -> dict[str, tuple[bool, float, 
 def _result(
     eee: Eee,
     run: dict[str, Any],
+    origin: _Origin,
     metric: str,
     summary: dict[str, Any],
     observed: tuple[bool, float, float] | None,
@@ -238,9 +343,9 @@ def _result(
         low, high = (0.0, 1.0) if binary else (-math.inf, math.inf)
     return eee.types.EvaluationResult(
         evaluation_result_id=metric,
-        evaluation_name=run["benchmark"],
-        source_data=_source_data(eee, run),
-        evaluation_timestamp=str(int(run["finished_at"] or run["created_at"])),
+        evaluation_name=origin.name,
+        source_data=_source_data(eee, run, origin),
+        evaluation_timestamp=origin.timestamp,
         metric_config=eee.types.MetricConfig(
             evaluation_description=(known.description if known else "") or metric,
             metric_id=metric,
@@ -256,7 +361,7 @@ def _result(
             uncertainty=_uncertainty(eee, stats, binary),
             details={"n_scored": str(stats["n"])},
         ),
-        generation_config=_generation(eee, run),
+        generation_config=_generation(eee, origin.spec),
     )
 
 
@@ -279,7 +384,9 @@ def _uncertainty(eee: Eee, stats: dict[str, Any], binary: bool) -> Any:
     )
 
 
-def _run_level_results(eee: Eee, run: dict[str, Any], summary: dict[str, Any]) -> list[Any]:
+def _run_level_results(
+    eee: Eee, run: dict[str, Any], origin: _Origin, summary: dict[str, Any]
+) -> list[Any]:
     """Figures computed over the whole run (no per-sample values, so no instance rows)."""
     out = []
     for name, value in sorted((summary.get("run_metrics") or {}).items()):
@@ -289,8 +396,8 @@ def _run_level_results(eee: Eee, run: dict[str, Any], summary: dict[str, Any]) -
         out.append(
             eee.types.EvaluationResult(
                 evaluation_result_id=f"run/{name}",
-                evaluation_name=run["benchmark"],
-                source_data=_source_data(eee, run),
+                evaluation_name=origin.name,
+                source_data=_source_data(eee, run, origin),
                 metric_config=eee.types.MetricConfig(
                     evaluation_description=f"{name}: computed over the whole run",
                     metric_id=name,
@@ -307,21 +414,21 @@ def _run_level_results(eee: Eee, run: dict[str, Any], summary: dict[str, Any]) -
     return out
 
 
-def _source_data(eee: Eee, run: dict[str, Any]) -> Any:
+def _source_data(eee: Eee, run: dict[str, Any], origin: _Origin) -> Any:
     details = {
-        "benchmark": str(run["benchmark"]),
+        "benchmark": origin.name,
         "benchmark_version": str(run["benchmark_version"]),
         "groups": ",".join(run["groups"] or []),
     }
     if run["dataset_hash"]:
         details["dataset_hash"] = str(run["dataset_hash"])
     return eee.types.SourceDataPrivate(
-        dataset_name=str(run["benchmark_name"]), source_type="other", additional_details=details
+        dataset_name=origin.collection, source_type="other", additional_details=details
     )
 
 
-def _generation(eee: Eee, run: dict[str, Any]) -> Any:
-    prompt = (run["spec"] or {}).get("prompt")
+def _generation(eee: Eee, spec: dict[str, Any]) -> Any:
+    prompt = spec.get("prompt")
     if not isinstance(prompt, dict):
         return None
     max_tokens = prompt.get("max_tokens")
@@ -339,16 +446,16 @@ def _generation(eee: Eee, run: dict[str, Any]) -> Any:
 class _RowContext:
     eee: Eee
     run: dict[str, Any]
-    evaluation_id: str
+    origin: _Origin
     model_id: str
     metrics: list[str]
 
     @property
     def extraction(self) -> str:
-        prompt = (self.run["spec"] or {}).get("prompt")
+        prompt = self.origin.spec.get("prompt")
         if isinstance(prompt, dict):
             return "/".join(str(prompt[k]) for k in ("kind", "extract") if prompt.get(k))
-        return str((self.run["spec"] or {}).get("source") or LIBRARY)
+        return str(self.origin.spec.get("source") or LIBRARY)
 
 
 def _instance_lines(conn: sa.Connection, context: _RowContext) -> Iterator[bytes]:
@@ -404,17 +511,20 @@ def _sample_lines(
     tokens_in = [r["input_tokens"] for r in requests if r["input_tokens"] is not None]
     tokens_out = [r["output_tokens"] for r in requests if r["output_tokens"] is not None]
     latency = [r["latency_s"] for r in requests if r["latency_s"] is not None]
+    # idx is the sample's place in this store (an import numbers its samples afresh, in the
+    # same order): carried, it would make every round trip's rows differ
+    kept = {k: v for k, v in sample.items() if k not in ("run_id", "updated_at", "idx")}
     payload = {
-        SAMPLE_KEY: _text({k: v for k, v in sample.items() if k not in ("run_id", "updated_at")}),
+        SAMPLE_KEY: _text(kept),
         REQUESTS_KEY: _text(
             [{k: v for k, v in r.items() if k not in ("run_id", "created_at")} for r in requests]
         ),
     }
     shared: dict[str, Any] = {
         "schema_version": context.eee.schema_version,
-        "evaluation_id": context.evaluation_id,
+        "evaluation_id": context.origin.evaluation_id,
         "model_id": context.model_id,
-        "evaluation_name": context.run["benchmark"],
+        "evaluation_name": context.origin.name,
         "sample_id": str(sample["sample_id"]),
         "sample_hash": hashlib.sha256(
             orjson.dumps({"raw": raw, "reference": references}, option=orjson.OPT_SORT_KEYS)
@@ -489,10 +599,10 @@ def _formatted(request: dict[str, Any]) -> str | None:
 
 def _flat(metadata: Any) -> dict[str, str]:
     """Sample metadata as the schema wants it (string values): scalars as text, the rest as
-    JSON."""
+    JSON; keys sorted, as a round trip through `assay_sample` (sorted JSON) brings them back."""
     if not isinstance(metadata, dict):
         return {}
-    return {str(k): v if isinstance(v, str) else _text(v) for k, v in metadata.items()}
+    return {str(k): v if isinstance(v, str) else _text(v) for k, v in sorted(metadata.items())}
 
 
 def _plain_keys(row: Any) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 An aggregate (`<uuid>.json`, read and checked with the package's `EvaluationLog`) and its
 instance rows (`<uuid>_samples.jsonl` beside it, read line by line, each checked with
 `InstanceLevelEvaluationLog`) become one assay run per evaluation name in the aggregate,
-named `eee/<evaluation name>`, marked `source: eee`, with a sample per sample id and a score per
-row (the metric its aggregate result names). Rows written by `assay export --format eee` carry
+named `eee/<evaluation name>` (the export writes it back under the original name), marked
+`source: eee`, with a sample per sample id and a score per row (the metric its aggregate result
+names). Rows written by `assay export --format eee` carry
 the sample and its raw requests as assay stored them, which are restored exactly; rows from
 elsewhere become a sample (input, references, choices, the answer read, the row's metadata)
 and one request holding what the model was sent and answered. A row with an `error` is a failed
@@ -358,6 +359,7 @@ class _Import:
                 "path": str(self.path.resolve()),
                 "samples_path": str(self.samples.resolve()),
                 "evaluation_id": self.log.evaluation_id,
+                "evaluation_names": len(self.results),  # 1: its files can be named again
                 "schema_version": self.log.schema_version,
                 "retrieved_timestamp": self.log.retrieved_timestamp,
                 "evaluation_timestamp": self.log.evaluation_timestamp,
