@@ -122,3 +122,32 @@ def test_kappa_matches_scikit_learn(seed: int) -> None:
     assert cohen_kappa(a_labels, b_labels) == pytest.approx(
         metrics.cohen_kappa_score(a_labels, b_labels), abs=1e-12
     )
+
+
+def _weighted_kappa_by_definition(a: list[float], b: list[float], power: int) -> float:
+    """Cohen (1968) term by term: 1 - sum over unit pairs of disagreement / its chance level."""
+    n = len(a)
+    observed = sum(abs(x - y) ** power for x, y in zip(a, b, strict=True)) / n
+    expected = sum(abs(x - y) ** power for x in a for y in b) / (n * n)
+    return 1 - observed / expected
+
+
+def test_weighted_kappa_counts_near_misses_as_partly_agreeing() -> None:
+    from assay.analysis.agreement import cohen_kappa
+
+    truth = [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 3, 3]
+    near = [2, 2, 3, 5, 4, 1, 3, 3, 4, 5, 2, 3]  # the misses are one step off
+    far = [5, 2, 3, 1, 1, 1, 5, 3, 4, 5, 5, 3]  # as many misses, four steps off
+    assert cohen_kappa(truth, near) == pytest.approx(cohen_kappa(truth, far), abs=0.15)
+    assert cohen_kappa(truth, near, "quadratic") > 0.8 > cohen_kappa(truth, near)
+    assert cohen_kappa(truth, far, "quadratic") < cohen_kappa(truth, near, "quadratic")
+    for power, weights in ((1, "linear"), (2, "quadratic")):
+        for other in (near, far):
+            assert cohen_kappa(truth, other, weights) == pytest.approx(  # type: ignore[arg-type]
+                _weighted_kappa_by_definition(truth, other, power)
+            )
+    two_labels = ([0, 1, 1, 0, 1, 1], [0, 1, 0, 0, 1, 1])  # with two labels all weights agree
+    assert cohen_kappa(*two_labels, "quadratic") == pytest.approx(cohen_kappa(*two_labels))
+    with pytest.raises(ValueError, match="numeric labels"):
+        cohen_kappa(["a", "b"], ["b", "a"], "quadratic")
+    assert math.isnan(cohen_kappa([3, 3], [3, 3], "quadratic"))

@@ -53,6 +53,29 @@ def test_kappa_and_alpha_between_annotators_match_hand_computed_values(db: Path)
     store.close()
 
 
+def test_on_a_graded_scale_kappa_is_weighted_so_near_misses_count(db: Path, cli: Any) -> None:
+    """On the 1-5 scale a 4 against a 5 is a near miss: the pair's kappa is Cohen's weighted
+    kappa with quadratic weights (hand-computed here), where the unweighted kappa would call
+    every miss a full disagreement; the CLI's JSON says which weights were used."""
+    store = Store(f"sqlite:///{db}")
+    items = select(
+        store,
+        Selection(benchmarks=["mmlu"], suite=SUITE, models=[ORACLE], rubric="1-5", limit=4),
+    )
+    rate_all(store, items, "ann-a", [1.0, 2.0, 4.0, 5.0])
+    rate_all(store, items, "ann-b", [1.0, 3.0, 4.0, 4.0])
+    (group,) = annotation_agreement(store)
+    (pair,) = group.pairs
+    # observed mean squared difference (0 + 1 + 0 + 1) / 4 = 0.5; expected over all 16 pairs of
+    # a's and b's ratings: a in {1,2,4,5}, b in {1,3,4,4}: sum of squares 64 / 16 = 4
+    assert pair.weights == "quadratic"
+    assert pair.kappa == pytest.approx(1 - 0.5 / 4)
+    assert pair.agreement == pytest.approx(0.5)  # unweighted kappa: 0.385
+    store.close()
+    data = json.loads(cli("annotate", "agreement", "--db", db, "--format", "json").out)
+    assert data[0]["pairs"][0]["kappa_weights"] == "quadratic"
+
+
 def test_annotators_are_compared_with_each_judge_and_unparsed_verdicts_are_left_out(
     db: Path, cli: Any
 ) -> None:

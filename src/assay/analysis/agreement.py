@@ -17,11 +17,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 Level = Literal["nominal", "ordinal", "interval"]
+KappaWeights = Literal["none", "linear", "quadratic"]
 
 
-def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
+def cohen_kappa(
+    a: Sequence[Hashable], b: Sequence[Hashable], weights: KappaWeights = "none"
+) -> float:
     """Cohen's kappa of two raters' labels for the same units (`a[i]` and `b[i]` rate unit i):
-    (p_o - p_e) / (1 - p_e), with p_e from each rater's own label frequencies."""
+    (p_o - p_e) / (1 - p_e), with p_e from each rater's own label frequencies.
+
+    `weights` "linear" or "quadratic" (numeric labels): Cohen's (1968) weighted kappa,
+    1 - sum(w * observed) / sum(w * expected) with w the labels' distance or its square, for
+    ordinal scales, where a 4 against a 5 is a smaller disagreement than a 1 against a 5 (the
+    unweighted kappa counts both as a miss). With two labels every weighting gives the same."""
     if len(a) != len(b):
         raise ValueError(f"cohen_kappa: the raters rated {len(a)} and {len(b)} units")
     if not a:
@@ -32,11 +40,23 @@ def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
     table = np.zeros((len(index), len(index)), dtype=np.float64)
     np.add.at(table, ([index[x] for x in a], [index[y] for y in b]), 1.0)
     table /= len(a)
-    observed = float(np.trace(table))
-    expected = float(table.sum(axis=1) @ table.sum(axis=0))
-    if math.isclose(expected, 1.0):
+    chance = np.outer(table.sum(axis=1), table.sum(axis=0))
+    if weights == "none":
+        observed = float(np.trace(table))
+        expected = float(np.trace(chance))
+        if math.isclose(expected, 1.0):
+            return math.nan
+        return (observed - expected) / (1.0 - expected)
+    try:
+        values = np.array([float(label) for label in index], dtype=np.float64)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"cohen_kappa: {weights} weights need numeric labels") from None
+    distance = np.abs(values[:, None] - values[None, :])
+    w = distance if weights == "linear" else distance**2
+    expected_miss = float((w * chance).sum())
+    if math.isclose(expected_miss, 0.0, abs_tol=1e-12):
         return math.nan
-    return (observed - expected) / (1.0 - expected)
+    return 1.0 - float((w * table).sum()) / expected_miss
 
 
 def _missing(value: float | str | None) -> bool:

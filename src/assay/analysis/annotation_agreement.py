@@ -2,7 +2,8 @@
 
 Annotators are compared on the items they both rated; a judge is compared on the items it gave
 a verdict for (its stored request, read with its prompt's strict parser; an unparsed verdict or
-a judge error is missing, never a vote). Two raters: Cohen's kappa and the share of identical
+a judge error is missing, never a vote). Two raters: Cohen's kappa (quadratically weighted on
+the 1-5 and 1-10 scales, where a 4 against a 5 is a near miss) and the share of identical
 ratings. All annotators together: Krippendorff's alpha (ordinal for the 1-5 and 1-10 scales,
 nominal otherwise), which allows missing ratings.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
-from assay.analysis.agreement import cohen_kappa, krippendorff_alpha
+from assay.analysis.agreement import KappaWeights, cohen_kappa, krippendorff_alpha
 from assay.annotation.rubrics import PAIRWISE, RUBRICS, Rubric, judge_prompt_of
 from assay.metrics.metric import Unparsed
 from assay.metrics.pairwise import Winner, combine
@@ -32,6 +33,7 @@ class Pair:
     n: int  # items both rated
     agreement: float  # share of those with the same rating
     kappa: float  # NaN where undefined (every rating the same)
+    weights: str = "none"  # "quadratic" on ordinal scales
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Group:
                     "n": p.n,
                     "agreement": number(p.agreement),
                     "kappa": number(p.kappa),
+                    "kappa_weights": p.weights,
                 }
                 for p in self.pairs
             ],
@@ -165,6 +168,7 @@ def _group(
     benchmark, rubric_name, kind, pair = key
     rubric = PAIRWISE if kind == "pairwise" else RUBRICS.get(rubric_name)
     level = rubric.level if rubric is not None else "nominal"
+    weights: KappaWeights = "none" if level == "nominal" else "quadratic"
     members = set(ids)
     rated = {r: {i: v for i, v in found.items() if i in members} for r, found in values.items()}
     rated = {r: found for r, found in rated.items() if found}
@@ -179,7 +183,8 @@ def _group(
             continue
         left, right = [rated[a][i] for i in shared], [rated[b][i] for i in shared]
         same = sum(1 for x, y in zip(left, right, strict=True) if x == y) / len(shared)
-        group.pairs.append(Pair(a, b, len(shared), same, cohen_kappa(left, right)))
+        kappa = cohen_kappa(left, right, weights)
+        group.pairs.append(Pair(a, b, len(shared), same, kappa, weights))
     if len(people) >= 2:
         matrix: list[list[float | str | None]] = [[rated[p].get(i) for i in ids] for p in people]
         try:

@@ -143,7 +143,8 @@ def _agreement(args: argparse.Namespace) -> int:
         for p in group.pairs:
             print(
                 f"  {visible(p.a)} vs {visible(p.b)}: n={p.n}, same {p.agreement:.3f}, "
-                f"Cohen's kappa {_number(p.kappa)}"
+                f"Cohen's kappa{' (quadratic weights)' if p.weights == 'quadratic' else ''} "
+                f"{_number(p.kappa)}"
             )
     return 0
 

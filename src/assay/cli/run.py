@@ -330,7 +330,9 @@ def _judge_flags(summary: dict[str, Any]) -> list[str]:
         flags.append(f"[yellow]{summary['judge_partial']} scored by part of the panel[/]")
     panel = summary.get("panel")
     for metric, found in sorted((panel or {}).get("agreement", {}).items()):
-        symbol = "kappa" if found["statistic"] == "cohen_kappa" else "alpha"
+        symbol = "alpha"
+        if found["statistic"] == "cohen_kappa":
+            symbol = "weighted kappa" if found.get("weights", "none") != "none" else "kappa"
         value = "n/a" if found["value"] is None else f"{found['value']:.2f}"
         flags.append(f"[dim]judges' {symbol} {escape(metric)}={value} n={found['n']}[/]")
     same = summary.get("same_family_judges") or []

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assay.analysis.agreement import Level, cohen_kappa, krippendorff_alpha
+from assay.analysis.agreement import KappaWeights, Level, cohen_kappa, krippendorff_alpha
 from assay.analysis.scores import load_all_run_scores
 from assay.analysis.stats import mean_ci
 from assay.benchmarks.base import RunMetric
@@ -178,15 +178,24 @@ def _judges(conn: Connection, run_id: str) -> dict[str, Any]:
 
 
 def agreement(metric: str, table: dict[str, list[float | None]]) -> dict[str, Any]:
-    """The judges' agreement on one metric: kappa for two judges (samples both scored), alpha
-    for more (nominal for 0/1 metrics, interval otherwise); None where undefined."""
+    """The judges' agreement on one metric: kappa for two judges (samples both scored; weighted
+    quadratically for graded metrics), alpha for more (nominal for 0/1 metrics, interval
+    otherwise); None where undefined."""
     columns = list(table.values())
-    if len(columns) == 2:
-        pairs = [(a, b) for a, b in zip(*columns, strict=True) if a is not None and b is not None]
-        value = cohen_kappa([a for a, _ in pairs], [b for _, b in pairs]) if pairs else math.nan
-        return {"statistic": "cohen_kappa", "value": _finite(value), "n": len(pairs)}
     described = describe(metric)
     level: Level = "nominal" if described is not None and described.binary else "interval"
+    if len(columns) == 2:
+        pairs = [(a, b) for a, b in zip(*columns, strict=True) if a is not None and b is not None]
+        # graded scores: a near miss counts less than a far one
+        weights: KappaWeights = "none" if level == "nominal" else "quadratic"
+        left, right = [a for a, _ in pairs], [b for _, b in pairs]
+        value = cohen_kappa(left, right, weights) if pairs else math.nan
+        return {
+            "statistic": "cohen_kappa",
+            "weights": weights,
+            "value": _finite(value),
+            "n": len(pairs),
+        }
     pairable = sum(1 for unit in zip(*columns, strict=True) if sum(v is not None for v in unit) > 1)
     try:
         value = krippendorff_alpha(columns, level) if pairable else math.nan
