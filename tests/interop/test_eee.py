@@ -357,6 +357,8 @@ def test_without_the_package_one_line_says_how_to_install_it(
     assert not (tmp_path / "data").exists() and not (tmp_path / "m.db").exists()
 
 
+# slow: the package's lm-eval converter and two round trips, 12-14 s on two cores
+@pytest.mark.slow
 def test_files_the_packages_own_lmeval_converter_wrote(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

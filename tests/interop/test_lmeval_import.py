@@ -174,6 +174,7 @@ def _rows(db: Path, table: sa.Table) -> list[Any]:
         return list(conn.execute(sa.select(table)).mappings().all())
 
 
+@pytest.mark.slow  # runs lm-eval itself (its module fixture: about 16 s)
 def test_every_record_request_and_metric_arrives(
     cli: Any, tmp_path: Path, lmeval_output: Path
 ) -> None:
@@ -254,6 +255,7 @@ def test_every_record_request_and_metric_arrives(
     assert provenance[gen["id"]]["lm_eval_version"] == results_file["lm_eval_version"]
 
 
+@pytest.mark.slow  # runs lm-eval itself (its module fixture: about 16 s)
 def test_reimport_is_idempotent_and_imported_runs_join_leaderboard_and_compare(
     cli: Any, tmp_path: Path, lmeval_output: Path
 ) -> None:
@@ -279,6 +281,7 @@ def test_reimport_is_idempotent_and_imported_runs_join_leaderboard_and_compare(
     assert f"lmeval/{MC_TASK}" in compared.out
 
 
+@pytest.mark.slow  # runs lm-eval itself (its module fixture: about 16 s)
 def test_truncated_samples_file_imports_nothing(
     cli: Any, tmp_path: Path, lmeval_output: Path
 ) -> None:
@@ -296,6 +299,7 @@ def test_truncated_samples_file_imports_nothing(
     assert _rows(db, schema.runs) == [] and _rows(db, schema.samples) == []
 
 
+@pytest.mark.slow  # runs lm-eval itself (its module fixture: about 16 s)
 def test_an_earlier_import_survives_a_failed_reimport(
     cli: Any, tmp_path: Path, lmeval_output: Path
 ) -> None:
@@ -331,6 +335,7 @@ def test_foreign_and_missing_inputs_are_one_line_errors(cli: Any, tmp_path: Path
     assert result.err.count("\n") == 1
 
 
+@pytest.mark.slow  # runs lm-eval itself (its module fixture: about 16 s)
 def test_imported_runs_are_browsable_in_the_viewer(
     cli: Any, tmp_path: Path, lmeval_output: Path
 ) -> None:

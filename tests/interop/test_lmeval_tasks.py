@@ -540,6 +540,8 @@ dataset_kwargs:
     assert all(p.startswith("OpenBookQA: ") for p in prompts)
 
 
+# slow: lm-eval's task index is built for it, 25 s on two cores
+@pytest.mark.slow
 def test_unknown_task_and_wrong_model_are_one_line(
     cli: Any, tmp_path: Path, setup: dict[str, Any]
 ) -> None:
