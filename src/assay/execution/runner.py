@@ -2,9 +2,9 @@
 
 Results are written in small transactions as they arrive, through the store's write API
 (`assay.store.writes`; the runner writes no SQL), on the scheduler's writer thread when it has
-one. A sample's row, requests and scores are
-written together, so a run killed at any moment and started again skips the samples already
-finished and redoes the rest (errored samples included), with nothing lost or duplicated.
+one. A sample's row, requests and scores are written together, so a run killed at any moment
+and started again skips the samples already finished and redoes the rest (errored samples
+included), with nothing lost or duplicated.
 """
 
 from __future__ import annotations

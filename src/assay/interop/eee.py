@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import orjson
+
 from assay.errors import UserError
 
 SOURCE = "eee"
@@ -83,3 +85,14 @@ def file_uuid(*identity: Any) -> str:
     from assay.hashing import content_hash
 
     return str(uuid.UUID(hex=content_hash(list(identity), 32), version=4))
+
+
+def json_text(value: Any) -> Any:
+    """The JSON a text field holds (EEE keeps assay's samples and specs as strings), or None
+    for anything else or broken JSON."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None

@@ -50,6 +50,7 @@ from assay.interop.eee import (
     SOURCE,
     Eee,
     file_uuid,
+    json_text,
     model_id,
 )
 from assay.metrics.metric import Direction, Values
@@ -261,7 +262,8 @@ def _imported_origin(
     reported = (run["summary"] or {}).get("eee_results") or [{}]
     dataset = (reported[0].get("source_data") or {}).get("dataset_name")
     library = spec.get("eval_library") or {}
-    run_spec = _json_dict((library.get("additional_details") or {}).get("run_spec"))
+    run_spec = json_text((library.get("additional_details") or {}).get("run_spec"))
+    run_spec = run_spec if isinstance(run_spec, dict) else {}
     original = provenance.get("model_info")
     if isinstance(original, dict) and original.get("id"):
         details = {**(original.get("additional_details") or {}), "assay_model": run["model"]}
@@ -281,14 +283,6 @@ def _imported_origin(
         eval_library=library,
         model_info=model_info,
     )
-
-
-def _json_dict(value: Any) -> dict[str, Any]:
-    try:
-        parsed = orjson.loads(value) if isinstance(value, str) else None
-    except orjson.JSONDecodeError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def _is_uuid(text: str) -> bool:

@@ -31,7 +31,7 @@ import orjson
 from assay.errors import UserError
 from assay.hashing import StreamingHash, content_hash
 from assay.interop.common import ImportedRun, ImportSession, RunWriter
-from assay.interop.eee import REQUESTS_KEY, SAMPLE_KEY, SAMPLES_SUFFIX, SOURCE, Eee
+from assay.interop.eee import REQUESTS_KEY, SAMPLE_KEY, SAMPLES_SUFFIX, SOURCE, Eee, json_text
 from assay.store import schema
 
 
@@ -274,7 +274,7 @@ class _Import:
         return {}
 
     def _sample(self, row: Any, metadata: dict[str, Any]) -> dict[str, Any]:
-        stored = _json(metadata.pop(SAMPLE_KEY, None))
+        stored = json_text(metadata.pop(SAMPLE_KEY, None))
         metadata.pop(REQUESTS_KEY, None)
         if isinstance(stored, dict):
             keep = ("input", "references", "choices", "correct", "metadata", "split", "status")
@@ -313,7 +313,7 @@ class _Import:
         }
 
     def _requests(self, row: Any) -> list[dict[str, Any]]:
-        stored = _json((row.metadata or {}).get(REQUESTS_KEY))
+        stored = json_text((row.metadata or {}).get(REQUESTS_KEY))
         needed = {"idx", "cache_key", "request"}
         if isinstance(stored, list) and all(
             isinstance(r, dict) and needed <= r.keys() for r in stored
@@ -368,15 +368,6 @@ class _Import:
                 "reported": {r.metric: r.reported.get("score_details") for r in evaluation.results},
             },
         )
-
-
-def _json(value: Any) -> Any:
-    if not isinstance(value, str):
-        return None
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _first(exc: Any) -> str:
